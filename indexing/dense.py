@@ -1,0 +1,209 @@
+"""The dense store: a FAISS inner-product index over L2-normalized vectors plus its row -> doc id map.
+
+Rows are append-only; deleting or replacing a document tombstones its row (an empty line in
+``rows.tsv``) and searches skip tombstones with a FAISS ID selector, so every FAISS kind supports
+deletes without a rebuild.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from passerelle.indexing.errors import ConfigError, IndexFormatError
+
+logger = logging.getLogger(__name__)
+
+FaissKind = Literal["auto", "flat", "hnsw", "ivf-pq"]
+INDEX_FILE = "index.faiss"
+ROWS_FILE = "rows.tsv"
+FLAT_MAX_DOCS = 200_000
+HNSW_MAX_DOCS = 2_000_000
+
+
+@dataclass(frozen=True)
+class FaissSpec:
+    """FAISS index kind and parameters (recorded in the manifest).
+
+    ``hnsw_m``/``ef_construction``/``ef_search`` apply to ``hnsw``; ``nlist``/``pq_m``/``nprobe`` to
+    ``ivf-pq`` (``nlist = 0`` means ``4 * sqrt(n)``, capped by the training sample).
+    """
+
+    kind: FaissKind = "auto"
+    hnsw_m: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
+    nlist: int = 0
+    pq_m: int = 0
+    nprobe: int = 16
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def resolved(self, n_docs: int, dim: int) -> FaissSpec:
+        """Fix ``auto`` and derived parameters for a corpus of ``n_docs`` vectors of size ``dim``."""
+        kind = self.kind
+        if kind == "auto":
+            kind = "flat" if n_docs <= FLAT_MAX_DOCS else "hnsw" if n_docs <= HNSW_MAX_DOCS else "ivf-pq"
+        nlist, pq_m = self.nlist, self.pq_m
+        if kind == "ivf-pq":
+            nlist = nlist or max(1, min(int(4 * math.sqrt(max(n_docs, 1))), max(1, n_docs // 39)))
+            pq_m = pq_m or _largest_divisor_at_most(dim, 64)
+            if dim % pq_m:
+                raise ConfigError(f"ivf-pq: pq_m={pq_m} must divide the vector dimension {dim}")
+        return FaissSpec(kind=kind, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction,
+                         ef_search=self.ef_search, nlist=nlist, pq_m=pq_m, nprobe=self.nprobe,
+                         extra=dict(self.extra))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaissSpec:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
+def _largest_divisor_at_most(n: int, limit: int) -> int:
+    return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)
+
+
+def create_faiss_index(spec: FaissSpec, dim: int, training: np.ndarray | None = None) -> Any:
+    """A new, empty (trained when needed) FAISS index for a resolved ``spec``."""
+    import faiss
+
+    if spec.kind == "flat":
+        return faiss.IndexFlatIP(dim)
+    if spec.kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, spec.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = spec.ef_construction
+        index.hnsw.efSearch = spec.ef_search
+        return index
+    if spec.kind == "ivf-pq":
+        if training is None or len(training) < spec.nlist:
+            raise ConfigError(f"ivf-pq needs at least nlist={spec.nlist} training vectors, got "
+                              f"{0 if training is None else len(training)}; use flat or hnsw for small corpora")
+        nbits = 8 if len(training) >= 256 * 39 else 4
+        index = faiss.index_factory(dim, f"IVF{spec.nlist},PQ{spec.pq_m}x{nbits}", faiss.METRIC_INNER_PRODUCT)
+        index.train(np.ascontiguousarray(training, dtype=np.float32))
+        index.nprobe = spec.nprobe
+        return index
+    raise ConfigError(f"unknown FAISS kind {spec.kind!r}: use flat, hnsw, ivf-pq or auto")
+
+
+class DenseStore:
+    """A FAISS index with a row -> (doc id, lang) map and tombstones."""
+
+    def __init__(self, index: Any, spec: FaissSpec, row_ids: list[str], row_langs: list[str]) -> None:
+        if index.ntotal != len(row_ids):
+            raise IndexFormatError(f"dense index has {index.ntotal} vectors but {len(row_ids)} row ids")
+        self.index = index
+        self.spec = spec
+        self.row_ids = row_ids
+        self.row_langs = row_langs
+        self._row_of = {doc_id: row for row, doc_id in enumerate(row_ids) if doc_id}
+        self._selectors: dict[frozenset[str] | None, Any] = {}
+
+    @property
+    def row_index(self) -> Mapping[str, int]:
+        """Doc id -> row of its live vector."""
+        return self._row_of
+
+    @property
+    def live_count(self) -> int:
+        """Number of searchable (not deleted) vectors."""
+        return len(self._row_of)
+
+    def add(self, doc_ids: list[str], langs: list[str], vectors: np.ndarray) -> None:
+        """Append vectors; a doc id already present must be removed first."""
+        self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        for doc_id, lang in zip(doc_ids, langs, strict=True):
+            self._row_of[doc_id] = len(self.row_ids)
+            self.row_ids.append(doc_id)
+            self.row_langs.append(lang)
+        self._selectors.clear()
+
+    def remove(self, doc_ids: list[str]) -> int:
+        """Tombstone the rows of ``doc_ids``; returns how many were present."""
+        removed = 0
+        for doc_id in doc_ids:
+            row = self._row_of.pop(doc_id, None)
+            if row is not None:
+                self.row_ids[row] = ""
+                self.row_langs[row] = ""
+                removed += 1
+        self._selectors.clear()
+        return removed
+
+    def _selector(self, langs: frozenset[str] | None) -> Any:
+        if langs is None and self.live_count == len(self.row_ids):
+            return None
+        if langs not in self._selectors:
+            import faiss
+
+            allowed = np.fromiter(
+                (bool(d) and (langs is None or lang in langs) for d, lang in zip(self.row_ids, self.row_langs)),
+                dtype=bool, count=len(self.row_ids))
+            bitmap = np.packbits(allowed, bitorder="little")
+            self._selectors[langs] = (faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap)), bitmap)
+        return self._selectors[langs][0]
+
+    def search(self, vectors: np.ndarray, k: int, langs: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
+        """Top-``k`` ``(doc_id, inner product)`` per query vector, skipping deleted rows and other languages."""
+        import faiss
+
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim == 1:
+            vectors = vectors[None, :]
+        k = min(k, self.live_count)
+        if k <= 0:
+            return [[] for _ in range(len(vectors))]
+        selector = self._selector(langs)
+        params: Any = None
+        if self.spec.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(efSearch=max(self.spec.ef_search, k))
+        elif self.spec.kind == "ivf-pq":
+            params = faiss.SearchParametersIVF(nprobe=self.spec.nprobe)
+        elif selector is not None:
+            params = faiss.SearchParameters()
+        if params is not None and selector is not None:
+            params.sel = selector
+        scores, rows = self.index.search(vectors, k, params=params) if params is not None else self.index.search(vectors, k)
+        return [[(self.row_ids[r], float(s)) for s, r in zip(srow, rrow, strict=True) if r >= 0 and self.row_ids[r]]
+                for srow, rrow in zip(scores, rows, strict=True)]
+
+    def save(self, directory: Path) -> None:
+        """Write ``index.faiss`` and ``rows.tsv`` into ``directory``."""
+        import faiss
+
+        directory.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self.index, str(directory / INDEX_FILE))
+        with open(directory / ROWS_FILE, "w", encoding="utf-8") as out:
+            for doc_id, lang in zip(self.row_ids, self.row_langs, strict=True):
+                out.write(f"{doc_id}\t{lang}\n")
+
+    @classmethod
+    def load(cls, directory: Path, spec: FaissSpec, *, mmap: bool = False) -> DenseStore:
+        """Read a store written by :meth:`save`."""
+        import faiss
+
+        index_path, rows_path = directory / INDEX_FILE, directory / ROWS_FILE
+        for path in (index_path, rows_path):
+            if not path.is_file():
+                raise IndexFormatError(f"missing dense file {path}")
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap and spec.kind != "hnsw" else 0
+        index = faiss.read_index(str(index_path), flags)
+        row_ids, row_langs = [], []
+        with open(rows_path, encoding="utf-8") as rows:
+            for line in rows:
+                doc_id, _, lang = line.rstrip("\n").partition("\t")
+                row_ids.append(doc_id)
+                row_langs.append(lang)
+        if spec.kind == "ivf-pq":
+            faiss.extract_index_ivf(index).nprobe = spec.nprobe
+        return cls(index, spec, row_ids, row_langs)

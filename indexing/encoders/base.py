@@ -1,0 +1,95 @@
+"""The encoder protocol and the spec recorded in every index manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from passerelle.indexing.errors import EncoderMismatchError
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """Everything needed to reproduce an encoder's vectors; written to ``manifest.json``.
+
+    ``languages`` is the set of ISO 639-1 codes the model was trained on (``None`` when unknown).
+    """
+
+    name: str
+    dim: int
+    normalize: bool = True
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    version: str = ""
+    languages: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["languages"] = list(self.languages) if self.languages is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncoderSpec:
+        """Inverse of :meth:`to_dict`."""
+        langs = data.get("languages")
+        return cls(
+            name=str(data["name"]),
+            dim=int(data["dim"]),
+            normalize=bool(data.get("normalize", True)),
+            query_prefix=str(data.get("query_prefix", "")),
+            passage_prefix=str(data.get("passage_prefix", "")),
+            version=str(data.get("version", "")),
+            languages=tuple(langs) if langs is not None else None,
+        )
+
+    def covers(self, lang: str) -> bool:
+        """Whether ``lang`` is among the model's training languages (unknown coverage counts as yes)."""
+        return self.languages is None or lang.split("-")[0] in self.languages
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """A dense text encoder. Queries and documents are encoded separately (models embed them differently).
+
+    Both methods return float32 arrays of shape ``(len(texts), spec.dim)``, L2-normalized when
+    ``spec.normalize`` is true.
+    """
+
+    @property
+    def spec(self) -> EncoderSpec: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Return float32 row-normalized vectors (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+def check_compatible(built: EncoderSpec, available: EncoderSpec) -> None:
+    """Refuse to search an index with an encoder that cannot reproduce the one it was built with.
+
+    Raises:
+        EncoderMismatchError: naming each field that differs (name, dimension, normalization, prefixes).
+    """
+    problems = []
+    for field_name in ("name", "dim", "normalize", "query_prefix", "passage_prefix"):
+        want, have = getattr(built, field_name), getattr(available, field_name)
+        if want != have:
+            problems.append(f"{field_name}: index built with {want!r}, encoder gives {have!r}")
+    if problems:
+        raise EncoderMismatchError(
+            "the index was built with a different encoder (" + "; ".join(problems) + "). "
+            "Rebuild the index or load it with the encoder it records in manifest.json."
+        )

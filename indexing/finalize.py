@@ -1,0 +1,67 @@
+"""Turn the vectors an ingest wrote into a FAISS store, and describe a staged index in a manifest."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from passerelle.indexing.dense import DenseStore, FaissSpec, create_faiss_index
+from passerelle.indexing.docstore import DocStore
+from passerelle.indexing.encoders.base import EncoderSpec
+from passerelle.indexing.manifest import Manifest, now
+from passerelle.indexing.pipeline import IngestResult
+
+logger = logging.getLogger(__name__)
+
+ADD_CHUNK = 65_536
+TRAIN_SAMPLE = 131_072
+
+
+def read_vectors(path: Path, dim: int) -> np.ndarray:
+    """Memory-map the raw float32 vectors file an ingest wrote (shape ``(n, dim)``)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.memmap(path, dtype=np.float32, mode="r").reshape(-1, dim)
+
+
+def new_dense_store(result: IngestResult, spec: FaissSpec, dim: int, seed: int = 0) -> DenseStore:
+    """A FAISS store over every vector of a fresh build (training IVF-PQ on a sample first)."""
+    vectors = read_vectors(result.vectors_path, dim) if result.vectors_path else np.zeros((0, dim), np.float32)
+    resolved = spec.resolved(len(vectors), dim)
+    training = None
+    if resolved.kind == "ivf-pq":
+        rng = np.random.default_rng(seed)
+        take = np.sort(rng.choice(len(vectors), size=min(len(vectors), TRAIN_SAMPLE), replace=False))
+        training = np.asarray(vectors[take])
+    store = DenseStore(create_faiss_index(resolved, dim, training), resolved, [], [])
+    append_vectors(store, result, dim)
+    return store
+
+
+def append_vectors(store: DenseStore, result: IngestResult, dim: int) -> None:
+    """Add an ingest's vectors to ``store`` in chunks, then delete the raw file."""
+    if result.vectors_path is None:
+        return
+    vectors = read_vectors(result.vectors_path, dim)
+    if len(vectors) != len(result.row_ids):
+        raise RuntimeError(f"encoder produced {len(vectors)} vectors for {len(result.row_ids)} documents")
+    for start in range(0, len(vectors), ADD_CHUNK):
+        stop = start + ADD_CHUNK
+        store.add(result.row_ids[start:stop], result.row_langs[start:stop], np.asarray(vectors[start:stop]))
+    del vectors
+    result.vectors_path.unlink()
+
+
+def describe(root: Path, docstore: DocStore, encoder: EncoderSpec, faiss: FaissSpec, analyzers: dict[str, str],
+             sparse_docs: dict[str, int], dense_rows: int, skipped: dict[str, int], source: dict[str, object],
+             created_at: str | None = None, augmentation: dict[str, object] | None = None) -> Manifest:
+    """The manifest of a staged index (checksums are added when it is written)."""
+    timestamp = now()
+    return Manifest(
+        doc_count=len(docstore), languages=docstore.language_counts(), encoder=encoder, faiss=faiss,
+        analyzers=dict(sorted(analyzers.items())), sparse_docs=dict(sorted(sparse_docs.items())),
+        dense_rows=dense_rows, skipped=dict(sorted(skipped.items())), augmentation=augmentation,
+        source=source, created_at=created_at or timestamp, updated_at=timestamp,
+    )

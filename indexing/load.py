@@ -1,0 +1,90 @@
+"""Load an index directory for searching: manifest checked, stores opened, encoder matched."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from passerelle.indexing.dense import DenseStore
+from passerelle.indexing.docstore import DocStore
+from passerelle.indexing.encoders.base import Encoder, check_compatible
+from passerelle.indexing.encoders.registry import create_encoder
+from passerelle.indexing.errors import JavaUnavailableError
+from passerelle.indexing.manifest import Manifest, read_manifest, verify_files
+from passerelle.indexing.publish import recover
+from passerelle.indexing.sparse.lucene import LuceneView
+
+logger = logging.getLogger(__name__)
+
+Verify = Literal["full", "size", "none"]
+
+
+@dataclass
+class LoadedIndex:
+    """An index ready to search. ``sparse_error`` says why BM25 is unavailable when the JVM failed."""
+
+    path: Path
+    manifest: Manifest
+    docstore: DocStore
+    dense: DenseStore | None
+    encoder: Encoder | None
+    sparse: dict[str, LuceneView] = field(default_factory=dict)
+    sparse_error: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The index directory's name (used to address it over HTTP)."""
+        return self.path.name
+
+    def close(self) -> None:
+        """Release Lucene readers and the docstore connection of this thread."""
+        for view in self.sparse.values():
+            view.close()
+        self.docstore.close()
+
+
+@functools.lru_cache(maxsize=8)
+def shared_encoder(name: str, query_prefix: str, passage_prefix: str) -> Encoder:
+    """One encoder instance per process and spec: reloading an index does not reload the model."""
+    return create_encoder(name, query_prefix=query_prefix, passage_prefix=passage_prefix)
+
+
+def load_index(path: Path | str, *, encoder: Encoder | None = None, verify: Verify = "size",
+               dense: bool = True, sparse: bool = True) -> LoadedIndex:
+    """Open the index at ``path``.
+
+    Args:
+        encoder: use this encoder instead of recreating the one the manifest records; it must match.
+        verify: check files against the manifest: ``full`` (sha256), ``size`` (default, fast) or ``none``.
+        dense / sparse: open either side (the other is left out).
+
+    Raises:
+        IndexFormatError: missing, incomplete (no manifest), damaged or incompatible index.
+        EncoderMismatchError: ``encoder`` cannot reproduce the index's vectors.
+    """
+    path = Path(path).resolve()
+    recover(path)
+    manifest = read_manifest(path)
+    if verify != "none":
+        verify_files(path, manifest, full=verify == "full")
+    docstore = DocStore(path / "docs.sqlite", readonly=True)
+    dense_store = None
+    if dense and manifest.dense_rows and (path / "dense").is_dir():
+        spec = manifest.encoder
+        if encoder is None:
+            encoder = shared_encoder(spec.name, spec.query_prefix, spec.passage_prefix)
+        check_compatible(spec, encoder.spec)
+        dense_store = DenseStore.load(path / "dense", manifest.faiss)
+    loaded = LoadedIndex(path=path, manifest=manifest, docstore=docstore, dense=dense_store,
+                         encoder=encoder if dense_store is not None else None)
+    if sparse:
+        try:
+            loaded.sparse = {lang: LuceneView(path / "sparse" / lang, analyzer)
+                             for lang, analyzer in manifest.analyzers.items() if (path / "sparse" / lang).is_dir()}
+        except JavaUnavailableError as exc:
+            loaded.sparse_error = str(exc)
+            logger.error("sparse search disabled for %s: %s", path, exc)
+    return loaded

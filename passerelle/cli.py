@@ -1,0 +1,40 @@
+"""The ``passerelle`` command line: thin commands over the Python APIs.
+
+Each subcommand lives in ``passerelle.commands.<name>`` and imports its heavy dependencies inside the
+command function, so ``passerelle --help`` stays instant (no JVM, no model load).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from passerelle import __version__
+from passerelle.commands import config as config_cmd
+
+app = typer.Typer(
+    name="passerelle",
+    help="Cross-lingual retrieval: index a corpus, serve it, search it, evaluate it, benchmark it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_cmd.app, name="config")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"passerelle {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Cross-lingual retrieval service and evaluation toolkit."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,42 @@
+"""Errors raised by the service layer.
+
+They derive from :class:`passerelle.indexing.errors.PasserelleError`, like every error Passerelle raises
+on purpose; the HTTP app maps the whole hierarchy to status codes in one place
+(:mod:`passerelle.service.errors_http`).
+"""
+
+from __future__ import annotations
+
+from passerelle.indexing.errors import PasserelleError
+
+
+class ServiceError(PasserelleError):
+    """Base class of the errors raised by ``passerelle.service``."""
+
+
+class FusionError(ServiceError):
+    """Ranked lists or fusion parameters that cannot be fused (duplicate id, NaN score, bad weight)."""
+
+
+class IndexNotFoundError(ServiceError):
+    """A request names an index that the service has not loaded."""
+
+
+class InvalidRequestError(ServiceError):
+    """A request is well-formed but asks for something the service cannot do (e.g. k over the limit)."""
+
+
+class ServiceUnavailableError(ServiceError):
+    """The service cannot answer now (indexes still loading, or every worker slot busy)."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class AuthenticationError(ServiceError):
+    """An admin request without the right ``X-API-Key`` header."""
+
+
+class AdminDisabledError(ServiceError):
+    """An admin route was called on a service started without an API key."""

@@ -1,0 +1,342 @@
+"""Request and response models of the HTTP API (pydantic lives at the boundary only).
+
+The request models here carry generous fixed bounds; :func:`request_models` derives, for one app, the
+same models with that app's defaults and limits (``max_k``, ``max_query_chars``, ``max_batch``...), so
+the limits show in the OpenAPI document and a request over them gets a 422 naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, NamedTuple
+
+from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
+from passerelle.service.settings import Mode, ServiceSettings
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+_LANG_CODE = re.compile(r"^[a-z]{2,3}$")
+Retriever = Literal["dense", "sparse"]
+Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+
+_LANG_HELP = "ISO 639-1 (or 639-3) language code such as 'en', 'fr', 'de'"
+
+
+def _lang_code(value: str) -> str:
+    code = value.strip().lower()
+    if not _LANG_CODE.match(code):
+        raise ValueError(f"{value!r} is not a language code; use an {_LANG_HELP}")
+    return code
+
+
+LangCode = Annotated[str, AfterValidator(_lang_code)]
+
+
+def _not_blank(text: str, field: str) -> str:
+    if not text.strip():
+        raise ValueError(f"{field} is empty; send some text to search for")
+    return text
+
+
+class SearchOptions(BaseModel):
+    """Options shared by single and batch searches (see ``SearchParams`` in the searcher)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: str | None = Field(None, description="Name of the index to search; default: the first loaded.")
+    mode: Mode = Field("hybrid", description="dense (multilingual embeddings), sparse (BM25) or hybrid.")
+    k: int = Field(10, ge=1, le=10_000, description="Number of hits to return.")
+    query_lang: LangCode | None = Field(None, description=f"{_LANG_HELP}; detected when absent.")
+    doc_langs: list[LangCode] | None = Field(None, min_length=1, description=(
+        "Only return documents in these languages."))
+    fusion: FusionMethod = Field("rrf", description="How hybrid mode fuses dense and sparse rankings.")
+    normalization: Normalization = Field("minmax", description="Score normalization of linear fusion.")
+    weights: dict[Retriever, Weight] | None = Field(None, description=(
+        "Weight per retriever (default 1.0 each)."))
+    rrf_k: int = Field(DEFAULT_RRF_K, ge=0, le=100_000, description="The k constant of RRF.")
+    depth: int = Field(100, ge=1, le=100_000, description="Candidates taken from each retriever.")
+    explain: bool = Field(False, description="Return each hit's fusion arithmetic.")
+
+    @field_validator("depth")
+    @classmethod
+    def _depth_covers_k(cls, value: int, info: ValidationInfo) -> int:
+        k = info.data.get("k")
+        if k is not None and value < k:
+            raise ValueError(f"depth ({value}) must be at least k ({k})")
+        return value
+
+    @model_validator(mode="after")
+    def _default_depth_covers_k(self) -> SearchOptions:
+        if self.depth < self.k:  # only reachable with the default depth: raise it to k
+            self.depth = self.k
+        return self
+
+    def to_params(self) -> Any:
+        """The searcher's ``SearchParams`` for these options."""
+        from passerelle.service.searcher import SearchParams
+
+        return SearchParams(
+            mode=self.mode, k=self.k, query_lang=self.query_lang,
+            doc_langs=frozenset(self.doc_langs) if self.doc_langs else None,
+            fusion=self.fusion, normalization=self.normalization,
+            weights=dict(self.weights) if self.weights is not None else None,
+            rrf_k=self.rrf_k, depth=self.depth, explain=self.explain)
+
+
+class SearchRequest(SearchOptions):
+    """Body of ``POST /v1/search``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "query": "effects of climate change on agriculture", "mode": "hybrid", "k": 10,
+        "query_lang": "en", "doc_langs": ["fr"], "fusion": "rrf", "explain": True}]})
+
+    query: str = Field(min_length=1, max_length=100_000, description="The question, in any language.")
+
+    @field_validator("query")
+    @classmethod
+    def _query_not_blank(cls, value: str) -> str:
+        return _not_blank(value, "query")
+
+
+class SearchQueryParams(SearchOptions):
+    """Query string of ``GET /v1/search`` (the POST options except ``weights``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "q": "effects of climate change on agriculture", "mode": "dense", "k": 5}]})
+
+    q: str = Field(min_length=1, max_length=100_000, description="The question, in any language.")
+    weights: None = Field(None, exclude=True, description="Not available in GET; use POST.")
+
+    @field_validator("q")
+    @classmethod
+    def _q_not_blank(cls, value: str) -> str:
+        return _not_blank(value, "q")
+
+
+class BatchSearchRequest(SearchOptions):
+    """Body of ``POST /v1/search/batch``: several queries, one set of options."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "queries": ["climate change and agriculture", "Wie wirkt Koffein?"], "mode": "hybrid", "k": 5}]})
+
+    queries: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(
+        min_length=1, max_length=100_000, description="The questions, in any language.")
+
+    @field_validator("queries")
+    @classmethod
+    def _queries_not_blank(cls, value: list[str]) -> list[str]:
+        for position, text in enumerate(value):
+            _not_blank(text, f"queries[{position}]")
+        return value
+
+
+class RequestModels(NamedTuple):
+    """The request models of one app, with its defaults and limits."""
+
+    search: type[SearchRequest]
+    query_params: type[SearchQueryParams]
+    batch: type[BatchSearchRequest]
+
+
+def request_models(settings: ServiceSettings) -> RequestModels:
+    """Derive the request models carrying ``settings``' defaults and limits."""
+    s = settings
+    common: dict[str, Any] = {
+        "mode": (Mode, Field(s.default_mode, description=SearchOptions.model_fields["mode"].description)),
+        "k": (int, Field(s.default_k, ge=1, le=s.max_k, description="Number of hits to return.")),
+        "fusion": (FusionMethod, Field(s.default_fusion, description="How hybrid mode fuses rankings.")),
+        "normalization": (Normalization, Field(s.default_normalization, description="Linear fusion only.")),
+        "rrf_k": (int, Field(s.default_rrf_k, ge=0, le=100_000, description="The k constant of RRF.")),
+        "depth": (int, Field(s.default_depth, ge=1, le=s.max_depth, description="Candidates per retriever.")),
+    }
+    text = Annotated[str, StringConstraints(min_length=1, max_length=s.max_query_chars)]
+    search = create_model("SearchRequest", __base__=SearchRequest, __module__=__name__,
+                          query=(text, Field(description="The question, in any language.")), **common)
+    query_params = create_model("SearchQueryParams", __base__=SearchQueryParams, __module__=__name__,
+                                q=(text, Field(description="The question, in any language.")), **common)
+    batch = create_model("BatchSearchRequest", __base__=BatchSearchRequest, __module__=__name__,
+                         queries=(list[text], Field(min_length=1, max_length=s.max_batch)), **common)
+    return RequestModels(search=search, query_params=query_params, batch=batch)
+
+
+# --- responses -------------------------------------------------------------------------------------
+
+def plain(value: Any) -> Any:
+    """Turn mappings, tuples, sets and numpy scalars into JSON-ready dicts, lists and numbers."""
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value) if isinstance(value, set | frozenset) else value
+        return [plain(item) for item in items]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return plain(value.item())
+    return value
+
+
+class SourceResponse(BaseModel):
+    """One retriever's view of a hit."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"rank": 2, "score": 0.8421}]})
+
+    rank: int = Field(description="1-based rank in that retriever.")
+    score: float = Field(description="That retriever's raw score.")
+
+
+class HitResponse(BaseModel):
+    """One search hit."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "doc-42", "score": 0.0325, "lang": "fr", "title": "Changements climatiques et agriculture",
+        "snippet": "Les effets du réchauffement sur les rendements...",
+        "sources": {"dense": {"rank": 1, "score": 0.83}, "sparse:fr": {"rank": 2, "score": 11.2}},
+        "explanation": None}]})
+
+    id: str
+    score: float
+    lang: str
+    title: str
+    snippet: str
+    sources: dict[str, SourceResponse] | None = Field(None, description="Rank and raw score per retriever.")
+    explanation: dict[str, Any] | None = Field(None, description="Fusion arithmetic (explain=true).")
+
+
+class SearchResponse(BaseModel):
+    """Answer to one query."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "index": "clirudit", "query": "climate change and agriculture", "query_lang": "en", "mode": "hybrid",
+        "hits": [HitResponse.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
+        "timings_ms": {"dense": 4.1, "sparse": 2.7, "fusion": 0.1, "total": 7.3}}]})
+
+    index: str = Field(description="Name of the index that answered.")
+    query: str
+    query_lang: str
+    mode: Mode
+    hits: list[HitResponse]
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def from_result(cls, index: str, result: Any) -> SearchResponse:
+        """Build the response from the searcher's ``SearchResult``."""
+        hits = [HitResponse(
+            id=hit.doc_id, score=float(hit.score), lang=hit.lang, title=hit.title, snippet=hit.snippet,
+            sources={name: SourceResponse(rank=int(src.rank), score=float(src.score))
+                     for name, src in hit.sources.items()} if hit.sources is not None else None,
+            explanation=plain(hit.explanation) if hit.explanation is not None else None,
+        ) for hit in result.hits]
+        return cls(index=index, query=result.query, query_lang=result.query_lang, mode=result.mode,
+                   hits=hits, timings_ms={str(k): float(v) for k, v in result.timings_ms.items()})
+
+
+class BatchSearchResponse(BaseModel):
+    """Answers to a batch, in the order of the queries."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "results": SearchResponse.model_config["json_schema_extra"]["examples"]}]})  # type: ignore[index]
+
+    results: list[SearchResponse]
+
+
+class DocumentResponse(BaseModel):
+    """A stored document."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "index": "clirudit", "id": "doc-42", "lang": "fr", "title": "Changements climatiques et agriculture",
+        "text": "Les effets du réchauffement...", "views": {"en": "The effects of warming..."},
+        "metadata": {"year": 2019}}]})
+
+    index: str
+    id: str
+    lang: str
+    title: str
+    text: str
+    views: dict[str, str] = Field(default_factory=dict, description="Text in further languages.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_document(cls, index: str, doc: Any) -> DocumentResponse:
+        """Build the response from an ``indexing.documents.Document``."""
+        return cls(index=index, id=doc.id, lang=doc.lang, title=doc.title, text=doc.text,
+                   views=dict(doc.views), metadata=plain(doc.metadata))
+
+
+class IndexInfo(BaseModel):
+    """One loaded index."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "clirudit", "default": True, "path": "/srv/indexes/clirudit",
+        "loaded_at": "2025-01-01T12:00:00+00:00", "manifest": {"format_version": 1, "doc_count": 1234}}]})
+
+    name: str
+    default: bool = Field(description="Whether requests without 'index' use this one.")
+    path: str
+    loaded_at: str = Field(description="When this copy was loaded (ISO 8601, UTC).")
+    manifest: dict[str, Any] = Field(description="The index's manifest.json.")
+
+
+class IndexesResponse(BaseModel):
+    """Every loaded index."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "indexes": IndexInfo.model_config["json_schema_extra"]["examples"]}]})  # type: ignore[index]
+
+    indexes: list[IndexInfo]
+
+
+class HealthResponse(BaseModel):
+    """Liveness: the process answers."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: Literal["ok"] = "ok"
+
+
+class ReadyResponse(BaseModel):
+    """Readiness: every configured index is loaded."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ready", "indexes": ["clirudit"]}]})
+
+    status: Literal["ready", "loading"]
+    indexes: list[str]
+
+
+class ReloadRequest(BaseModel):
+    """Body of ``POST /v1/admin/reload``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"index": "clirudit"}]})
+
+    index: str | None = Field(None, description="Index to reload from its directory; default: all.")
+
+
+class ReloadResponse(BaseModel):
+    """What was reloaded."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "reloaded": [IndexInfo.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
+        "took_ms": 812.5}]})
+
+    reloaded: list[IndexInfo]
+    took_ms: float
+
+
+class ErrorResponse(BaseModel):
+    """Body of every error response."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"error": "DocumentNotFoundError", "detail": "no document 'doc-9' in index 'clirudit'"}]})
+
+    error: str = Field(description="Error type.")
+    detail: str | list[dict[str, Any]] = Field(description="Message, or one entry per invalid field.")

@@ -1,0 +1,240 @@
+"""The search core over one loaded index: dense, sparse and hybrid retrieval with fusion and explanations.
+
+Importable without FastAPI; the HTTP layer and the evaluation runners both use it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+from passerelle.indexing.documents import Document
+from passerelle.indexing.errors import JavaUnavailableError
+from passerelle.indexing.language import LanguageDetector
+from passerelle.indexing.load import LoadedIndex, load_index
+from passerelle.service.errors import InvalidRequestError
+from passerelle.service.fusion import Contribution, FusedHit, FusionMethod, Normalization, Ranking, fuse
+
+Mode = Literal["dense", "sparse", "hybrid"]
+MODES: tuple[str, ...] = ("dense", "sparse", "hybrid")
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Per-call search settings (nothing is set on shared objects)."""
+
+    mode: Mode = "hybrid"
+    k: int = 10
+    query_lang: str | None = None
+    doc_langs: frozenset[str] | None = None
+    fusion: FusionMethod = "rrf"
+    normalization: Normalization = "minmax"
+    weights: Mapping[str, float] | None = None
+    rrf_k: int = 60
+    depth: int = 100
+    explain: bool = False
+
+
+@dataclass(frozen=True)
+class SourceHit:
+    """One retriever's view of a hit: 1-based rank and raw score."""
+
+    rank: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result."""
+
+    doc_id: str
+    score: float
+    lang: str
+    title: str
+    snippet: str
+    sources: Mapping[str, SourceHit]
+    explanation: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits for one query, the language used for it, and the time spent per stage."""
+
+    query: str
+    query_lang: str
+    mode: Mode
+    hits: list[Hit]
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+
+class Searcher:
+    """Answers searches over one :class:`LoadedIndex`. Thread-safe."""
+
+    def __init__(self, index: LoadedIndex, *, default_query_lang: str = "en") -> None:
+        self.index = index
+        self.default_query_lang = default_query_lang
+        candidates = set(index.manifest.analyzers) | set(index.manifest.languages) | {default_query_lang}
+        self._detector = LanguageDetector(candidates)
+
+    @classmethod
+    def open(cls, index_dir: str | Path, **kwargs: Any) -> Searcher:
+        """Load the index at ``index_dir``, wrap it, and warm it up (first queries pay no load cost)."""
+        searcher = cls(load_index(index_dir), **kwargs)
+        searcher.warm_up()
+        return searcher
+
+    def warm_up(self) -> None:
+        """Load the language model and the encoder, and touch each sparse view."""
+        self.detect_language("warm up")
+        if self.index.encoder is not None:
+            self.index.encoder.encode_queries(["warm up"])
+        for view in self.index.sparse.values():
+            view.search("warm up", 1)
+
+    @property
+    def name(self) -> str:
+        """Name of the index (its directory name)."""
+        return self.index.name
+
+    def search(self, query: str, params: SearchParams | None = None) -> SearchResult:
+        """Search one query."""
+        return self.search_batch([query], params)[0]
+
+    def search_batch(self, queries: Sequence[str], params: SearchParams | None = None) -> list[SearchResult]:
+        """Search many queries; dense queries are encoded in one batch."""
+        params = params or SearchParams()
+        self._check(params)
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        langs = [params.query_lang or self.detect_language(q) for q in queries]
+        timings["detect"] = _ms(clock)
+        dense_lists: list[Ranking] = [[] for _ in queries]
+        if params.mode in ("dense", "hybrid") and self.index.dense is not None and self.index.encoder is not None:
+            clock = time.perf_counter()
+            vectors = self.index.encoder.encode_queries(list(queries))
+            timings["encode"] = _ms(clock)
+            clock = time.perf_counter()
+            dense_lists = self.index.dense.search(vectors, params.depth, params.doc_langs)
+            timings["dense"] = _ms(clock)
+        sparse_lists: list[dict[str, Ranking]] = [{} for _ in queries]
+        if params.mode in ("sparse", "hybrid"):
+            clock = time.perf_counter()
+            sparse_lists = [self._sparse(q, lang, params) for q, lang in zip(queries, langs, strict=True)]
+            timings["sparse"] = _ms(clock)
+        results = []
+        for query, lang, dense, sparse in zip(queries, langs, dense_lists, sparse_lists, strict=True):
+            start = time.perf_counter()
+            rankings: dict[str, Ranking] = dict(sparse)
+            if params.mode != "sparse":
+                rankings["dense"] = dense
+            fused = self._fuse(rankings, params)
+            hits = self._hits(fused, params)
+            stage = dict(timings)
+            stage["fuse_and_fetch"] = _ms(start)
+            results.append(SearchResult(query=query, query_lang=lang, mode=params.mode, hits=hits, timings_ms=stage))
+        return results
+
+    def detect_language(self, query: str) -> str:
+        """The query's language among the index's languages and the default; the default when unsure."""
+        return self._detector.detect(query, fallback=self.default_query_lang).lang
+
+    def _check(self, params: SearchParams) -> None:
+        if params.mode not in MODES:
+            raise InvalidRequestError(f"mode must be one of {', '.join(MODES)}, got {params.mode!r}")
+        if params.k < 1 or params.depth < 1:
+            raise InvalidRequestError("k and depth must be at least 1")
+        if params.mode == "dense" and self.index.dense is None:
+            raise InvalidRequestError(f"index {self.name!r} has no dense side; use mode=sparse")
+        if params.mode == "sparse" and not self.index.sparse:
+            if self.index.sparse_error:
+                raise JavaUnavailableError(f"sparse search is unavailable: {self.index.sparse_error}")
+            raise InvalidRequestError(f"index {self.name!r} has no sparse side; use mode=dense")
+
+    def sparse_views(self, query_lang: str) -> list[str]:
+        """Views BM25 searches for a query: the view in the query's language when there is one (original
+        text, translation or generated queries), else every view in a document language."""
+        if query_lang in self.index.sparse:
+            return [query_lang]
+        return [lang for lang in self.index.manifest.languages if lang in self.index.sparse]
+
+    def _sparse(self, query: str, lang: str, params: SearchParams) -> dict[str, Ranking]:
+        rankings: dict[str, Ranking] = {}
+        for view in self.sparse_views(lang):
+            hits = self.index.sparse[view].search(query, params.depth)
+            if params.doc_langs is not None:
+                langs = self._doc_langs([doc_id for doc_id, _ in hits])
+                hits = [(d, s) for d, s in hits if langs.get(d) in params.doc_langs]
+            rankings[f"sparse:{view}"] = hits
+        return rankings
+
+    def _doc_langs(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        dense = self.index.dense
+        if dense is not None:
+            rows = dense.row_index
+            return {d: dense.row_langs[rows[d]] for d in doc_ids if d in rows}
+        return {d: doc.lang for d, doc in self.index.docstore.get_many(doc_ids).items()}
+
+    def _fuse(self, rankings: dict[str, Ranking], params: SearchParams) -> list[FusedHit]:
+        if len(rankings) == 1:  # one retriever: keep its own scores, nothing to fuse
+            (name, ranking), = rankings.items()
+            return [FusedHit(doc_id, score, {name: Contribution(rank, score, None, 1.0, score)})
+                    for rank, (doc_id, score) in enumerate(ranking, start=1)]
+        weights = {name: _weight(name, params.weights) for name in rankings}
+        return fuse(rankings, params.fusion, weights=weights, rrf_k=params.rrf_k,
+                    normalization=params.normalization)
+
+    def _hits(self, fused: list[FusedHit], params: SearchParams) -> list[Hit]:
+        top = fused[:params.k]
+        docs = self.index.docstore.get_many([h.doc_id for h in top])
+        hits = []
+        for item in top:
+            doc = docs.get(item.doc_id)
+            if doc is None:
+                continue  # deleted since the ranked lists were computed
+            hits.append(Hit(
+                doc_id=item.doc_id, score=item.score, lang=doc.lang, title=doc.title, snippet=_snippet(doc),
+                sources={name: SourceHit(c.rank, c.raw_score) for name, c in item.contributions.items()},
+                explanation=_explain(item, params) if params.explain else None,
+            ))
+        return hits
+
+
+def _weight(name: str, weights: Mapping[str, float] | None) -> float:
+    if not weights:
+        return 1.0
+    if name in weights:
+        return float(weights[name])
+    family = name.split(":", 1)[0]
+    return float(weights.get(family, 1.0))
+
+
+def _explain(hit: FusedHit, params: SearchParams) -> dict[str, Any]:
+    return {
+        "method": params.fusion,
+        "rrf_k": params.rrf_k if params.fusion == "rrf" else None,
+        "normalization": params.normalization if params.fusion == "linear" else None,
+        "formula": "sum(weight / (rrf_k + rank))" if params.fusion == "rrf" else "sum(weight * normalized)",
+        "contributions": {name: {"rank": c.rank, "raw_score": c.raw_score, "normalized": c.normalized,
+                                 "weight": c.weight, "value": c.value} for name, c in hit.contributions.items()},
+        "fused_score": hit.score,
+    }
+
+
+def _snippet(doc: Document) -> str:
+    text = " ".join(doc.text.split())
+    if len(text) <= SNIPPET_CHARS:
+        return text
+    cut = text.rfind(" ", 0, SNIPPET_CHARS)
+    return text[:cut if cut > 0 else SNIPPET_CHARS] + "…"
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+__all__ = ["Hit", "Mode", "SearchParams", "SearchResult", "Searcher", "SourceHit"]

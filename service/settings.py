@@ -1,0 +1,123 @@
+"""Settings of the HTTP service.
+
+:class:`ServiceSettings` is a plain pydantic model: the one ``BaseSettings`` (environment variables,
+config file) lives at the entry point, ``passerelle.settings``, and nests this model. Nothing is read
+from the environment here; build the object and pass it to :func:`passerelle.service.app.create_app`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+Mode = Literal["dense", "sparse", "hybrid"]
+
+MIN_API_KEY_CHARS = 16
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def index_name(path: Path) -> str:
+    """The name an index directory is served under: its directory name (``.`` resolved first)."""
+    return path.name or path.resolve().name
+
+
+class ServiceSettings(BaseModel):
+    """What the service loads, where it listens, and the limits it enforces on each request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
+        "indexes": ["indexes/clirudit"], "host": "127.0.0.1", "port": 8000, "max_k": 100,
+        "cors_origins": ["http://localhost:3000"], "default_mode": "hybrid"}]})
+
+    indexes: list[Path] = Field(default_factory=list, description=(
+        "Index directories to load; each is served under its directory name, the first is the default."))
+    host: str = Field("127.0.0.1", description="Interface to bind; loopback unless you mean to expose it.")
+    port: int = Field(8000, ge=1, le=65535)
+    api_key: SecretStr | None = Field(None, description=(
+        f"Key for the admin routes (X-API-Key header), at least {MIN_API_KEY_CHARS} characters. "
+        "Without one the admin routes are disabled."))
+    max_k: int = Field(100, ge=1, le=10_000, description="Largest k a request may ask for.")
+    max_depth: int = Field(1000, ge=1, le=100_000, description="Largest candidate depth per retriever.")
+    max_query_chars: int = Field(1000, ge=1, le=100_000, description="Longest query accepted.")
+    max_batch: int = Field(256, ge=1, le=100_000, description="Most queries in one batch request.")
+    max_concurrency: int = Field(32, ge=1, le=10_000, description=(
+        "Search requests answered at once; more get 503 with Retry-After."))
+    retry_after_s: int = Field(1, ge=1, le=3600, description="Retry-After header value on 503.")
+    cors_origins: list[str] = Field(default_factory=list, description=(
+        "Origins allowed by CORS, e.g. 'https://example.org'; empty (the default) allows none."))
+    default_mode: Mode = "hybrid"
+    default_k: int = Field(10, ge=1)
+    default_fusion: FusionMethod = "rrf"
+    default_normalization: Normalization = "minmax"
+    default_rrf_k: int = Field(DEFAULT_RRF_K, ge=0, le=100_000)
+    default_depth: int = Field(100, ge=1)
+    docs_enabled: bool = Field(True, description="Serve the OpenAPI UI at /docs and /redoc.")
+
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not _HOSTNAME.match(value):
+                raise ValueError(f"host {value!r} is neither an IP address nor a host name") from None
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if len(secret) < MIN_API_KEY_CHARS or secret != secret.strip():
+            raise ValueError(
+                f"api_key must have at least {MIN_API_KEY_CHARS} characters and no surrounding spaces; "
+                "generate one with `python -c 'import secrets; print(secrets.token_urlsafe())'`")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin == "*":
+                raise ValueError("cors_origins '*' would let any web page query the service; "
+                                 "list the origins explicitly")
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") \
+                    or parts.query or parts.fragment:
+                raise ValueError(f"cors origin {origin!r} must look like 'https://host[:port]'")
+        return [origin.rstrip("/") for origin in value]
+
+    @field_validator("indexes")
+    @classmethod
+    def _check_indexes(cls, value: list[Path]) -> list[Path]:
+        names = [index_name(path) for path in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"indexes are served by directory name and {duplicates} appears twice; "
+                             "rename one directory")
+        return value
+
+    @model_validator(mode="after")
+    def _check_defaults(self) -> ServiceSettings:
+        if self.default_k > self.max_k:
+            raise ValueError(f"default_k ({self.default_k}) is larger than max_k ({self.max_k})")
+        if self.default_depth > self.max_depth:
+            raise ValueError(
+                f"default_depth ({self.default_depth}) is larger than max_depth ({self.max_depth})")
+        return self
+
+    @property
+    def admin_enabled(self) -> bool:
+        """Whether the admin routes are served (an API key is configured)."""
+        return self.api_key is not None
+
+    def index_names(self) -> list[str]:
+        """Names the configured indexes are served under (their directory names), in order."""
+        return [index_name(path) for path in self.indexes]
