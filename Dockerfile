@@ -25,7 +25,8 @@ ENV PATH=/opt/venv/bin:$PATH
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+# README.md is the package long description; the [d] glob keeps the build working while it is absent.
+COPY pyproject.toml constraints.txt README.m[d] ./
 COPY passerelle/ passerelle/
 COPY indexing/ indexing/
 COPY service/ service/

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -143,10 +144,12 @@ def _ranx(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str,
 
     ranx_qrels = {q: {d: int(r) for d, r in qrels[q].items()} for q in qids}
     ranx_run = {q: _rank_scores(run[q], ties) for q in qids}
-    # Plain dicts keep our qid order on both sides (ranx pairs them by position).
-    result = ranx.evaluate(ranx_qrels, ranx_run, list(names), return_mean=False)
-    if len(names) == 1:
-        result = {names[0]: result}
+    # Plain dicts keep our qid order on both sides (ranx pairs them by position). ranx 0.3 fails to
+    # return a single metric with a cutoff when return_mean=False, so always ask for two or more.
+    asked = list(names) if len(names) > 1 else [*names, "hits" if names[0] != "hits" else "precision"]
+    with warnings.catch_warnings():  # ranx casts its hashed ids; harmless, and not the caller's concern
+        warnings.filterwarnings("ignore", message="unsafe cast from uint64 to int64")
+        result = ranx.evaluate(ranx_qrels, ranx_run, asked, return_mean=False)
     return {name: np.asarray(result[name], dtype=np.float64) for name in names}
 
 

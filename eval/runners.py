@@ -196,7 +196,8 @@ def run_systems(systems: Sequence[System], queries: Mapping[str, str], k: int,
     names = [system.name for system in systems]
     for name in names:
         if not _NAME.fullmatch(name):
-            raise RunnerError(f"system name {name!r} must be letters, digits and ._+=- (it names a file)")
+            raise RunnerError(f"system name {name!r} must be letters, digits and ._+=- "
+                              "(it names a file and a TREC tag)")
     if len(set(names)) != len(names):
         raise RunnerError(f"system names must be distinct, got {names}")
     runs: dict[str, Run] = {}

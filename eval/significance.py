@@ -60,12 +60,12 @@ def _paired(a: ArrayLike, b: ArrayLike) -> np.ndarray:
 def paired_t_test(a: ArrayLike, b: ArrayLike) -> float:
     """Two-sided p-value of the paired t-test (``scipy.stats.ttest_rel``).
 
-    When every difference is the same the statistic is undefined: p is 1.0 if they are all zero,
-    0.0 otherwise.
+    When every difference is the same (to 1e-12) the statistic is undefined: p is 1.0 if they are
+    all zero, 0.0 otherwise.
     """
     d = _paired(a, b)
-    if np.all(d == d[0]):
-        return 1.0 if d[0] == 0 else 0.0
+    if float(np.ptp(d)) <= 1e-12:
+        return 1.0 if abs(float(np.mean(d))) <= 1e-12 else 0.0
     from scipy import stats
 
     return float(stats.ttest_rel(a, b).pvalue)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import typer
 
 from passerelle import __version__
+from passerelle.commands import bench as bench_cmd
 from passerelle.commands import config as config_cmd
+from passerelle.commands import eval as eval_cmd
+from passerelle.commands import index as index_cmd
 
 app = typer.Typer(
     name="passerelle",
@@ -18,6 +21,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(index_cmd.app, name="index")
+app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(config_cmd.app, name="config")
 
 

@@ -40,3 +40,7 @@ class AuthenticationError(ServiceError):
 
 class AdminDisabledError(ServiceError):
     """An admin route was called on a service started without an API key."""
+
+
+class ReloadError(ServiceError):
+    """An index could not be reloaded; the previous copy keeps serving."""

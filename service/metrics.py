@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -22,7 +29,7 @@ class Metrics:
                                          "HTTP request latency.", ["method", "route"],
                                          buckets=_LATENCY_BUCKETS, registry=r)
         self.search_seconds = Histogram("passerelle_search_duration_seconds",
-                                        "Search latency per mode (one observation per query).",
+                                        "Search latency by mode and index (a batch request counts once).",
                                         ["mode", "index"], buckets=_LATENCY_BUCKETS, registry=r)
         self.errors = Counter("passerelle_errors", "Error responses by error type.", ["error", "status"],
                               registry=r)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-
 from passerelle.indexing.documents import Document
 from passerelle.indexing.errors import JavaUnavailableError
 from passerelle.indexing.language import LanguageDetector

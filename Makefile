@@ -1,0 +1,55 @@
+SHELL := /bin/bash
+# Two entry points: `make run` (install, build the sample index, serve it) and `make test`.
+# Both are idempotent: the install re-runs only when pyproject.toml or constraints.txt change.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE_INDEX := .passerelle/indexes/sample
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Offline by design: never reach a model hub at run time; no telemetry.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ORT_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run test lint typecheck sample-index clean help
+
+help:
+	@echo "make run   - install, build the sample index from data/sample, serve it on $(HOST):$(PORT)"
+	@echo "make test  - install and run the whole test suite (lint included)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]" 2>&1 | grep -v "^WARNING: Location"; \
+	  test $${PIPESTATUS[0]:-0} -eq 0
+	$(BIN)/python -c "import passerelle.indexing, passerelle.service, passerelle.eval"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(SAMPLE_INDEX)/manifest.json: $(STAMP) data/sample/corpus.jsonl
+	$(BIN)/passerelle index build --corpus data/sample/corpus.jsonl --out $(SAMPLE_INDEX)
+
+sample-index: $(SAMPLE_INDEX)/manifest.json
+
+run: sample-index
+	@echo
+	@echo "Serving $(SAMPLE_INDEX) on http://$(HOST):$(PORT)  (Ctrl-C to stop). Try:"
+	@echo "  curl -s 'http://$(HOST):$(PORT)/v1/search?q=how+do+glaciers+melt&k=3' | python3 -m json.tool"
+	@echo
+	$(BIN)/passerelle serve --index $(SAMPLE_INDEX) --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf .passerelle .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,149 @@
+"""Change a published index: add documents (optionally replacing existing ids) or delete by id.
+
+Every change works on a staged copy (Lucene files hard-linked: they are write-once) and is published
+atomically, so readers of the old index and a killed update never see a half-changed index.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from passerelle.indexing.build import DOCSTORE, count_records
+from passerelle.indexing.dense import DenseStore
+from passerelle.indexing.docstore import DocStore
+from passerelle.indexing.encoders.base import Encoder, check_compatible
+from passerelle.indexing.encoders.registry import encoder_from_spec
+from passerelle.indexing.errors import DocumentNotFoundError
+from passerelle.indexing.finalize import append_vectors, describe
+from passerelle.indexing.manifest import Manifest, read_manifest, write_manifest
+from passerelle.indexing.options import BuildOptions
+from passerelle.indexing.pipeline import Ingest
+from passerelle.indexing.publish import cleanup_staging, publish, recover, staging_dir
+from passerelle.indexing.readers import Record, read_records
+from passerelle.indexing.sparse.lucene import LuceneView, delete_documents as lucene_delete
+
+
+def add_documents(index_dir: Path | str, corpus: Path | str, options: BuildOptions | None = None, *,
+                  upsert: bool = False, encoder: Encoder | None = None) -> Manifest:
+    """Add the documents of ``corpus`` to the index at ``index_dir``.
+
+    An id already in the index is an error (``DuplicateDocumentError`` / ``CorpusError`` with file and
+    line) unless ``upsert``, which replaces that document in the docstore, every Lucene view and FAISS.
+    The encoder is the one the manifest records; FAISS kind and analyzers stay as built.
+    """
+    options = options or BuildOptions()
+    index_dir, corpus = Path(index_dir), Path(corpus)
+    records = read_records(corpus, options.fmt)
+    manifest = _prepare(index_dir)
+    if manifest.dense_rows and options.dense:
+        encoder = encoder or encoder_from_spec(manifest.encoder)
+        check_compatible(manifest.encoder, encoder.spec)
+    else:
+        encoder = None
+    staging = _stage_copy(index_dir)
+    try:
+        docstore = DocStore(staging / DOCSTORE)
+        dense = DenseStore.load(staging / "dense", manifest.faiss) if manifest.dense_rows else None
+        if upsert:
+            ids = [r.data.get(options.mapping.id or "id") for r in read_records(corpus, options.fmt)
+                   if isinstance(r, Record)]
+            replaced = sorted(docstore.existing_ids([str(i) for i in ids if i is not None]))
+            _remove(staging, manifest, docstore, dense, replaced)
+        analyzers = dict(manifest.analyzers)
+        ingest = Ingest(staging, options, docstore, encoder, analyzers, append=True,
+                        total=count_records(corpus, options))
+        result = ingest.run(records)
+        if dense is not None and encoder is not None:
+            append_vectors(dense, result, encoder.spec.dim)
+            dense.save(staging / "dense")
+        skipped = dict(manifest.skipped)
+        for kind, n in result.skipped.items():
+            skipped[kind] = skipped.get(kind, 0) + n
+        return _publish(staging, index_dir, manifest, docstore, dense, analyzers, skipped)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def delete_documents(index_dir: Path | str, doc_ids: Sequence[str], *, missing_ok: bool = False) -> Manifest:
+    """Delete documents by id from every store of the index.
+
+    Raises:
+        DocumentNotFoundError: an id is not in the index (unless ``missing_ok``); nothing is changed.
+    """
+    index_dir = Path(index_dir)
+    manifest = _prepare(index_dir)
+    staging = _stage_copy(index_dir)
+    try:
+        docstore = DocStore(staging / DOCSTORE)
+        present = docstore.existing_ids(list(doc_ids))
+        missing = [d for d in doc_ids if d not in present]
+        if missing and not missing_ok:
+            shown = ", ".join(repr(m) for m in missing[:5])
+            raise DocumentNotFoundError(f"not in the index: {shown}" + (" ..." if len(missing) > 5 else ""))
+        dense = DenseStore.load(staging / "dense", manifest.faiss) if manifest.dense_rows else None
+        _remove(staging, manifest, docstore, dense, sorted(present))
+        if dense is not None:
+            dense.save(staging / "dense")
+        return _publish(staging, index_dir, manifest, docstore, dense, dict(manifest.analyzers),
+                        dict(manifest.skipped))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _prepare(index_dir: Path) -> Manifest:
+    recover(index_dir)
+    cleanup_staging(index_dir)
+    return read_manifest(index_dir)
+
+
+def _stage_copy(index_dir: Path) -> Path:
+    staging = staging_dir(index_dir)
+    shutil.rmtree(staging)
+    shutil.copytree(index_dir, staging, copy_function=_link_or_copy)
+    (staging / "manifest.json").unlink()
+    return staging
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link Lucene files (never modified after being written); copy everything else."""
+    if f"{os.sep}sparse{os.sep}" in src and not src.endswith("write.lock"):
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    shutil.copy2(src, dst)
+
+
+def _remove(staging: Path, manifest: Manifest, docstore: DocStore, dense: DenseStore | None,
+            doc_ids: list[str]) -> None:
+    if not doc_ids:
+        return
+    for lang in manifest.analyzers:
+        if (staging / "sparse" / lang).is_dir():
+            lucene_delete(staging / "sparse" / lang, doc_ids)
+    if dense is not None:
+        dense.remove(doc_ids)
+    docstore.delete(doc_ids)
+
+
+def _publish(staging: Path, index_dir: Path, old: Manifest, docstore: DocStore, dense: DenseStore | None,
+             analyzers: dict[str, str], skipped: dict[str, int]) -> Manifest:
+    sparse_docs = {}
+    for lang, analyzer in analyzers.items():
+        if (staging / "sparse" / lang).is_dir():
+            view = LuceneView(staging / "sparse" / lang, analyzer)
+            sparse_docs[lang] = view.num_docs
+            view.close()
+    manifest = describe(staging, docstore, old.encoder, old.faiss, analyzers, sparse_docs,
+                        len(dense.row_ids) if dense is not None else 0, skipped, old.source,
+                        created_at=old.created_at, augmentation=old.augmentation)
+    docstore.close()
+    write_manifest(staging, manifest)
+    publish(staging, index_dir)
+    return manifest

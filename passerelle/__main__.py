@@ -1,0 +1,5 @@
+"""``python -m passerelle``."""
+
+from passerelle.cli import main
+
+main()

@@ -1,0 +1,222 @@
+"""`passerelle eval`: run systems over a collection, score runs, compare them, sweep fusion settings.
+
+Thin commands over :mod:`passerelle.eval`; heavy imports (ranx, matplotlib, the searcher) happen inside
+the command functions so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from passerelle.eval.runners import System
+    from passerelle.eval.trec import Run
+
+app = typer.Typer(help="Evaluate retrieval: run systems on a collection, score and compare runs, sweep "
+                       "fusion settings.", no_args_is_help=True)
+
+_SYSTEMS_HELP = "Comma-separated: bm25 (= sparse), dense, hybrid (RRF), hybrid-linear (min-max)."
+
+
+def _fail(error: Exception) -> typer.Exit:
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(code=1)
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _systems(names: list[str], index: Path | None, url: str | None, batch_size: int,
+             query_lang: str | None) -> list[System]:
+    """Build the named systems, in process over ``index`` or over HTTP at ``url``."""
+    from passerelle.eval.runners import HttpSystem, SearcherSystem, preset
+
+    if (index is None) == (url is None):
+        raise typer.BadParameter("give exactly one of --index (in process) or --url (live service)")
+    extra = {"query_lang": query_lang} if query_lang else {}
+    options = {name: {**preset(name), **extra} for name in names}  # validates every name first
+    if url is not None:
+        return [HttpSystem(url, name=name, options=options[name], batch_size=batch_size, progress=True)
+                for name in names]
+    from passerelle.service.searcher import Searcher
+
+    searcher = Searcher.open(index)  # type: ignore[arg-type]
+    return [SearcherSystem.from_preset(searcher, name, batch_size=batch_size, **extra) for name in names]
+
+
+@app.command("run")
+def run_command(
+    collection: Path = typer.Option(..., "--collection", help="Collection folder (queries + qrels)."),
+    out: Path = typer.Option(..., "--out", help="Report folder (runs/ and report.md/.json/.png)."),
+    index: Path | None = typer.Option(None, "--index", help="Index directory (search in process)."),
+    url: str | None = typer.Option(None, "--url", help="Base URL of a running service."),
+    systems: str = typer.Option("bm25,dense,hybrid", "--systems", help=_SYSTEMS_HELP),
+    metrics: str = typer.Option("ndcg@10,recall@100", "--metrics", help="Comma-separated metric names."),
+    k: int = typer.Option(100, "--k", min=1, help="Documents retrieved per query."),
+    split: str = typer.Option("dev", "--split", help="Split to evaluate (never tune on test)."),
+    query_view: str | None = typer.Option(None, "--query-view",
+                                          help="Use the queries of this language view (e.g. de)."),
+    query_lang: str | None = typer.Option(None, "--query-lang", help="Query language (default: detect)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    n_resamples: int = typer.Option(10_000, "--resamples", min=1, help="Randomization test resamples."),
+) -> None:
+    """Run systems over a collection's queries, save their runs, and compare them (first = baseline)."""
+    from passerelle.eval.collections import load_collection
+    from passerelle.eval.compare import compare_runs
+    from passerelle.eval.metrics import parse_metrics
+    from passerelle.eval.report import render_markdown, write_report
+    from passerelle.eval.runners import run_systems
+    from passerelle.indexing.errors import PasserelleError
+
+    try:
+        metric_names = parse_metrics(metrics)
+        coll = load_collection(collection, split=split)
+        queries = coll.view(query_view)
+        built = _systems(_split(systems), index, url, batch_size, query_lang)
+        done = run_systems(built, queries, k, out / "runs")
+        comparison = compare_runs(done.runs, coll.qrels, metric_names, n_resamples=n_resamples,
+                                  seconds=done.seconds)
+        title = f"{coll.name} ({split}{', queries ' + query_view if query_view else ''})"
+        notes = [f"source: {'index ' + str(index) if index else 'service ' + str(url)}", f"k = {k}",
+                 f"runs: {out / 'runs'}"]
+        files = write_report(comparison, out, title=title, notes=notes,
+                             extra={"collection": str(collection), "split": split, "k": k,
+                                    "query_view": query_view, "source": str(index or url)})
+    except PasserelleError as error:
+        raise _fail(error) from error
+    typer.echo(render_markdown(comparison, title, notes))
+    typer.echo(f"wrote {files.markdown}, {files.json}, {files.plot}")
+
+
+def _read_runs(files: list[Path], names: str | None) -> dict[str, Run]:
+    from passerelle.eval.errors import EvalError
+    from passerelle.eval.trec import read_run
+
+    labels = _split(names) if names else [f.stem for f in files]
+    if len(labels) != len(files) or len(set(labels)) != len(labels):
+        raise EvalError(f"need one distinct name per run file, got {labels} for {len(files)} files "
+                        "(use --names a,b,...)")
+    return {label: read_run(path) for label, path in zip(labels, files, strict=True)}
+
+
+@app.command("compare")
+def compare_command(
+    runs: list[Path] = typer.Argument(..., help="TREC run files; the first is the baseline."),
+    qrels: Path = typer.Option(..., "--qrels", help="TREC qrels file."),
+    out: Path = typer.Option(..., "--out", help="Report folder."),
+    metrics: str = typer.Option("ndcg@10,recall@100", "--metrics"),
+    names: str | None = typer.Option(None, "--names", help="System names (default: file names)."),
+    title: str = typer.Option("Comparison", "--title"),
+    n_resamples: int = typer.Option(10_000, "--resamples", min=1),
+) -> None:
+    """Compare run files side by side with significance tests against the first."""
+    from passerelle.eval.compare import compare_runs
+    from passerelle.eval.report import render_markdown, write_report
+    from passerelle.eval.trec import read_qrels
+    from passerelle.indexing.errors import PasserelleError
+
+    try:
+        comparison = compare_runs(_read_runs(runs, names), read_qrels(qrels), metrics,
+                                  n_resamples=n_resamples)
+        files = write_report(comparison, out, title=title)
+    except PasserelleError as error:
+        raise _fail(error) from error
+    typer.echo(render_markdown(comparison, title))
+    typer.echo(f"wrote {files.markdown}, {files.json}, {files.plot}")
+
+
+@app.command("score")
+def score_command(
+    run: Path = typer.Argument(..., help="TREC run file."),
+    qrels: Path = typer.Option(..., "--qrels", help="TREC qrels file."),
+    metrics: str = typer.Option("ndcg@10,recall@100,mrr@10,map", "--metrics"),
+) -> None:
+    """Print the mean of each metric for one run."""
+    from passerelle.eval.metrics import evaluate
+    from passerelle.eval.trec import read_qrels, read_run
+    from passerelle.indexing.errors import PasserelleError
+
+    try:
+        result = evaluate(read_qrels(qrels), read_run(run), metrics)
+    except PasserelleError as error:
+        raise _fail(error) from error
+    for metric in result.metrics:
+        typer.echo(f"{metric}\t{result.means[metric]:.4f}")
+    typer.echo(f"queries\t{len(result.qids)} judged, {len(result.missing)} unanswered (scored 0), "
+               f"{len(result.unjudged)} unjudged (excluded)")
+
+
+def _named_runs(pairs: list[str]) -> dict[str, Run]:
+    from passerelle.eval.errors import EvalError
+    from passerelle.eval.trec import read_run
+
+    runs: dict[str, Run] = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path or name in runs:
+            raise EvalError(f"--run takes distinct NAME=FILE pairs, got {pair!r}")
+        runs[name] = read_run(path)
+    return runs
+
+
+@app.command("sweep")
+def sweep_command(
+    out: Path = typer.Option(..., "--out", help="Report folder (sweep.md/.json/.png, runs/)."),
+    run: list[str] = typer.Option([], "--run", help="Dev run per retriever: NAME=FILE (repeat)."),
+    qrels: Path | None = typer.Option(None, "--qrels", help="Dev qrels (with --run)."),
+    test_run: list[str] = typer.Option([], "--test-run", help="Test run per retriever: NAME=FILE."),
+    test_qrels: Path | None = typer.Option(None, "--test-qrels", help="Test qrels (with --test-run)."),
+    collection: Path | None = typer.Option(None, "--collection", help="Compute the runs on this collection."),
+    index: Path | None = typer.Option(None, "--index", help="With --collection: search in process."),
+    url: str | None = typer.Option(None, "--url", help="With --collection: a running service."),
+    retrievers: str = typer.Option("dense,sparse", "--retrievers", help="With --collection: " + _SYSTEMS_HELP),
+    split: str = typer.Option("dev", "--split", help="With --collection: the split to tune on."),
+    test_split: str | None = typer.Option(None, "--test-split", help="With --collection: scored once."),
+    metric: str = typer.Option("ndcg@10", "--metric"),
+    depth: int = typer.Option(100, "--depth", min=1, help="Documents per retriever run fused."),
+    rrf_ks: str = typer.Option("10,30,60,100", "--rrf-ks"),
+    normalizations: str = typer.Option("minmax,zscore,dbsf", "--normalizations"),
+    step: float = typer.Option(0.1, "--step", help="Weight grid step."),
+) -> None:
+    """Fuse per-retriever runs over a grid of settings; pick the best on dev; score it on test."""
+    from passerelle.eval.collections import load_collection
+    from passerelle.eval.errors import EvalError
+    from passerelle.eval.runners import run_systems
+    from passerelle.eval.sweep import fusion_grid, sweep
+    from passerelle.eval.sweep_report import render_sweep_markdown, write_sweep_report
+    from passerelle.eval.trec import read_qrels
+    from passerelle.indexing.errors import PasserelleError
+
+    try:
+        test_runs: dict[str, Any] | None = None
+        test_judged = None
+        if collection is not None:
+            coll = load_collection(collection, split=split)
+            built = _systems(_split(retrievers), index, url, 32, None)
+            dev_runs, dev_judged = run_systems(built, coll.queries, depth, out / "runs" / split).runs, coll.qrels
+            if test_split:
+                test_coll = load_collection(collection, split=test_split)
+                test_runs = run_systems(built, test_coll.queries, depth, out / "runs" / test_split).runs
+                test_judged = test_coll.qrels
+        elif run and qrels is not None:
+            dev_runs, dev_judged = _named_runs(run), read_qrels(qrels)
+            if test_run or test_qrels:
+                if not (test_run and test_qrels):
+                    raise EvalError("give --test-run and --test-qrels together")
+                test_runs, test_judged = _named_runs(test_run), read_qrels(test_qrels)
+        else:
+            raise EvalError("give --run NAME=FILE (twice or more) with --qrels, or --collection with "
+                            "--index or --url")
+        settings = fusion_grid(list(dev_runs), rrf_ks=[int(x) for x in _split(rrf_ks)],
+                               normalizations=_split(normalizations), step=step)
+        result = sweep(dev_runs, dev_judged, settings, metric=metric, depth=depth, test_runs=test_runs,
+                       test_qrels=test_judged)
+        files = write_sweep_report(result, out)
+    except (PasserelleError, ValueError) as error:
+        raise _fail(error) from error
+    typer.echo(render_sweep_markdown(result))
+    typer.echo(f"wrote {files.markdown}, {files.json}, {files.plot}")

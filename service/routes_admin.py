@@ -1,0 +1,56 @@
+"""Admin routes, protected by the ``X-API-Key`` header (absent, as 404, without a configured key)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import anyio
+from fastapi import APIRouter
+from passerelle.indexing.errors import PasserelleError
+from passerelle.service.deps import AdminKey, StateDep
+from passerelle.service.errors import InvalidRequestError, ReloadError
+from passerelle.service.routes_meta import index_info
+from passerelle.service.schemas import ErrorResponse, ReloadRequest, ReloadResponse
+from passerelle.service.state import ServedIndex, open_searcher
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+@router.post("/reload", response_model=ReloadResponse,
+             responses={s: {"model": ErrorResponse} for s in (403, 404, 409, 422)},
+             summary="Reload indexes from disk and swap them in without dropping requests")
+async def reload_indexes(state: StateDep, _key: AdminKey,
+                         body: ReloadRequest | None = None) -> ReloadResponse:
+    """Open a fresh copy of each index (all, or ``index``) and swap it in atomically.
+
+    Requests already running finish on the copy they started with; the old copy is closed when the last
+    of them ends. If a copy cannot be opened, nothing is swapped for it and the old one keeps serving.
+    """
+    start = time.perf_counter()
+    async with state.reload_lock:  # one reload at a time
+        names = [body.index] if body is not None and body.index is not None else state.registry.names()
+        targets = []
+        for name in names:
+            state.registry.get(name)  # IndexNotFoundError (404) for an unknown name
+            path = state.paths.get(name)
+            if path is None:
+                raise InvalidRequestError(f"index {name!r} was handed to the app already loaded; it has no "
+                                          "directory to reload from (start the service with --index DIR)")
+            targets.append((name, path))
+        reloaded = []
+        for name, path in targets:
+            try:
+                searcher = await anyio.to_thread.run_sync(open_searcher, path)
+            except PasserelleError as exc:
+                state.metrics.reloads.labels(name, "failed").inc()
+                raise ReloadError(f"reloading index {name!r} from {path} failed; the previous copy keeps "
+                                  f"serving: {exc}") from exc
+            fresh = ServedIndex(name=name, path=path, searcher=searcher)
+            state.registry.swap(fresh)
+            state.metrics.reloads.labels(name, "ok").inc()
+            logger.info("index %r reloaded from %s", name, path)
+            reloaded.append(index_info(state, fresh))
+    return ReloadResponse(reloaded=reloaded, took_ms=round((time.perf_counter() - start) * 1000, 3))

@@ -1,0 +1,75 @@
+"""Read-only routes: documents, index manifests, health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+from passerelle.indexing.errors import DocumentNotFoundError
+from passerelle.service.deps import Admitted, StateDep
+from passerelle.service.schemas import (
+    DocumentResponse,
+    ErrorResponse,
+    HealthResponse,
+    IndexesResponse,
+    IndexInfo,
+    ReadyResponse,
+    plain,
+)
+from passerelle.service.state import AppState, ServedIndex
+
+router = APIRouter()
+
+IndexParam = Annotated[str | None, Query(description="Index name; default: the first loaded.")]
+
+
+def index_info(state: AppState, served: ServedIndex) -> IndexInfo:
+    """Describe one served index copy."""
+    names = state.registry.names()
+    return IndexInfo(name=served.name, default=bool(names) and names[0] == served.name,
+                     path=str(served.path) if served.path is not None else "",
+                     loaded_at=served.loaded_at.isoformat(),
+                     manifest=plain(served.searcher.index.manifest.to_dict()))
+
+
+@router.get("/v1/documents/{doc_id:path}", response_model=DocumentResponse, tags=["documents"],
+            responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+            summary="Fetch a stored document by id")
+async def get_document(doc_id: str, state: StateDep, _slot: Admitted,
+                       index: IndexParam = None) -> DocumentResponse:
+    with state.registry.lease(index) as served:
+        doc = await anyio.to_thread.run_sync(served.searcher.index.docstore.get, doc_id)
+    if doc is None:
+        raise DocumentNotFoundError(f"no document {doc_id!r} in index {served.name!r}")
+    return DocumentResponse.from_document(served.name, doc)
+
+
+@router.get("/v1/indexes", response_model=IndexesResponse, tags=["indexes"],
+            summary="List the loaded indexes with their manifests")
+async def list_indexes(state: StateDep) -> IndexesResponse:
+    return IndexesResponse(indexes=[index_info(state, served) for served in state.registry.entries()])
+
+
+@router.get("/healthz", response_model=HealthResponse, tags=["operations"], summary="Liveness")
+async def healthz() -> HealthResponse:
+    return HealthResponse()
+
+
+@router.get("/readyz", response_model=ReadyResponse, tags=["operations"],
+            responses={503: {"model": ReadyResponse}}, summary="Readiness: every configured index loaded")
+async def readyz(state: StateDep) -> ReadyResponse | JSONResponse:
+    loaded = state.registry.names()
+    expected = state.expected_names()
+    if expected and set(expected) <= set(loaded):
+        return ReadyResponse(status="ready", indexes=loaded)
+    body = ReadyResponse(status="loading", indexes=loaded).model_dump()
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(state.settings.retry_after_s)})
+
+
+@router.get("/metrics", tags=["operations"], summary="Prometheus metrics",
+            response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def metrics(state: StateDep) -> Response:
+    body, content_type = state.metrics.render()
+    return Response(content=body, media_type=content_type)

@@ -1,0 +1,63 @@
+"""Search routes: ``POST /v1/search``, ``GET /v1/search`` and ``POST /v1/search/batch``.
+
+This module does not use ``from __future__ import annotations`` on purpose: the endpoints are declared
+inside :func:`search_router` with request models built for one app's limits, and FastAPI must see those
+annotations as the model classes themselves, not as strings to resolve in this module's globals.
+"""
+
+import time
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Query
+from passerelle.service.deps import Admitted, StateDep
+from passerelle.service.schemas import (
+    BatchSearchResponse,
+    ErrorResponse,
+    RequestModels,
+    SearchOptions,
+    SearchResponse,
+)
+from passerelle.service.state import AppState
+
+ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (404, 422, 503)}
+
+
+async def run_search(state: AppState, options: SearchOptions, queries: Sequence[str]) -> list[SearchResponse]:
+    """Search ``queries`` with ``options`` on the requested index, in a worker thread.
+
+    The index copy is leased before the search starts, so a reload meanwhile does not affect it.
+    """
+    params = options.to_params()
+    with state.registry.lease(options.index) as served:
+        start = time.perf_counter()
+        results = await anyio.to_thread.run_sync(served.searcher.search_batch, list(queries), params)
+        elapsed = time.perf_counter() - start
+    state.metrics.search_seconds.labels(options.mode, served.name).observe(elapsed)
+    return [SearchResponse.from_result(served.name, result) for result in results]
+
+
+def search_router(models: RequestModels) -> APIRouter:
+    """The search routes, validating requests with ``models`` (built from the app's settings)."""
+    router = APIRouter(prefix="/v1", tags=["search"])
+
+    @router.post("/search", response_model=SearchResponse, responses=ERRORS,
+                 summary="Search one query (all options)")
+    async def search_post(body: models.search, state: StateDep, _slot: Admitted) -> SearchResponse:
+        (response,) = await run_search(state, body, [body.query])
+        return response
+
+    @router.get("/search", response_model=SearchResponse, responses=ERRORS,
+                summary="Search one query (query-string options; no weights)")
+    async def search_get(params: Annotated[models.query_params, Query()], state: StateDep,
+                         _slot: Admitted) -> SearchResponse:
+        (response,) = await run_search(state, params, [params.q])
+        return response
+
+    @router.post("/search/batch", response_model=BatchSearchResponse, responses=ERRORS,
+                 summary="Search several queries with the same options")
+    async def search_batch(body: models.batch, state: StateDep, _slot: Admitted) -> BatchSearchResponse:
+        return BatchSearchResponse(results=await run_search(state, body, body.queries))
+
+    return router

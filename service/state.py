@@ -1,0 +1,176 @@
+"""What one running app holds: the served indexes (swappable atomically) and its admission limit.
+
+Everything here is touched from the event loop thread only (routes enter and leave leases there), so
+plain counters need no lock; the blocking search itself runs in a worker thread on a searcher reference
+taken before it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from passerelle.service.errors import IndexNotFoundError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from passerelle.service.metrics import Metrics
+    from passerelle.service.schemas import RequestModels
+    from passerelle.service.searcher import Searcher
+    from passerelle.service.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class ServedIndex:
+    """One loaded copy of an index; ``leases`` counts the requests using it right now."""
+
+    name: str
+    path: Path | None
+    searcher: Searcher
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    owned: bool = True  # opened by the app (closed by it), not handed in by the caller
+    leases: int = 0
+    retired: bool = False
+    closed: bool = False
+
+    def release_if_idle(self) -> bool:
+        """Close the index if this copy was retired and no request uses it any more; True if closed."""
+        if self.closed or not (self.retired and self.leases == 0):
+            return False
+        self.closed = True
+        if self.owned:
+            try:
+                self.searcher.index.close()
+            except Exception:  # closing an old copy must never fail a request
+                logger.exception("closing the replaced copy of index %r failed", self.name)
+        return True
+
+
+def open_searcher(path: Path) -> Searcher:
+    """Load the index directory at ``path`` (blocking: call it in a worker thread)."""
+    from passerelle.service.searcher import Searcher
+
+    return Searcher.open(path)
+
+
+class IndexRegistry:
+    """The indexes an app serves, by name; the first is the default."""
+
+    def __init__(self, served: Sequence[ServedIndex] = ()) -> None:
+        self._served: Mapping[str, ServedIndex] = MappingProxyType({s.name: s for s in served})
+
+    def names(self) -> list[str]:
+        """Served index names, the default first."""
+        return list(self._served)
+
+    def entries(self) -> list[ServedIndex]:
+        """The current copy of every served index."""
+        return list(self._served.values())
+
+    def get(self, name: str | None = None) -> ServedIndex:
+        """The current copy of ``name`` (the default index when ``None``).
+
+        Raises:
+            IndexNotFoundError: no index of that name.
+            ServiceUnavailableError: no index loaded at all.
+        """
+        served = self._served
+        if name is None:
+            if not served:
+                raise ServiceUnavailableError("no index is loaded yet", retry_after_s=5)
+            return next(iter(served.values()))
+        if name not in served:
+            known = ", ".join(served) or "none"
+            raise IndexNotFoundError(f"no index named {name!r}; loaded indexes: {known}")
+        return served[name]
+
+    @contextlib.contextmanager
+    def lease(self, name: str | None = None) -> Iterator[ServedIndex]:
+        """Use the current copy of ``name`` for one request; a swap meanwhile does not affect it."""
+        entry = self.get(name)
+        entry.leases += 1
+        try:
+            yield entry
+        finally:
+            entry.leases -= 1
+            entry.release_if_idle()
+
+    def swap(self, new: ServedIndex) -> ServedIndex | None:
+        """Serve ``new`` under its name (atomically: one reference assignment); return the old copy.
+
+        The old copy keeps answering the requests that hold it and is closed when the last one ends.
+        """
+        old = self._served.get(new.name)
+        updated = dict(self._served)
+        updated[new.name] = new
+        self._served = MappingProxyType(updated)
+        if old is not None and old is not new:
+            old.retired = True
+            old.release_if_idle()
+        return old
+
+    def retire_all(self) -> None:
+        """Stop serving every index; each copy is closed once its last request ends (app shutdown)."""
+        served, self._served = self._served, MappingProxyType({})
+        for entry in served.values():
+            entry.retired = True
+            entry.release_if_idle()
+
+
+class Admission:
+    """At most ``limit`` requests hold a slot; the next ones are refused at once with 503."""
+
+    def __init__(self, limit: int, retry_after_s: int, metrics: Metrics | None = None) -> None:
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.metrics = metrics
+        self.active = 0
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one slot for the duration of a request.
+
+        Raises:
+            ServiceUnavailableError: every slot is taken.
+        """
+        if self.active >= self.limit:
+            if self.metrics is not None:
+                self.metrics.rejected.inc()
+            raise ServiceUnavailableError(
+                f"all {self.limit} search slots are busy; retry in {self.retry_after_s} s",
+                retry_after_s=self.retry_after_s)
+        self.active += 1
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
+        try:
+            yield
+        finally:
+            self.active -= 1
+            if self.metrics is not None:
+                self.metrics.in_flight.dec()
+
+
+@dataclass
+class AppState:
+    """Everything the routes of one app need, stored on ``app.state.passerelle``."""
+
+    settings: ServiceSettings
+    registry: IndexRegistry
+    admission: Admission
+    metrics: Metrics
+    models: RequestModels
+    paths: dict[str, Path] = field(default_factory=dict)  # name -> directory, for loading and reloads
+    reload_lock: Any = None  # an asyncio.Lock, created inside the running loop
+
+    def expected_names(self) -> list[str]:
+        """Names the app must serve to be ready: its configured directories and the searchers handed in."""
+        names = list(self.paths)
+        names += [name for name in self.registry.names() if name not in self.paths]
+        return names

