@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-
 from passerelle.indexing.errors import ConfigError, IndexFormatError
 
 logger = logging.getLogger(__name__)
@@ -146,9 +145,9 @@ class DenseStore:
         if langs not in self._selectors:
             import faiss
 
-            allowed = np.fromiter(
-                (bool(d) and (langs is None or lang in langs) for d, lang in zip(self.row_ids, self.row_langs)),
-                dtype=bool, count=len(self.row_ids))
+            pairs = zip(self.row_ids, self.row_langs, strict=True)
+            allowed = np.fromiter((bool(d) and (langs is None or lang in langs) for d, lang in pairs),
+                                  dtype=bool, count=len(self.row_ids))
             bitmap = np.packbits(allowed, bitorder="little")
             self._selectors[langs] = (faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap)), bitmap)
         return self._selectors[langs][0]
@@ -173,7 +172,10 @@ class DenseStore:
             params = faiss.SearchParameters()
         if params is not None and selector is not None:
             params.sel = selector
-        scores, rows = self.index.search(vectors, k, params=params) if params is not None else self.index.search(vectors, k)
+        if params is None:
+            scores, rows = self.index.search(vectors, k)
+        else:
+            scores, rows = self.index.search(vectors, k, params=params)
         return [[(self.row_ids[r], float(s)) for s, r in zip(srow, rrow, strict=True) if r >= 0 and self.row_ids[r]]
                 for srow, rrow in zip(scores, rows, strict=True)]
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
-
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.documents import Document
 from passerelle.indexing.encoders.base import Encoder
@@ -28,6 +26,7 @@ from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.readers import Record, to_document
 from passerelle.indexing.sparse.analyzers import analyzer_for
 from passerelle.indexing.sparse.lucene import LuceneWriter
+from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +189,7 @@ class _EncodingThread:
         self.dim = encoder.spec.dim
         self.bar = bar
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._out = open(path, "ab")
+        self._out = open(path, "ab")  # noqa: SIM115 - closed by finish() or stop()
         self._queue: queue.Queue[list[Document] | None] = queue.Queue(maxsize=3)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name="passerelle-encoder", daemon=True)

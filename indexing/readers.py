@@ -131,8 +131,7 @@ def _read_jsonl(path: Path) -> Iterator[Record | CorpusError]:
 def _read_tsv(path: Path) -> Iterator[Record | CorpusError]:
     """TSV with a header row naming the columns (e.g. ``id  title  text  lang``)."""
     try:
-        handle = open(path, encoding="utf-8", newline="")
-        with handle:
+        with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
             header = next(reader, None)
             if header is None:

