@@ -5,25 +5,30 @@
   ``queries.<split>.<lang>.tsv`` (the same questions, e.g. in the document language).
 - The BEIR layout: ``queries.jsonl`` (``{"_id", "text"}``) and ``qrels/<split>.tsv`` with the header
   ``query-id corpus-id score``.
-- Tables where each query row names its relevant document(s) (CLIRudit-style Parquet or JSONL, several
-  query variants per document allowed): :func:`read_paired_queries` with a :class:`FieldMap`.
+- CLIRudit-style Parquet/JSONL tables: see :mod:`passerelle.eval.tables` (re-exported here).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from passerelle.eval.errors import CollectionError
+from passerelle.eval.tables import (
+    FieldMap,
+    read_paired_queries,
+    read_qrels_table,
+    read_records,
+    record_id,
+    record_text,
+)
 from passerelle.eval.trec import Qrels, read_qrels, read_run, write_run
 
 __all__ = ["Collection", "FieldMap", "load_collection", "read_beir_qrels", "read_paired_queries",
-           "read_qrels", "read_queries", "read_records", "read_run", "write_run"]
+           "read_qrels", "read_qrels_table", "read_queries", "read_records", "read_run", "write_run"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +68,8 @@ class Collection:
 
 
 def read_queries(path: str | Path, text_field: str = "text") -> dict[str, str]:
-    """Read queries from ``.tsv`` (``qid<TAB>text``) or ``.jsonl`` (``{"_id"|"id"|"qid", "text"}``).
+    """Read queries from ``.tsv`` (``qid<TAB>text``), or ``.jsonl`` / ``.parquet`` records with an id
+    (``_id``, ``id`` or ``qid``) and ``text_field`` (e.g. CLIRudit's ``queries`` table: ``qid``, ``query``).
 
     Raises:
         CollectionError: missing file, unknown extension, a malformed line, empty text, duplicate qid.
@@ -74,11 +80,11 @@ def read_queries(path: str | Path, text_field: str = "text") -> dict[str, str]:
     queries: dict[str, str] = {}
     if path.suffix == ".tsv":
         rows = _tsv_queries(path)
-    elif path.suffix == ".jsonl":
-        rows = ((n, _record_id(rec, _ID_KEYS, path, n), _text(rec, text_field, path, n))
+    elif path.suffix in (".jsonl", ".parquet"):
+        rows = ((n, record_id(rec, _ID_KEYS, path, n), record_text(rec, text_field, path, n))
                 for n, rec in read_records(path))
     else:
-        raise CollectionError("queries must be a .tsv or .jsonl file", path=path)
+        raise CollectionError("queries must be a .tsv, .jsonl or .parquet file", path=path)
     for number, qid, text in rows:
         if qid in queries:
             raise CollectionError(f"query id {qid!r} appears twice", path=path, line=number)
@@ -128,110 +134,6 @@ def read_beir_qrels(path: str | Path) -> Qrels:
                 raise CollectionError(f"score must be a number, got {fields[2]!r}",
                                       path=path, line=number) from None
     return qrels
-
-
-@dataclass(frozen=True)
-class FieldMap:
-    """Which fields of a query table hold what.
-
-    Attributes:
-        text: the query text.
-        docid: the relevant document id (a string, a number, or a list of them).
-        qid: the query id; ``None`` to number variants per document (``<docid>#<n>``).
-        rel: the relevance; ``None`` (or missing in a row) means 1.
-    """
-
-    text: str = "query"
-    docid: str = "docid"
-    qid: str | None = "qid"
-    rel: str | None = None
-
-
-def read_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line or row number, record)`` from a ``.jsonl`` or ``.parquet`` file.
-
-    Raises:
-        CollectionError: missing file, unknown extension, a line that is not a JSON object.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CollectionError("file not found", path=path)
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        for number, record in enumerate(pq.read_table(path).to_pylist(), start=1):
-            yield number, record
-        return
-    if path.suffix != ".jsonl":
-        raise CollectionError("expected a .jsonl or .parquet file", path=path)
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CollectionError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
-            if not isinstance(record, dict):
-                raise CollectionError("expected a JSON object", path=path, line=number)
-            yield number, record
-
-
-def read_paired_queries(path: str | Path, fields: FieldMap = FieldMap()) -> tuple[dict[str, str], Qrels]:
-    """Read a table whose rows are ``(query, relevant document)`` pairs (CLIRudit style).
-
-    Several rows may share a qid (several relevant documents; their texts must agree), and several
-    query variants may name the same document.
-
-    Returns:
-        ``(queries, qrels)``.
-
-    Raises:
-        CollectionError: a missing field, empty text, or one qid with two different texts.
-    """
-    path = Path(path)
-    queries: dict[str, str] = {}
-    qrels: Qrels = {}
-    variants: dict[str, int] = {}
-    for number, record in read_records(path):
-        text = _text(record, fields.text, path, number)
-        docids = _docids(record, fields.docid, path, number)
-        if fields.qid is None:
-            variants[docids[0]] = variants.get(docids[0], 0) + 1
-            qid = f"{docids[0]}#{variants[docids[0]]}"
-        else:
-            qid = _record_id(record, (fields.qid,), path, number)
-        if queries.setdefault(qid, text) != text:
-            raise CollectionError(f"query {qid!r} has two different texts", path=path, line=number)
-        rel_value = record.get(fields.rel) if fields.rel else None
-        rel = 1 if rel_value is None else int(rel_value)
-        for docid in docids:
-            qrels.setdefault(qid, {})[docid] = rel
-    return queries, qrels
-
-
-def _record_id(record: dict[str, Any], keys: tuple[str, ...], path: Path, number: int) -> str:
-    for key in keys:
-        value = record.get(key)
-        if value is not None and str(value).strip():
-            return str(value).strip()
-    raise CollectionError(f"no id field ({' or '.join(repr(k) for k in keys)})", path=path, line=number)
-
-
-def _text(record: dict[str, Any], key: str, path: Path, number: int) -> str:
-    value = record.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise CollectionError(f"field {key!r} must be a non-empty string", path=path, line=number)
-    return value.strip()
-
-
-def _docids(record: dict[str, Any], key: str, path: Path, number: int) -> list[str]:
-    value = record.get(key)
-    values = value if isinstance(value, list) else [value]
-    docids = [str(v).strip() for v in values if v is not None and str(v).strip()]
-    if not docids:
-        raise CollectionError(f"field {key!r} must name at least one document id", path=path, line=number)
-    return docids
 
 
 def load_collection(directory: str | Path, split: str = "dev", name: str | None = None) -> Collection:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,16 +30,19 @@ class ReportFiles:
     plot: Path
 
 
+_NUMBER = re.compile(r"[+\-−<]?\d")
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table with padded columns (text left-aligned, the rest right-aligned)."""
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    """A Markdown table with padded columns: numeric columns right-aligned, the others left-aligned."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    right = [bool(rows) and all(_NUMBER.match(r[i]) or r[i] == "–" for r in rows) for i in range(len(headers))]
 
     def line(cells: Sequence[str]) -> str:
-        padded = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths,
-                                                                                                   strict=True))]
+        padded = (c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True))
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|"
+    rule = "|" + "|".join("-" * (w + 1) + (":" if r else "-") for w, r in zip(widths, right, strict=True)) + "|"
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
@@ -134,8 +138,8 @@ def plot_comparison(comparison: Comparison, path: str | Path, metric: str | None
     bars.bar(positions, means, yerr=errors, capsize=4,
              color=["0.6", *[f"C{i}" for i in range(len(c.systems) - 1)]])
     bars.set_xticks(list(positions), list(c.systems), rotation=20, ha="right")
-    for x, m in zip(positions, means, strict=True):
-        bars.annotate(f"{m:.3f}", (x, m), textcoords="offset points", xytext=(0, 3), ha="center",
+    for x, m, (_, high) in zip(positions, means, intervals, strict=True):
+        bars.annotate(f"{m:.3f}", (x, high), textcoords="offset points", xytext=(0, 3), ha="center",
                       fontsize=8)
     bars.set_ylabel(f"mean {metric} (95% bootstrap CI)")
     bars.set_title(f"{metric} per system")

@@ -22,6 +22,9 @@ def render_sweep_markdown(result: SweepResult, title: str = "Fusion sweep", top:
            f"Metric: {r.metric}. {len(r.rows)} settings evaluated on dev; the best on dev is "
            f"**{r.best.label}** (chosen on dev only; intervals: {level} percentile bootstrap over queries).",
            ""]
+    tied = sum(1 for _, mean in r.rows if mean == r.rows[0][1])
+    if tied > 1:
+        out[-1:] = [f"{tied} settings reach the best dev score; the first in grid order was kept.", ""]
     rows = []
     for split, score in (("dev", r.dev), ("test", r.test)):
         if score is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
 from passerelle.indexing.errors import ConfigError, IndexFormatError
 
 logger = logging.getLogger(__name__)

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+
 from passerelle.indexing.dense import DenseStore, FaissSpec, create_faiss_index
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.encoders.base import EncoderSpec

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
+
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.documents import Document
 from passerelle.indexing.encoders.base import Encoder
@@ -26,7 +28,6 @@ from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.readers import Record, to_document
 from passerelle.indexing.sparse.analyzers import analyzer_for
 from passerelle.indexing.sparse.lucene import LuceneWriter
-from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 

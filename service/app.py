@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+
+from passerelle import __version__
 from passerelle.indexing.errors import ConfigError
 from passerelle.service import routes_admin, routes_meta
 from passerelle.service.http_errors import install_error_handlers
@@ -24,8 +26,6 @@ from passerelle.service.routes_search import search_router
 from passerelle.service.schemas import request_models
 from passerelle.service.settings import ServiceSettings, index_name
 from passerelle.service.state import Admission, AppState, IndexRegistry, ServedIndex, open_searcher
-
-from passerelle import __version__
 
 if TYPE_CHECKING:
     from passerelle.service.searcher import Searcher

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+
 from passerelle.service.errors import AdminDisabledError, AuthenticationError
 from passerelle.service.state import AppState
 

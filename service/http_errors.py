@@ -14,6 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from passerelle.indexing.errors import (
     ConfigError,
     DocumentNotFoundError,
@@ -32,7 +34,6 @@ from passerelle.service.errors import (
     ReloadError,
     ServiceUnavailableError,
 )
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
 

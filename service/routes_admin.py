@@ -7,6 +7,7 @@ import time
 
 import anyio
 from fastapi import APIRouter
+
 from passerelle.indexing.errors import PasserelleError
 from passerelle.service.deps import AdminKey, StateDep
 from passerelle.service.errors import InvalidRequestError, ReloadError

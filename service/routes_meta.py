@@ -7,6 +7,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
+
 from passerelle.indexing.errors import DocumentNotFoundError
 from passerelle.service.deps import Admitted, StateDep
 from passerelle.service.schemas import (

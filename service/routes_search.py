@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Query
+
 from passerelle.service.deps import Admitted, StateDep
 from passerelle.service.schemas import (
     BatchSearchResponse,

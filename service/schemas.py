@@ -12,8 +12,6 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NamedTuple
 
-from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
-from passerelle.service.settings import Mode, ServiceSettings
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,9 +24,14 @@ from pydantic import (
     model_validator,
 )
 
+from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
+from passerelle.service.settings import Mode, ServiceSettings
+
 _LANG_CODE = re.compile(r"^[a-z]{2,3}$")
 Retriever = Literal["dense", "sparse"]
 Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+_WEIGHTS_HELP = ("Weight per retriever family (default 1.0 each); 'sparse' applies to every language view "
+                 "(sparse:fr, sparse:en...).")
 
 _LANG_HELP = "ISO 639-1 (or 639-3) language code such as 'en', 'fr', 'de'"
 
@@ -68,8 +71,6 @@ class SearchOptions(BaseModel):
         "Only return documents in these languages."))
     fusion: FusionMethod = Field("rrf", description="How hybrid mode fuses dense and sparse rankings.")
     normalization: Normalization = Field("minmax", description="Score normalization of linear fusion.")
-    weights: dict[Retriever, Weight] | None = Field(None, description=(
-        "Weight per retriever (default 1.0 each)."))
     rrf_k: int = Field(DEFAULT_RRF_K, ge=0, le=100_000, description="The k constant of RRF.")
     depth: int = Field(100, ge=1, le=100_000, description="Candidates taken from each retriever.")
     explain: bool = Field(False, description="Return each hit's fusion arithmetic.")
@@ -92,11 +93,13 @@ class SearchOptions(BaseModel):
         """The searcher's ``SearchParams`` for these options."""
         from passerelle.service.searcher import SearchParams
 
+        weights = getattr(self, "weights", None)  # not in GET's query string
+
         return SearchParams(
             mode=self.mode, k=self.k, query_lang=self.query_lang,
             doc_langs=frozenset(self.doc_langs) if self.doc_langs else None,
             fusion=self.fusion, normalization=self.normalization,
-            weights=dict(self.weights) if self.weights is not None else None,
+            weights=dict(weights) if weights is not None else None,
             rrf_k=self.rrf_k, depth=self.depth, explain=self.explain)
 
 
@@ -108,6 +111,7 @@ class SearchRequest(SearchOptions):
         "query_lang": "en", "doc_langs": ["fr"], "fusion": "rrf", "explain": True}]})
 
     query: str = Field(min_length=1, max_length=100_000, description="The question, in any language.")
+    weights: dict[Retriever, Weight] | None = Field(None, description=_WEIGHTS_HELP)
 
     @field_validator("query")
     @classmethod
@@ -122,7 +126,6 @@ class SearchQueryParams(SearchOptions):
         "q": "effects of climate change on agriculture", "mode": "dense", "k": 5}]})
 
     q: str = Field(min_length=1, max_length=100_000, description="The question, in any language.")
-    weights: None = Field(None, exclude=True, description="Not available in GET; use POST.")
 
     @field_validator("q")
     @classmethod
@@ -138,6 +141,7 @@ class BatchSearchRequest(SearchOptions):
 
     queries: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(
         min_length=1, max_length=100_000, description="The questions, in any language.")
+    weights: dict[Retriever, Weight] | None = Field(None, description=_WEIGHTS_HELP)
 
     @field_validator("queries")
     @classmethod

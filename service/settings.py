@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
 
 Mode = Literal["dense", "sparse", "hybrid"]
 

@@ -7,14 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from support import SAMPLE_DIR, SHARED_DATA
 
 for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("ORT_DISABLE_TELEMETRY", "1"),
                       ("TOKENIZERS_PARALLELISM", "false")):
     os.environ.setdefault(_name, _value)
-
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = REPO / "data" / "sample"
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -60,8 +57,3 @@ def sample_usem3_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(encoder="usem3", progress=False))
     return out
 
-
-def read_tsv(path: Path) -> dict[str, str]:
-    """``qid<TAB>text`` lines as a dict."""
-    rows = (line.rstrip("\n").split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line)
-    return {qid: text for qid, text in rows}

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
 from passerelle.indexing.errors import EncoderMismatchError
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from importlib.metadata import version as package_version
 
 import numpy as np
+
 from passerelle.indexing.encoders.base import EncoderSpec, l2_normalize
 from passerelle.indexing.encoders.languages import USEM3_LANGUAGES, XLMR_LANGUAGES
 

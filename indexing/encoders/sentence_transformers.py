@@ -8,6 +8,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 
 import numpy as np
+
 from passerelle.indexing.encoders.base import EncoderSpec, l2_normalize
 from passerelle.indexing.errors import ConfigError
 

@@ -44,7 +44,7 @@ def _systems(names: list[str], index: Path | None, url: str | None, batch_size: 
                 for name in names]
     from passerelle.service.searcher import Searcher
 
-    searcher = Searcher.open(index)  # type: ignore[arg-type]
+    searcher = Searcher.open(index)
     return [SearcherSystem.from_preset(searcher, name, batch_size=batch_size, **extra) for name in names]
 
 

@@ -7,13 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from passerelle.eval.collections import (
-    FieldMap,
-    load_collection,
-    read_beir_qrels,
-    read_paired_queries,
-    read_queries,
-)
+from passerelle.eval.collections import load_collection, read_beir_qrels, read_queries
 from passerelle.eval.errors import CollectionError
 
 
@@ -54,7 +48,7 @@ def test_read_queries_errors_name_file_and_line(tmp_path, name, content, line, r
 def test_read_queries_refuses_other_formats(tmp_path):
     path = tmp_path / "q.csv"
     path.write_text("q1,text\n", encoding="utf-8")
-    with pytest.raises(CollectionError, match=".tsv or .jsonl"):
+    with pytest.raises(CollectionError, match=".tsv, .jsonl or .parquet"):
         read_queries(path)
 
 
@@ -67,48 +61,6 @@ def test_read_beir_qrels_needs_the_header(tmp_path):
     with pytest.raises(CollectionError, match="header") as info:
         read_beir_qrels(bad)
     assert info.value.line == 1
-
-
-def test_paired_queries_with_qid_field_and_several_documents(tmp_path):
-    path = _jsonl(tmp_path / "pairs.jsonl", [
-        {"qid": 1, "query": "keywords one", "docid": "fr-1"},
-        {"qid": 1, "query": "keywords one", "docid": "fr-2"},
-        {"qid": 2, "query": "keywords two", "docid": ["fr-3", "fr-4"]},
-    ])
-    queries, qrels = read_paired_queries(path)
-    assert queries == {"1": "keywords one", "2": "keywords two"}
-    assert qrels == {"1": {"fr-1": 1, "fr-2": 1}, "2": {"fr-3": 1, "fr-4": 1}}
-
-
-def test_paired_queries_number_variants_when_there_is_no_qid(tmp_path):
-    path = _jsonl(tmp_path / "pairs.jsonl", [
-        {"q": "a b c", "doc": "d1", "grade": 2}, {"q": "a b d", "doc": "d1"}, {"q": "x y z", "doc": "d2"},
-    ])
-    queries, qrels = read_paired_queries(path, FieldMap(text="q", docid="doc", qid=None, rel="grade"))
-    assert queries == {"d1#1": "a b c", "d1#2": "a b d", "d2#1": "x y z"}
-    assert qrels == {"d1#1": {"d1": 2}, "d1#2": {"d1": 1}, "d2#1": {"d2": 1}}
-
-
-def test_paired_queries_from_parquet(tmp_path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = tmp_path / "queries.parquet"
-    pq.write_table(pa.table({"qid": [10, 11], "query": ["alpha", "beta"], "docid": ["a", "b"]}), path)
-    queries, qrels = read_paired_queries(path)
-    assert queries == {"10": "alpha", "11": "beta"}
-    assert qrels == {"10": {"a": 1}, "11": {"b": 1}}
-
-
-def test_paired_queries_errors(tmp_path):
-    conflict = _jsonl(tmp_path / "c.jsonl", [{"qid": 1, "query": "a", "docid": "x"},
-                                             {"qid": 1, "query": "b", "docid": "y"}])
-    with pytest.raises(CollectionError, match="two different texts") as info:
-        read_paired_queries(conflict)
-    assert info.value.line == 2
-    no_doc = _jsonl(tmp_path / "n.jsonl", [{"qid": 1, "query": "a", "docid": []}])
-    with pytest.raises(CollectionError, match="at least one document"):
-        read_paired_queries(no_doc)
 
 
 def _shared_layout(root: Path) -> Path:

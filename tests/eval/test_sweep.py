@@ -9,7 +9,7 @@ import pytest
 
 from passerelle.eval.errors import EvalError
 from passerelle.eval.metrics import evaluate
-from passerelle.eval.sweep import FusionSetting, Fusers, fuse_runs, fusion_grid, sweep, weight_grid
+from passerelle.eval.sweep import Fusers, FusionSetting, fuse_runs, fusion_grid, sweep, weight_grid
 
 
 def test_weight_grid_covers_the_simplex():
@@ -95,15 +95,18 @@ def test_fusion_functions_are_a_parameter():
 
 
 def _split(good: str, n: int = 10):
-    """``good`` ranks each query's relevant document first; the other ranks it 15th of 20."""
+    """``good`` ranks the relevant document 1st and a decoy 2nd; the other ranks the decoy 1st and
+    never finds the relevant document."""
     runs = {"dense": {}, "sparse": {}}
     qrels = {}
     for q in range(n):
         qid = f"q{q}"
         qrels[qid] = {f"{qid}-rel": 1}
         for name in runs:
-            docs = [f"{qid}-{name}-{j}" for j in range(20)]
-            docs[0 if name == good else 14] = f"{qid}-rel"
+            if name == good:
+                docs = [f"{qid}-rel", f"{qid}-decoy", *(f"{qid}-{name}-{j}" for j in range(18))]
+            else:
+                docs = [f"{qid}-decoy", *(f"{qid}-{name}-{j}" for j in range(19))]
             runs[name][qid] = {doc: float(20 - j) for j, doc in enumerate(docs)}
     return runs, qrels
 
@@ -116,12 +119,16 @@ def test_sweep_picks_on_dev_and_scores_test_without_tuning():
                    test_qrels=test_qrels, n_bootstrap=200)
     means = [m for _, m in result.rows]
     assert means == sorted(means, reverse=True) and len(means) == len(settings)
-    # dense alone is perfect on dev: rrf dense=1 sparse=0 comes first in grid order among the ties
+    # equal RRF weights put the decoy first (1/61 + 1/62 > 1/61): only dense=1 sparse=0 is perfect on
+    # dev, and among the perfect settings RRF comes first in grid order
+    assert result.rows[0][1] == 1.0
+    assert dict(result.rows)[FusionSetting("rrf", (("dense", 0.5), ("sparse", 0.5)), rrf_k=60)] == 0.5
     assert result.best == FusionSetting("rrf", (("dense", 1.0), ("sparse", 0.0)), rrf_k=60)
     assert result.dev.mean == 1.0 and result.dev.ci == (1.0, 1.0)
     assert result.dev.inputs == {"dense": 1.0, "sparse": 0.0} and result.dev.best_input == "dense"
     assert result.dev.delta_ci == (0.0, 0.0)
-    # on test the dev choice is kept, though sparse-heavy settings would win there
+    # on test the dev choice is kept, though sparse-heavy settings would be perfect there: with sparse
+    # weighted 0 the relevant document scores 0, below the 20 dense documents
     expected_test = evaluate(test_qrels, fuse_runs(test_runs, result.best, depth=20), "mrr@10").means["mrr@10"]
     assert result.test is not None and result.test.mean == expected_test == 0.0
     assert result.test.inputs == {"dense": 0.0, "sparse": 1.0}

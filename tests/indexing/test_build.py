@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_DIR, read_tsv
+from support import SAMPLE_DIR, read_tsv
+
 from passerelle.indexing.build import build_index
 from passerelle.indexing.dense import FaissSpec
 from passerelle.indexing.errors import CorpusError, IndexFormatError, UnsupportedLanguageError

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from passerelle.indexing.dense import DenseStore, FaissSpec, create_faiss_index
 from passerelle.indexing.encoders.base import l2_normalize
 

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_DIR
+from support import SAMPLE_DIR
+
 from passerelle.indexing.build import build_index
 from passerelle.indexing.load import load_index
 from passerelle.indexing.options import BuildOptions

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from passerelle.indexing.encoders.base import EncoderSpec, check_compatible, l2_normalize
 from passerelle.indexing.errors import EncoderMismatchError, IndexFormatError
 from passerelle.indexing.load import load_index

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from passerelle.indexing.errors import ConfigError, CorpusError
 from passerelle.indexing.language import LanguageDetector
 from passerelle.indexing.readers import FieldMapping, Record, read_records, to_document

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from passerelle.indexing.errors import CorpusError, DocumentNotFoundError
 from passerelle.indexing.load import load_index
 from passerelle.indexing.options import BuildOptions

@@ -7,6 +7,7 @@ import math
 import random
 
 import pytest
+
 from passerelle.service.errors import FusionError
 from passerelle.service.fusion import (
     FUSION_METHODS,

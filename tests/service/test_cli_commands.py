@@ -1,0 +1,158 @@
+"""`passerelle search` and `passerelle serve`, registered the way the root CLI registers sub-apps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from passerelle.commands import search as search_cmd
+from passerelle.commands import serve as serve_cmd
+
+QUERY = "How long is the bread dough left to rise in the cold at a bakery in Lyon?"
+
+
+def _root() -> typer.Typer:
+    root = typer.Typer()
+    root.add_typer(search_cmd.app, name="search")
+    root.add_typer(serve_cmd.app, name="serve")
+
+    @root.callback()
+    def _main() -> None:
+        """Root."""
+
+    return root
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.mark.slow
+def test_search_table_with_explain(runner: CliRunner, sample_index: Path) -> None:
+    result = runner.invoke(_root(), ["search", QUERY, "--index", str(sample_index), "-k", "3", "--explain"],
+                           env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "fr-001" in result.output and "sample · hybrid · query language en" in result.output
+    explain = [line for line in result.output.splitlines() if line.startswith("fr-001: ")]
+    assert explain and "1/(60+" in explain[0] and "[dense]" in explain[0]
+
+
+@pytest.mark.slow
+def test_search_json_is_the_api_response(runner: CliRunner, sample_index: Path) -> None:
+    result = runner.invoke(_root(), ["search", QUERY, "--index", str(sample_index), "--mode", "dense",
+                                     "-k", "2", "--doc-lang", "fr", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["index"] == "sample" and body["mode"] == "dense"
+    assert [hit["id"] for hit in body["hits"]][0] == "fr-001"
+    assert {hit["lang"] for hit in body["hits"]} == {"fr"}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--mode", "semantic"], "--mode"),
+    (["--lang", "english"], "--lang"),
+    (["--weight", "dense"], "--weight 'dense'"),
+    (["--weight", "bm25=1"], "--weight"),
+    (["-k", "0"], "--k"),
+])
+def test_search_refuses_bad_options_before_loading(runner: CliRunner, tmp_path: Path, args: list[str],
+                                                   message: str) -> None:
+    result = runner.invoke(_root(), ["search", "bees", "--index", str(tmp_path / "missing"), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_search_missing_index(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(_root(), ["search", "bees", "--index", str(tmp_path / "missing")])
+    assert result.exit_code == 2
+    assert "error:" in result.output
+
+
+def test_parse_weights() -> None:
+    assert search_cmd.parse_weights(["dense=0.7", " sparse =0.3"]) == {"dense": 0.7, "sparse": 0.3}
+    assert search_cmd.parse_weights([]) is None
+
+
+def test_serve_settings_merge_config_env_and_flags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PASSERELLE_CONFIG", raising=False)
+    monkeypatch.setenv("PASSERELLE_SERVICE__MAX_K", "70")
+    monkeypatch.setenv("PASSERELLE_SERVICE__PORT", "9100")
+    _, service = serve_cmd.service_settings(indexes=[tmp_path / "idx"], port=9200, host=None, cors_origins=[])
+    assert (service.max_k, service.port, service.host, service.indexes) == (70, 9200, "127.0.0.1",
+                                                                            [tmp_path / "idx"])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "no index to serve"),
+    (["--index", "{missing}"], "not an index directory"),
+    (["--index", "{index}", "--api-key", "short"], "api_key"),
+    (["--index", "{index}", "--port", "0"], "port"),
+    (["--index", "{index}", "--cors-origin", "*"], "cors_origins"),
+])
+def test_serve_refuses(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str],
+                       message: str) -> None:
+    monkeypatch.delenv("PASSERELLE_CONFIG", raising=False)
+    monkeypatch.delenv("PASSERELLE_SERVICE__INDEXES", raising=False)
+    index = tmp_path / "idx"
+    index.mkdir()
+    (index / "manifest.json").write_text("{}", encoding="utf-8")  # only checked for presence before startup
+    args = [a.format(missing=tmp_path / "missing", index=index) for a in args]
+    result = runner.invoke(_root(), ["serve", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_serve_runs_a_real_server_and_stops_on_sigterm(sample_index: Path) -> None:
+    port = _free_port()
+    key = "serve-test-admin-key-42"
+    code = ("import sys, typer; from passerelle.commands import serve\n"
+            "root = typer.Typer(); root.add_typer(serve.app, name='serve')\n"
+            "@root.callback()\ndef _r(): pass\nroot()")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--index", str(sample_index), "--port", str(port),
+         "--api-key", key, "--no-access-log"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.communicate()[0]
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        hits = httpx.post(f"{url}/v1/search", json={"query": QUERY, "k": 3}, timeout=30).json()["hits"]
+        assert "fr-001" in [hit["id"] for hit in hits]
+        reload = httpx.post(f"{url}/v1/admin/reload", headers={"X-API-Key": key}, timeout=60)
+        assert reload.status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+    # uvicorn drains and runs the lifespan shutdown, then re-raises SIGTERM (exit by signal 15). A JVM
+    # that kept its own SIGTERM handler would instead exit(143) at once, skipping all of this.
+    assert "Application shutdown complete" in output, output
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert "Traceback" not in output
