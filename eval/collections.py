@@ -66,6 +66,23 @@ class Collection:
             raise CollectionError(f"collection {self.name!r} has no query view {lang!r} (views: {known})")
         return self.query_views[lang]
 
+    def with_view(self, lang: str | None) -> Collection:
+        """This split with its queries in view ``lang``, judged only on the queries that view has.
+
+        A view may translate only some queries; scoring the others as unanswered would average real
+        scores with zeros. ``None`` returns the collection itself.
+
+        Raises:
+            CollectionError: no such view, or the view has no judged query.
+        """
+        if lang is None:
+            return self
+        queries = self.view(lang)
+        qrels = {qid: judged for qid, judged in self.qrels.items() if qid in queries}
+        if not qrels:
+            raise CollectionError(f"query view {lang!r} of {self.name!r} has no judged query")
+        return Collection(name=self.name, queries=queries, qrels=qrels, query_views={}, split=self.split)
+
 
 def read_queries(path: str | Path, text_field: str = "text") -> dict[str, str]:
     """Read queries from ``.tsv`` (``qid<TAB>text``), or ``.jsonl`` / ``.parquet`` records with an id

@@ -87,13 +87,16 @@ def normalize(scores: Sequence[float], method: Normalization) -> list[float]:
             raise FusionError(f"cannot normalize a non-finite score ({s}); retrievers must return numbers")
     if not values:
         return []
+    degenerate = [{"minmax": 1.0, "zscore": 0.0, "dbsf": 0.5}[method]] * len(values)
     lo, hi = min(values), max(values)
     if lo == hi:
-        return [{"minmax": 1.0, "zscore": 0.0, "dbsf": 0.5}[method]] * len(values)
+        return degenerate
     if method == "minmax":
         return [(s - lo) / (hi - lo) for s in values]
     mu = math.fsum(values) / len(values)
     sigma = math.sqrt(math.fsum((s - mu) ** 2 for s in values) / len(values))
+    if sigma == 0.0:  # distinct scores whose spread underflows (e.g. subnormal differences)
+        return degenerate
     if method == "zscore":
         return [(s - mu) / sigma for s in values]
     low = mu - 3.0 * sigma

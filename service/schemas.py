@@ -28,12 +28,13 @@ from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
 from passerelle.service.settings import Mode, ServiceSettings
 
 _LANG_CODE = re.compile(r"^[a-z]{2,3}$")
-Retriever = Literal["dense", "sparse"]
-Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-_WEIGHTS_HELP = ("Weight per retriever family (default 1.0 each); 'sparse' applies to every language view "
-                 "(sparse:fr, sparse:en...).")
-
 _LANG_HELP = "ISO 639-1 (or 639-3) language code such as 'en', 'fr', 'de'"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+Retriever = Annotated[str, StringConstraints(pattern=r"^(dense|sparse(:[a-z]{2,3})?)$")]
+Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+_WEIGHTS_HELP = ("Weight per retriever (default 1.0 each): 'dense', 'sparse' (every language view) or one "
+                 "view such as 'sparse:fr', which takes precedence over 'sparse'.")
 
 
 def _lang_code(value: str) -> str:
@@ -44,9 +45,6 @@ def _lang_code(value: str) -> str:
 
 
 LangCode = Annotated[str, AfterValidator(_lang_code)]
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _not_blank(text: str, field: str) -> str:

@@ -82,7 +82,8 @@ def _start_locked(max_heap: str | None) -> None:
 
     if not jnius_config.vm_running:
         jnius_config.set_classpath(str(jar))
-        options = ["-Dlog4j2.level=WARN", "-Dorg.apache.lucene.store.MMapDirectory.enableMemorySegments=true"]
+        # -Xrs: leave SIGTERM/SIGINT to Python, so servers drain requests and shut down cleanly.
+        options = ["-Xrs", "-Dlog4j2.level=WARN"]
         if max_heap:
             options.append(f"-Xmx{max_heap}")
         jnius_config.set_options(*options)

@@ -71,9 +71,12 @@ class LuceneView:
         self.analyzer = analyzer
         self._searchers: dict[tuple[float, float], Any] = {}
         self._lock = threading.Lock()
+        self._closed = False
         self._default = self._searcher(DEFAULT_K1, DEFAULT_B)
 
     def _searcher(self, k1: float, b: float) -> Any:
+        if self._closed:
+            raise RuntimeError(f"Lucene view {self.path} is closed")
         key = (round(k1, 4), round(b, 4))
         searcher = self._searchers.get(key)
         if searcher is not None:
@@ -95,7 +98,7 @@ class LuceneView:
     @property
     def num_docs(self) -> int:
         """Number of live documents in this view."""
-        return int(self._default.get_total_num_docs())
+        return int(self._searcher(DEFAULT_K1, DEFAULT_B).get_total_num_docs())
 
     def search(self, query: str, k: int, *, k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> list[tuple[str, float]]:
         """BM25 top-``k`` as ``(doc_id, score)``, best first. An empty or all-stopword query finds nothing."""
@@ -109,13 +112,14 @@ class LuceneView:
         if not queries:
             return []
         qids = [str(i) for i in range(len(queries))]
-        results = self._default.batch_search(_java_list(queries), _java_list(qids), int(k), int(threads))
+        results = self._searcher(DEFAULT_K1, DEFAULT_B).batch_search(_java_list(queries), _java_list(qids), int(k), int(threads))
         by_qid = {str(entry.getKey()): entry.getValue() for entry in results.entrySet().toArray()}
         return [[(str(h.docid), float(h.score)) for h in by_qid.get(qid, [])] for qid in qids]
 
     def close(self) -> None:
-        """Release the Lucene readers."""
+        """Release the Lucene readers; searching a closed view raises."""
         with self._lock:
+            self._closed = True
             for searcher in self._searchers.values():
                 searcher.close()
             self._searchers.clear()

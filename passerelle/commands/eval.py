@@ -64,7 +64,11 @@ def run_command(
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     n_resamples: int = typer.Option(10_000, "--resamples", min=1, help="Randomization test resamples."),
 ) -> None:
-    """Run systems over a collection's queries, save their runs, and compare them (first = baseline)."""
+    """Run systems over a collection's queries, save their runs, and compare them (first = baseline).
+
+    With --query-view, only the judged queries that have a text in that view are scored.
+    """
+    from passerelle.commands.common import offline_environment, setup_logging
     from passerelle.eval.collections import load_collection
     from passerelle.eval.compare import compare_runs
     from passerelle.eval.metrics import parse_metrics
@@ -72,20 +76,26 @@ def run_command(
     from passerelle.eval.runners import run_systems
     from passerelle.indexing.errors import PasserelleError
 
+    offline_environment()
+    setup_logging()
     try:
         metric_names = parse_metrics(metrics)
-        coll = load_collection(collection, split=split)
-        queries = coll.view(query_view)
+        full = load_collection(collection, split=split)
+        coll = full.with_view(query_view)  # a view is judged only on the queries it translates
         built = _systems(_split(systems), index, url, batch_size, query_lang)
-        done = run_systems(built, queries, k, out / "runs")
+        done = run_systems(built, coll.queries, k, out / "runs")
         comparison = compare_runs(done.runs, coll.qrels, metric_names, n_resamples=n_resamples,
                                   seconds=done.seconds)
         title = f"{coll.name} ({split}{', queries ' + query_view if query_view else ''})"
         notes = [f"source: {'index ' + str(index) if index else 'service ' + str(url)}", f"k = {k}",
                  f"runs: {out / 'runs'}"]
+        if query_view:
+            notes.append(f"scored queries: {len(comparison.qids)} of {len(full.qrels)} judged queries have "
+                         f"a {query_view!r} view")
         files = write_report(comparison, out, title=title, notes=notes,
                              extra={"collection": str(collection), "split": split, "k": k,
-                                    "query_view": query_view, "source": str(index or url)})
+                                    "query_view": query_view, "source": str(index or url),
+                                    "split_judged_queries": len(full.qrels)})
     except PasserelleError as error:
         raise _fail(error) from error
     typer.echo(render_markdown(comparison, title, notes))

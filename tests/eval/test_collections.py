@@ -84,6 +84,20 @@ def test_load_collection_shared_layout_with_views(tmp_path):
         coll.view("fr")
 
 
+def test_with_view_scores_only_the_queries_the_view_translates(tmp_path):
+    root = _shared_layout(tmp_path / "xq")
+    (root / "queries.dev.fr.tsv").write_text("q2\tOù ?\nq3\tNon jugée\n", encoding="utf-8")
+    coll = load_collection(root)
+    fr = coll.with_view("fr")
+    assert fr.queries == {"q2": "Où ?", "q3": "Non jugée"}
+    assert fr.qrels == {"q2": {"d2": 1}}  # q1 has no French text, so it is not judged in this view
+    assert fr.name == coll.name and fr.split == coll.split and fr.query_views == {}
+    assert coll.with_view(None) is coll
+    (root / "queries.dev.es.tsv").write_text("q3\tSin juicio\n", encoding="utf-8")
+    with pytest.raises(CollectionError, match="view 'es' of 'xq' has no judged query"):
+        load_collection(root).with_view("es")
+
+
 def test_load_collection_beir_layout_keeps_the_split_queries(tmp_path):
     root = tmp_path / "beir"
     (root / "qrels").mkdir(parents=True)

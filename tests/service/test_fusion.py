@@ -128,6 +128,12 @@ def test_all_scores_equal(method: str, value: float) -> None:
     assert normalize([], method) == []  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("method", ["zscore", "dbsf"])
+def test_spread_that_underflows_is_treated_as_all_equal(method: str) -> None:
+    tiny = 5e-324  # smallest subnormal: the squared deviations underflow to 0
+    assert normalize([0.0, tiny], method) == normalize([1.0, 1.0], method)  # type: ignore[arg-type]
+
+
 def test_normalize_leaves_input_alone_and_rejects_garbage() -> None:
     scores = [3.0, 1.0]
     normalize(scores, "zscore")

@@ -30,6 +30,7 @@ def _field_errors(response: httpx.Response) -> list[tuple[str, ...]]:
     ({"query": "bees", "query_lang": "english"}, "query_lang"),
     ({"query": "bees", "doc_langs": ["fr", "french"]}, "doc_langs"),
     ({"query": "bees", "weights": {"bm25": 1.0}}, "weights"),
+    ({"query": "bees", "weights": {"sparse:french": 1.0}}, "weights"),
     ({"query": "bees", "weights": {"dense": -1}}, "weights"),
     ({"query": "bees", "k": 10, "depth": 5}, "depth"),
     ({"query": "bees", "colour": "red"}, "colour"),

@@ -51,7 +51,7 @@ def test_scores_are_sorted_and_sources_name_retrievers(http: httpx.Client) -> No
     {"fusion": "rrf", "rrf_k": 60},
     {"fusion": "rrf", "rrf_k": 5, "weights": {"dense": 2.0, "sparse": 0.5}},
     {"fusion": "linear", "normalization": "minmax", "weights": {"dense": 0.7, "sparse": 0.3}},
-    {"fusion": "linear", "normalization": "zscore"},
+    {"fusion": "linear", "normalization": "zscore", "weights": {"sparse:en": 3.0, "sparse": 0.5}},
     {"fusion": "linear", "normalization": "dbsf"},
 ])
 def test_explain_matches_the_fused_score(http: httpx.Client, options: dict) -> None:
@@ -69,7 +69,7 @@ def test_explain_matches_the_fused_score(http: httpx.Client, options: dict) -> N
         for name, c in contributions.items():
             assert c["rank"] == hit["sources"][name]["rank"]
             assert c["raw_score"] == pytest.approx(hit["sources"][name]["score"], rel=1e-6)
-            assert c["weight"] == weights.get(name.split(":")[0], 1.0)
+            assert c["weight"] == weights.get(name, weights.get(name.split(":")[0], 1.0))
             if options["fusion"] == "rrf":
                 assert c["value"] == pytest.approx(c["weight"] / (options["rrf_k"] + c["rank"]), rel=1e-12)
             else:

