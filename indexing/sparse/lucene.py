@@ -112,7 +112,8 @@ class LuceneView:
         if not queries:
             return []
         qids = [str(i) for i in range(len(queries))]
-        results = self._searcher(DEFAULT_K1, DEFAULT_B).batch_search(_java_list(queries), _java_list(qids), int(k), int(threads))
+        searcher = self._searcher(DEFAULT_K1, DEFAULT_B)
+        results = searcher.batch_search(_java_list(queries), _java_list(qids), int(k), int(threads))
         by_qid = {str(entry.getKey()): entry.getValue() for entry in results.entrySet().toArray()}
         return [[(str(h.docid), float(h.score)) for h in by_qid.get(qid, [])] for qid in qids]
 
