@@ -2,55 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-API_KEY = "test-admin-key-0123456789"
-
-
-@dataclass
-class LiveServer:
-    """A uvicorn server running one app in a background thread."""
-
-    url: str
-    app: Any
-    server: Any
-    thread: threading.Thread
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60.0, **kwargs)
-
-
-def start_server(app: Any) -> LiveServer:
-    """Serve ``app`` on 127.0.0.1 at a free port (the socket is bound first: no port race)."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    return LiveServer(url=f"http://127.0.0.1:{port}", app=app, server=server, thread=thread)
-
-
-def stop_server(live: LiveServer) -> None:
-    live.server.should_exit = True
-    live.thread.join(timeout=30)
+from support_server import API_KEY, LiveServer, start_server, stop_server
 
 
 @pytest.fixture(scope="session")
