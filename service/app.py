@@ -19,8 +19,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from passerelle import __version__
 from passerelle.indexing.errors import ConfigError
-from passerelle.service import routes_admin, routes_meta
+from passerelle.service import routes_admin, routes_meta, routes_ui
 from passerelle.service.http_errors import install_error_handlers
+from passerelle.service.limits import BodySizeLimitMiddleware
 from passerelle.service.metrics import Metrics, MetricsMiddleware
 from passerelle.service.routes_search import search_router
 from passerelle.service.schemas import request_models
@@ -96,6 +97,8 @@ def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | No
     app.include_router(search_router(state.models))
     app.include_router(routes_meta.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_ui.router)
+    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type"])

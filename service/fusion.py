@@ -21,7 +21,7 @@ from typing import Any, Literal, get_args
 from passerelle.service.errors import FusionError
 
 Ranking = Sequence[tuple[str, float]]
-FusionMethod = Literal["rrf", "linear"]
+FusionMethod = Literal["auto", "rrf", "linear"]
 Normalization = Literal["minmax", "zscore", "dbsf"]
 
 FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
@@ -164,6 +164,8 @@ def fuse(rankings: Mapping[str, Ranking], method: FusionMethod = "rrf", *,
         return fuse_rrf(rankings, weights, k=rrf_k)
     if method == "linear":
         return fuse_linear(rankings, weights, normalization=normalization)
+    if method == "auto":
+        raise FusionError("fusion 'auto' needs query-time signals: use language_fusion.fuse_language_aware")
     raise FusionError(f"unknown fusion method {method!r}; choose one of {', '.join(FUSION_METHODS)}")
 
 

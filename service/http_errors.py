@@ -99,7 +99,34 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     _count(request, "HTTPException", exc.status_code)
-    return error_response(exc.status_code, "HTTPException", exc.detail, dict(exc.headers or {}) or None)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+    return error_response(exc.status_code, "HTTPException", exc.detail, headers or None)
+
+
+def allowed_methods(request: Request, fallback: str = "") -> str:
+    """Every method the requested path answers, for the ``Allow`` header of a 405.
+
+    Starlette names only the methods of the first route matching the path, but one path can have several
+    routes (``GET`` and ``POST /v1/search``); RFC 9110 wants all of them.
+    """
+    path = request.scope.get("path", "")
+    methods = {m.strip() for m in fallback.split(",") if m.strip()}
+    for route in _leaf_routes(request.app.router.routes):
+        if route.path_regex.match(path):
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))
+
+
+def _leaf_routes(routes: Any) -> Any:
+    """Routes with methods, looking inside included routers (FastAPI may keep them nested)."""
+    for route in routes:
+        if getattr(route, "methods", None) and getattr(route, "path_regex", None) is not None:
+            yield route
+        nested = getattr(route, "routes", None) or getattr(getattr(route, "original_router", None), "routes", None)
+        if nested:
+            yield from _leaf_routes(nested)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

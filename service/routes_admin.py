@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 @router.post("/reload", response_model=ReloadResponse,
-             responses={s: {"model": ErrorResponse} for s in (403, 404, 409, 422)},
+             responses={s: {"model": ErrorResponse} for s in (400, 403, 404, 409, 413, 422)},
              summary="Reload indexes from disk and swap them in without dropping requests")
 async def reload_indexes(state: StateDep, _key: AdminKey,
                          body: ReloadRequest | None = None) -> ReloadResponse:

@@ -58,14 +58,20 @@ async def healthz() -> HealthResponse:
     return HealthResponse()
 
 
-@router.get("/readyz", response_model=ReadyResponse, tags=["operations"],
+@router.get("/readyz", response_model=ReadyResponse, response_model_exclude_none=True, tags=["operations"],
             responses={503: {"model": ReadyResponse}}, summary="Readiness: every configured index loaded")
 async def readyz(state: StateDep) -> ReadyResponse | JSONResponse:
+    """200 ``ready``; 200 ``degraded`` when an index is loaded but one side cannot search (it still answers
+    the other); 503 ``loading`` until every configured index is loaded."""
     loaded = state.registry.names()
     expected = state.expected_names()
     if expected and set(expected) <= set(loaded):
+        degraded = {served.name: f"sparse search unavailable: {served.searcher.index.sparse_error}"
+                    for served in state.registry.entries() if served.searcher.index.sparse_error}
+        if degraded:
+            return ReadyResponse(status="degraded", indexes=loaded, degraded=degraded)
         return ReadyResponse(status="ready", indexes=loaded)
-    body = ReadyResponse(status="loading", indexes=loaded).model_dump()
+    body = ReadyResponse(status="loading", indexes=loaded).model_dump(exclude_none=True)
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(state.settings.retry_after_s)})
 
 

@@ -23,6 +23,8 @@ from passerelle.service.schemas import (
 from passerelle.service.state import AppState
 
 ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (404, 422, 503)}
+# POST bodies can also be unreadable (400: not UTF-8) or too large (413: over max_body_bytes).
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 400: {"model": ErrorResponse}, 413: {"model": ErrorResponse}}
 
 
 async def run_search(state: AppState, options: SearchOptions, queries: Sequence[str]) -> list[SearchResponse]:
@@ -43,7 +45,7 @@ def search_router(models: RequestModels) -> APIRouter:
     """The search routes, validating requests with ``models`` (built from the app's settings)."""
     router = APIRouter(prefix="/v1", tags=["search"])
 
-    @router.post("/search", response_model=SearchResponse, responses=ERRORS,
+    @router.post("/search", response_model=SearchResponse, responses=BODY_ERRORS,
                  summary="Search one query (all options)")
     async def search_post(body: models.search, state: StateDep, _slot: Admitted) -> SearchResponse:
         (response,) = await run_search(state, body, [body.query])
@@ -56,7 +58,7 @@ def search_router(models: RequestModels) -> APIRouter:
         (response,) = await run_search(state, params, [params.q])
         return response
 
-    @router.post("/search/batch", response_model=BatchSearchResponse, responses=ERRORS,
+    @router.post("/search/batch", response_model=BatchSearchResponse, responses=BODY_ERRORS,
                  summary="Search several queries with the same options")
     async def search_batch(body: models.batch, state: StateDep, _slot: Admitted) -> BatchSearchResponse:
         return BatchSearchResponse(results=await run_search(state, body, body.queries))

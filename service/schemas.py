@@ -15,10 +15,12 @@ from typing import Annotated, Any, Literal, NamedTuple
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
@@ -27,9 +29,17 @@ from pydantic import (
 from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
 from passerelle.service.settings import Mode, ServiceSettings
 
-_LANG_CODE = re.compile(r"^[a-z]{2,3}$")
 _LANG_HELP = "ISO 639-1 (or 639-3) language code such as 'en', 'fr', 'de'"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The OpenAPI document states the text rules exactly (as regular expressions both JSON Schema and Python
+# read), so a client or a fuzzer can tell a valid request from an invalid one without asking the server.
+# SPACE is exactly what ``str.strip()`` removes (``str.isspace``); CONTROL are the C0 controls but tab,
+# line feed and carriage return, and DEL.
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+TEXT_PATTERN = f"^[^{CONTROL}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$"
+LANG_PATTERN = f"^[{SPACE}]*[A-Za-z]{{2,3}}[{SPACE}]*$"
+_LANG_CODE = re.compile(r"[A-Za-z]{2,3}")
+_CONTROL = re.compile(f"[{CONTROL}]")
 
 Retriever = Annotated[str, StringConstraints(pattern=r"^(dense|sparse(:[a-z]{2,3})?)$")]
 Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -38,13 +48,29 @@ _WEIGHTS_HELP = ("Weight per retriever (default 1.0 each): 'dense', 'sparse' (ev
 
 
 def _lang_code(value: str) -> str:
-    code = value.strip().lower()
-    if not _LANG_CODE.match(code):
+    code = value.strip()
+    if not _LANG_CODE.fullmatch(code):
         raise ValueError(f"{value!r} is not a language code; use an {_LANG_HELP}")
-    return code
+    return code.lower()
 
 
-LangCode = Annotated[str, AfterValidator(_lang_code)]
+LangCode = Annotated[str, AfterValidator(_lang_code), WithJsonSchema({"type": "string", "pattern": LANG_PATTERN})]
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integers include ``10.0``; take it as ``10`` (strict bodies still refuse ``true`` and ``"10"``)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_integral)]
+
+
+def query_text(max_chars: int) -> Any:
+    """The type of one query: 1 to ``max_chars`` characters, not blank, no control character."""
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_chars),
+                     Field(json_schema_extra={"pattern": TEXT_PATTERN})]
 
 
 def _not_blank(text: str, field: str) -> str:
@@ -63,14 +89,14 @@ class SearchOptions(BaseModel):
 
     index: str | None = Field(None, description="Name of the index to search; default: the first loaded.")
     mode: Mode = Field("hybrid", description="dense (multilingual embeddings), sparse (BM25) or hybrid.")
-    k: int = Field(10, ge=1, le=10_000, description="Number of hits to return.")
+    k: Count = Field(10, ge=1, le=10_000, description="Number of hits to return.")
     query_lang: LangCode | None = Field(None, description=f"{_LANG_HELP}; detected when absent.")
     doc_langs: list[LangCode] | None = Field(None, min_length=1, description=(
         "Only return documents in these languages."))
     fusion: FusionMethod = Field("rrf", description="How hybrid mode fuses dense and sparse rankings.")
     normalization: Normalization = Field("minmax", description="Score normalization of linear fusion.")
-    rrf_k: int = Field(DEFAULT_RRF_K, ge=0, le=100_000, description="The k constant of RRF.")
-    depth: int = Field(100, ge=1, le=100_000, description="Candidates taken from each retriever.")
+    rrf_k: Count = Field(DEFAULT_RRF_K, ge=0, le=100_000, description="The k constant of RRF.")
+    depth: Count = Field(100, ge=1, le=100_000, description="Candidates taken from each retriever.")
     explain: bool = Field(False, description="Return each hit's fusion arithmetic.")
 
     @field_validator("depth")
@@ -104,7 +130,7 @@ class SearchOptions(BaseModel):
 class SearchRequest(SearchOptions):
     """Body of ``POST /v1/search``."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "query": "effects of climate change on agriculture", "mode": "hybrid", "k": 10,
         "query_lang": "en", "doc_langs": ["fr"], "fusion": "rrf", "explain": True}]})
 
@@ -134,7 +160,7 @@ class SearchQueryParams(SearchOptions):
 class BatchSearchRequest(SearchOptions):
     """Body of ``POST /v1/search/batch``: several queries, one set of options."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "queries": ["climate change and agriculture", "Wie wirkt Koffein?"], "mode": "hybrid", "k": 5}]})
 
     queries: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(
@@ -162,13 +188,13 @@ def request_models(settings: ServiceSettings) -> RequestModels:
     s = settings
     common: dict[str, Any] = {
         "mode": (Mode, Field(s.default_mode, description=SearchOptions.model_fields["mode"].description)),
-        "k": (int, Field(s.default_k, ge=1, le=s.max_k, description="Number of hits to return.")),
+        "k": (Count, Field(s.default_k, ge=1, le=s.max_k, description="Number of hits to return.")),
         "fusion": (FusionMethod, Field(s.default_fusion, description="How hybrid mode fuses rankings.")),
         "normalization": (Normalization, Field(s.default_normalization, description="Linear fusion only.")),
-        "rrf_k": (int, Field(s.default_rrf_k, ge=0, le=100_000, description="The k constant of RRF.")),
-        "depth": (int, Field(s.default_depth, ge=1, le=s.max_depth, description="Candidates per retriever.")),
+        "rrf_k": (Count, Field(s.default_rrf_k, ge=0, le=100_000, description="The k constant of RRF.")),
+        "depth": (Count, Field(s.default_depth, ge=1, le=s.max_depth, description="Candidates per retriever.")),
     }
-    text = Annotated[str, StringConstraints(min_length=1, max_length=s.max_query_chars)]
+    text = query_text(s.max_query_chars)
     search = create_model("SearchRequest", __base__=SearchRequest, __module__=__name__,
                           query=(text, Field(description="The question, in any language.")), **common)
     query_params = create_model("SearchQueryParams", __base__=SearchQueryParams, __module__=__name__,
@@ -313,18 +339,23 @@ class HealthResponse(BaseModel):
 
 
 class ReadyResponse(BaseModel):
-    """Readiness: every configured index is loaded."""
+    """Readiness: every configured index is loaded (``degraded``: loaded, but a side cannot search)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ready", "indexes": ["clirudit"]}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"status": "ready", "indexes": ["clirudit"]},
+        {"status": "degraded", "indexes": ["clirudit"],
+         "degraded": {"clirudit": "sparse search unavailable: the Java runtime failed to start"}}]})
 
-    status: Literal["ready", "loading"]
+    status: Literal["ready", "degraded", "loading"]
     indexes: list[str]
+    degraded: dict[str, str] | None = Field(None, description=(
+        "Index name -> what does not work and why (e.g. BM25 without a Java runtime); absent when all is well."))
 
 
 class ReloadRequest(BaseModel):
     """Body of ``POST /v1/admin/reload``."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"index": "clirudit"}]})
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"index": "clirudit"}]})
 
     index: str | None = Field(None, description="Index to reload from its directory; default: all.")
 

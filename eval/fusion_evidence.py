@@ -1,0 +1,74 @@
+"""Evidence for fusion studies: each query's retriever lists and signals, computed once and cached.
+
+Fitting a fusion profile or running an ablation re-fuses the same ranked lists many times; retrieving
+them (encoding, FAISS, Lucene, coverage) is the slow part, so it is done once per (collection, index)
+and saved as JSON beside the reports.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from passerelle.eval.collections import Collection
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QueryEvidence:
+    """One query: its judged documents, the dense list, each sparse view's list and signals."""
+
+    qid: str
+    query_lang: str
+    relevant: Mapping[str, int]
+    dense: Sequence[tuple[str, float]]
+    sparse: Mapping[str, Sequence[tuple[str, float]]]
+    signals: Mapping[str, Mapping[str, Any]]
+
+
+def collect_evidence(index_dir: Path, collection: Collection, *, depth: int = 100, batch_size: int = 64,
+                     cache: Path | None = None, query_lang: str | None = None) -> list[QueryEvidence]:
+    """Retrieve (hybrid, language-aware signals on) every judged query of ``collection`` from ``index_dir``.
+
+    With ``cache``, a previous result is read back instead when it exists.
+    """
+    if cache is not None and cache.is_file():
+        return [_from_json(row) for row in json.loads(cache.read_text(encoding="utf-8"))]
+    from passerelle.service.searcher import Searcher, SearchParams
+
+    searcher = Searcher.open(index_dir)
+    params = SearchParams(mode="hybrid", fusion="auto", depth=depth, query_lang=query_lang)
+    qids = [q for q in collection.queries if q in collection.qrels]
+    evidence: list[QueryEvidence] = []
+    for start in tqdm(range(0, len(qids), batch_size), desc=f"evidence {collection.name}", unit="batch"):
+        chunk = qids[start:start + batch_size]
+        for qid, got in zip(chunk, searcher.retrieve([collection.queries[q] for q in chunk], params), strict=True):
+            evidence.append(QueryEvidence(
+                qid=qid, query_lang=got.query_lang, relevant=dict(collection.qrels[qid]),
+                dense=list(got.dense or []), sparse={k: list(v) for k, v in got.sparse.items()},
+                signals={k: {"lang": s.lang, "matched": s.matched, "coverage": s.coverage, "gap": s.gap}
+                         for k, s in got.signals.items()}))
+    searcher.index.close()
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps([_to_json(e) for e in evidence]), encoding="utf-8")
+    return evidence
+
+
+def _to_json(e: QueryEvidence) -> dict[str, Any]:
+    return {"qid": e.qid, "query_lang": e.query_lang, "relevant": dict(e.relevant), "dense": list(e.dense),
+            "sparse": {k: list(v) for k, v in e.sparse.items()}, "signals": dict(e.signals)}
+
+
+def _from_json(row: Mapping[str, Any]) -> QueryEvidence:
+    return QueryEvidence(
+        qid=row["qid"], query_lang=row["query_lang"], relevant=row["relevant"],
+        dense=[(d, float(s)) for d, s in row["dense"]],
+        sparse={k: [(d, float(s)) for d, s in v] for k, v in row["sparse"].items()}, signals=row["signals"])

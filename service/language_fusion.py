@@ -1,0 +1,144 @@
+"""Language-aware fusion: how much to trust each sparse view depends on its language and on the query.
+
+Across languages, BM25 on the documents' own language is mostly noise (an English query shares few
+terms with a German paragraph), yet on technical text or names it carries real evidence; on a view in
+the query's own language (a translation, generated queries) it is excellent. Fixed weights cannot
+serve both, so each query gets its own weights from signals known at query time:
+
+- ``matched``: the view is in the query's language;
+- ``coverage``: the idf-weighted share of the query's terms found in the view's vocabulary
+  (:meth:`passerelle.indexing.sparse.lucene.LuceneView.term_coverage`);
+- ``gap``: how far the view's best hit stands above its second, ``(s1 - s2) / s1``.
+
+The weight of a view is ``w = match * m + (1 - match) * max(0, x + c * coverage + g * gap)`` and the
+dense retriever weighs ``d``; documents are then fused linearly over normalized scores
+(:func:`passerelle.service.fusion.fuse_linear`). The coefficients form a named *fusion profile*, fitted
+on dev splits (``passerelle eval fit-fusion``) and shipped as JSON in ``service/profiles/``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from passerelle.service.errors import InvalidRequestError
+from passerelle.service.fusion import NORMALIZATIONS, FusedHit, Normalization, Ranking, fuse_linear
+
+DEFAULT_PROFILE = "default"
+
+
+@dataclass(frozen=True)
+class ViewSignals:
+    """What is known at query time about one sparse view's evidence."""
+
+    lang: str
+    matched: bool
+    coverage: float
+    gap: float
+
+
+@dataclass(frozen=True)
+class FusionProfile:
+    """Coefficients of language-aware fusion (see the module docstring), plus where they came from."""
+
+    name: str
+    normalization: Normalization = "minmax"
+    dense: float = 1.0
+    matched: float = 1.0
+    mismatched: float = 0.0
+    mismatched_coverage: float = 0.0
+    mismatched_gap: float = 0.0
+    fitted: Mapping[str, Any] = field(default_factory=dict)
+
+    def view_weight(self, signals: ViewSignals) -> float:
+        """The weight of one sparse view for one query."""
+        if signals.matched:
+            return max(0.0, self.matched)
+        return max(0.0, self.mismatched + self.mismatched_coverage * signals.coverage
+                   + self.mismatched_gap * signals.gap)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["fitted"] = dict(self.fitted)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FusionProfile:
+        """Parse a profile, refusing unknown fields and normalizations."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise InvalidRequestError(f"fusion profile has unknown fields: {', '.join(sorted(unknown))}")
+        if data.get("normalization", "minmax") not in NORMALIZATIONS:
+            raise InvalidRequestError(f"fusion profile normalization must be one of {', '.join(NORMALIZATIONS)}")
+        return cls(**data)
+
+
+def top_gap(ranking: Ranking) -> float:
+    """``(s1 - s2) / s1`` for a ranking's two best scores; 1.0 for a single hit, 0.0 for none."""
+    if not ranking:
+        return 0.0
+    first = float(ranking[0][1])
+    if len(ranking) == 1 or first <= 0:
+        return 1.0 if len(ranking) == 1 else 0.0
+    return max(0.0, (first - float(ranking[1][1])) / first)
+
+
+def weights_for(profile: FusionProfile, signals: Mapping[str, ViewSignals], dense: bool = True) -> dict[str, float]:
+    """Per-retriever weights for one query: ``dense`` and one per sparse view name."""
+    weights = {name: profile.view_weight(view) for name, view in signals.items()}
+    if dense:
+        weights["dense"] = max(0.0, profile.dense)
+    return weights
+
+
+def fuse_language_aware(rankings: Mapping[str, Ranking], signals: Mapping[str, ViewSignals],
+                        profile: FusionProfile) -> tuple[list[FusedHit], dict[str, float]]:
+    """Fuse ``rankings`` (``dense`` and sparse views named as in ``signals``) with per-query weights.
+
+    Returns the fused hits and the weights used (``explain`` shows both). Pure: inputs are unchanged.
+    """
+    weights = weights_for(profile, signals, dense="dense" in rankings)
+    used = {name: ranking for name, ranking in rankings.items() if weights.get(name, 0.0) > 0.0}
+    if not used:  # every weight is zero: fall back to whatever evidence exists, unweighted
+        used = dict(rankings)
+        weights = {name: 1.0 for name in rankings}
+    return fuse_linear(used, weights, normalization=profile.normalization), weights
+
+
+def load_profile(name_or_path: str) -> FusionProfile:
+    """A shipped profile by name (``service/profiles/<name>.json``) or a profile JSON file by path.
+
+    Raises:
+        InvalidRequestError: unknown name, unreadable file or malformed profile.
+    """
+    return _load_profile(name_or_path)
+
+
+@lru_cache(maxsize=16)
+def _load_profile(name_or_path: str) -> FusionProfile:
+    path = Path(name_or_path)
+    try:
+        if path.suffix == ".json" and path.is_file():
+            text = path.read_text(encoding="utf-8")
+        else:
+            shipped = resources.files("passerelle.service").joinpath("profiles", f"{name_or_path}.json")
+            if not shipped.is_file():
+                raise InvalidRequestError(
+                    f"unknown fusion profile {name_or_path!r}; shipped profiles: {', '.join(shipped_profiles())}")
+            text = shipped.read_text(encoding="utf-8")
+        return FusionProfile.from_dict(json.loads(text))
+    except (OSError, json.JSONDecodeError, TypeError) as exc:
+        raise InvalidRequestError(f"cannot read fusion profile {name_or_path!r}: {exc}") from exc
+
+
+def shipped_profiles() -> Sequence[str]:
+    """Names of the profiles shipped with Passerelle."""
+    folder = resources.files("passerelle.service").joinpath("profiles")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))

