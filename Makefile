@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 SAMPLE_INDEX := .passerelle/indexes/sample
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CHROMIUM ?= /usr/bin/chromium
 
 # Offline by design: never reach a model hub at run time; no telemetry.
 export HF_HUB_OFFLINE := 1
@@ -17,7 +18,7 @@ export ORT_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint typecheck sample-index clean help
+.PHONY: install run test lint typecheck sample-index browser clean help
 
 help:
 	@echo "make run   - install, build the sample index from data/sample, serve it on $(HOST):$(PORT)"
@@ -48,7 +49,17 @@ run: sample-index
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) lint
+# The browser tests drive Debian's Chromium (Playwright never downloads one); without it they are skipped.
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif ! command -v apt-get >/dev/null; then echo "browser: no apt-get; install Chromium at $(CHROMIUM) to run the browser tests"; \
+	elif [ "$$(id -u)" -ne 0 ]; then echo "browser: not root; run 'apt-get install chromium' as root to run the browser tests"; \
+	else echo "browser: installing Debian's chromium"; \
+	  log=$$( (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) 2>&1 ) \
+	    || { echo "$$log" | tail -5; echo "browser: apt-get install chromium failed; the browser tests will be skipped"; }; \
+	fi
+
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest
 
 clean:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from passerelle.indexing.dense import DenseStore
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.encoders.base import Encoder, check_compatible
 from passerelle.indexing.encoders.registry import create_encoder
-from passerelle.indexing.errors import JavaUnavailableError
+from passerelle.indexing.errors import IndexFormatError, JavaUnavailableError, PasserelleError
 from passerelle.indexing.manifest import Manifest, read_manifest, verify_files
 from passerelle.indexing.publish import recover
 from passerelle.indexing.sparse.lucene import LuceneView
@@ -20,6 +21,7 @@ from passerelle.indexing.sparse.lucene import LuceneView
 logger = logging.getLogger(__name__)
 
 Verify = Literal["full", "size", "none"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,21 +72,47 @@ def load_index(path: Path | str, *, encoder: Encoder | None = None, verify: Veri
     manifest = read_manifest(path)
     if verify != "none":
         verify_files(path, manifest, full=verify == "full")
-    docstore = DocStore(path / "docs.sqlite", readonly=True)
-    dense_store = None
+    docstore = _opened(path, lambda: DocStore(path / "docs.sqlite", readonly=True), [])
+    loaded = LoadedIndex(path=path, manifest=manifest, docstore=docstore, dense=None, encoder=None)
     if dense and manifest.dense_rows and (path / "dense").is_dir():
         spec = manifest.encoder
         if encoder is None:
             encoder = shared_encoder(spec.name, spec.query_prefix, spec.passage_prefix)
         check_compatible(spec, encoder.spec)
-        dense_store = DenseStore.load(path / "dense", manifest.faiss)
-    loaded = LoadedIndex(path=path, manifest=manifest, docstore=docstore, dense=dense_store,
-                         encoder=encoder if dense_store is not None else None)
+        loaded.dense = _opened(path, lambda: DenseStore.load(path / "dense", manifest.faiss), [loaded])
+        loaded.encoder = encoder
     if sparse:
         try:
-            loaded.sparse = {lang: LuceneView(path / "sparse" / lang, analyzer)
-                             for lang, analyzer in manifest.analyzers.items() if (path / "sparse" / lang).is_dir()}
-        except JavaUnavailableError as exc:
+            for lang, analyzer in manifest.analyzers.items():
+                if (path / "sparse" / lang).is_dir():
+                    view_path = path / "sparse" / lang
+                    loaded.sparse[lang] = _opened(
+                        path, lambda view_path=view_path, analyzer=analyzer: LuceneView(view_path, analyzer), [loaded])
+        except JavaUnavailableError as exc:  # serve the dense side; /readyz and sparse requests say why
+            for view in loaded.sparse.values():
+                view.close()
+            loaded.sparse = {}
             loaded.sparse_error = str(exc)
             logger.error("sparse search disabled for %s: %s", path, exc)
     return loaded
+
+
+def _opened(path: Path, open_store: Callable[[], T], to_close: list[LoadedIndex]) -> T:
+    """Open one store; a damaged file (whatever its reader raises) becomes an :class:`IndexFormatError`.
+
+    What was already opened (``to_close``) is closed first, so a refused index holds no file or reader.
+    """
+    try:
+        return open_store()
+    except JavaUnavailableError:  # not a damaged index: the caller serves without the sparse side
+        raise
+    except PasserelleError:
+        for loaded in to_close:
+            loaded.close()
+        raise
+    except Exception as exc:  # sqlite3, faiss, Lucene (Java), decoding... each fails its own way
+        for loaded in to_close:
+            loaded.close()
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
+        raise IndexFormatError(f"index {path} is damaged or unreadable ({reason}); rebuild it, or load it with "
+                               "full verification (verify=full) to name the damaged file") from exc

@@ -105,14 +105,26 @@ def _records(path: Path, fmt: CorpusFormat) -> Iterator[Record | CorpusError]:
         yield from _read_parquet(path)
 
 
+_NUL_HINT = "contains a NUL byte: the file may be UTF-16 or binary; save it as UTF-8"
+
+
+def _decode(raw: bytes, path: Path, number: int) -> str | CorpusError:
+    """One line as text; a UTF-8 byte order mark on the first line is dropped (editors on Windows add one)."""
+    if b"\x00" in raw:
+        return CorpusError(_NUL_HINT, path=path, line=number, kind="bad_encoding")
+    try:
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        return CorpusError(f"not valid UTF-8 (byte {exc.start}): {exc.reason}", path=path, line=number,
+                           kind="bad_encoding")
+
+
 def _read_jsonl(path: Path) -> Iterator[Record | CorpusError]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield CorpusError(f"not valid UTF-8 (byte {exc.start}): {exc.reason}", path=path, line=number,
-                                  kind="bad_encoding")
+            line = _decode(raw, path, number)
+            if isinstance(line, CorpusError):
+                yield line
                 continue
             if not line.strip():
                 continue
@@ -129,23 +141,32 @@ def _read_jsonl(path: Path) -> Iterator[Record | CorpusError]:
 
 
 def _read_tsv(path: Path) -> Iterator[Record | CorpusError]:
-    """TSV with a header row naming the columns (e.g. ``id  title  text  lang``)."""
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            header = next(reader, None)
+    """TSV with a header row naming the columns (e.g. ``id  title  text  lang``).
+
+    Lines are decoded one by one, so a badly encoded line is reported with its number and the lines
+    after it are still read (no quoting: a record is one line).
+    """
+    header: list[str] | None = None
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = _decode(raw, path, number)
+            if isinstance(line, CorpusError):
+                if header is None:  # without the header no column can be named: stop here
+                    yield CorpusError(f"header line: {line.reason}", path=path, line=number, kind=line.kind)
+                    return
+                yield line
+                continue
+            row = next(csv.reader([line.rstrip("\r\n")], delimiter="\t", quoting=csv.QUOTE_NONE), [])
             if header is None:
-                return
-            for number, row in enumerate(reader, start=2):
-                if not row or not any(cell.strip() for cell in row):
-                    continue
-                if len(row) != len(header):
-                    yield CorpusError(f"expected {len(header)} tab-separated columns ({', '.join(header)}), "
-                                      f"got {len(row)}", path=path, line=number, kind="malformed_row")
-                    continue
-                yield Record(dict(zip(header, row, strict=True)), path, number)
-    except UnicodeDecodeError as exc:
-        yield CorpusError(f"not valid UTF-8: {exc.reason}", path=path, kind="bad_encoding")
+                header = row
+                continue
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                yield CorpusError(f"expected {len(header)} tab-separated columns ({', '.join(header)}), "
+                                  f"got {len(row)}", path=path, line=number, kind="malformed_row")
+                continue
+            yield Record(dict(zip(header, row, strict=True)), path, number)
 
 
 def _read_parquet(path: Path) -> Iterator[Record | CorpusError]:
@@ -167,6 +188,9 @@ def _joined(record: Record, fields: tuple[str, ...], role: str) -> str:
         if not isinstance(value, str):
             raise CorpusError(f"{role} field must be a string, got {type(value).__name__}",
                               path=record.path, line=record.line, field=name)
+        if "\x00" in value:
+            raise CorpusError(f"{role} contains the NUL character (U+0000); remove it", path=record.path,
+                              line=record.line, field=name, kind="bad_encoding")
         if value.strip():
             parts.append(value.strip())
     return " ".join(parts)
@@ -188,8 +212,9 @@ def to_document(record: Record, mapping: FieldMapping, *, default_lang: str | No
         raise CorpusError(f"id must be a string, got {type(raw_id).__name__}", path=record.path,
                           line=record.line, field=id_fields[0])
     doc_id = str(raw_id).strip()
-    if any(c in doc_id for c in "\t\n\r"):
-        raise CorpusError("id contains a tab or newline", path=record.path, line=record.line, field=id_fields[0])
+    if any(c in doc_id for c in "\t\n\r\x00"):
+        raise CorpusError("id contains a tab, a newline or a NUL character", path=record.path, line=record.line,
+                          field=id_fields[0])
     title = _joined(record, mapping.title, "title")
     text = _joined(record, mapping.text, "text")
     if not title and not text:

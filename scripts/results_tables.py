@@ -106,16 +106,20 @@ def diagnostics(label: str, runs: dict[str, Run], qrels: Qrels) -> list[str]:
     other_first = sum(1 for q in qids if ranks[other][q] == 1 and ranks[best][q] != 1)
     other_miss = sum(1 for q in qids if ranks[other][q] is None or ranks[other][q] > 10)
     p2 = {name: peakedness(runs[name]) for name in SINGLES}
+    no_bm25 = sum(1 for q in qids if not runs["bm25"].get(q))
     out = [f"- {label}: best input **{best}**; relevant first in both {both_first}/{len(qids)}, "
            f"first only in {other} {other_first}, {other} misses the top 10 on {other_miss}; "
+           f"BM25 finds nothing for {no_bm25}; "
            f"normalized score at rank 2 / 10 (median): BM25 {p2['bm25'][0]:.2f} / {p2['bm25'][1]:.2f}, "
            f"dense {p2['dense'][0]:.2f} / {p2['dense'][1]:.2f}"]
     for hybrid in ("hybrid", "hybrid-linear"):
         wins = sum(1 for q in qids if ndcg[hybrid][q] > ndcg[best][q] + 1e-9)
         losses = sum(1 for q in qids if ndcg[hybrid][q] < ndcg[best][q] - 1e-9)
         demoted = sum(1 for q in qids if ranks[best][q] == 1 and first_rank(runs[hybrid], q, qrels) != 1)
+        tied = sum(1 for docs in (list(runs[hybrid].get(q, {}).values()) for q in qids)
+                   if len(docs) > 1 and abs(docs[0] - docs[1]) < 1e-12)
         out.append(f"  - {LABELS[hybrid]} vs {best}: {wins} wins / {len(qids) - wins - losses} ties / "
-                   f"{losses} losses; relevant knocked off rank 1 on {demoted}")
+                   f"{losses} losses; relevant knocked off rank 1 on {demoted}; exact tie at rank 1-2 on {tied}")
     return out
 
 

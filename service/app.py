@@ -78,7 +78,8 @@ def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | No
         if not searchers:
             for name, path in state.paths.items():
                 logger.info("loading index %r from %s", name, path)
-                searcher = await anyio.to_thread.run_sync(open_searcher, path)
+                searcher = await anyio.to_thread.run_sync(open_searcher, path, state.settings.fusion_profile,
+                                                         state.settings.verify)
                 state.registry.swap(ServedIndex(name=name, path=path, searcher=searcher))
         logger.info("serving %s", ", ".join(state.registry.names()))
         try:

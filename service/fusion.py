@@ -22,9 +22,10 @@ from passerelle.service.errors import FusionError
 
 Ranking = Sequence[tuple[str, float]]
 FusionMethod = Literal["auto", "rrf", "linear"]
-Normalization = Literal["minmax", "zscore", "dbsf"]
+Normalization = Literal["minmax", "zscore", "dbsf", "max"]
 
 FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
+FIXED_FUSION_METHODS: tuple[str, ...] = ("rrf", "linear")  # "auto" is language-aware: see language_fusion
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 DEFAULT_RRF_K = 60
 
@@ -64,6 +65,8 @@ def normalize(scores: Sequence[float], method: Normalization) -> list[float]:
     - ``zscore``: ``(s - mu) / sigma`` (population standard deviation).
     - ``dbsf``: distribution-based score fusion, ``(s - (mu - 3 sigma)) / (6 sigma)`` clipped to [0, 1]
       (the 3-sigma bounds of Qdrant's DBSF).
+    - ``max``: ``max(s, 0) / max``, in [0, 1]: keeps score ratios, so the last hit of a short list is not
+      pushed to 0 as min-max does (meant for non-negative scores such as BM25; all 0 when max <= 0).
 
     When every score is equal (including a single score) the formulas divide by zero. The guard then
     gives every score: ``minmax`` 1.0 (they are all the retriever's best), ``zscore`` 0.0 and ``dbsf``
@@ -87,8 +90,10 @@ def normalize(scores: Sequence[float], method: Normalization) -> list[float]:
             raise FusionError(f"cannot normalize a non-finite score ({s}); retrievers must return numbers")
     if not values:
         return []
-    degenerate = [{"minmax": 1.0, "zscore": 0.0, "dbsf": 0.5}[method]] * len(values)
     lo, hi = min(values), max(values)
+    if method == "max":
+        return [max(s, 0.0) / hi for s in values] if hi > 0 else [0.0] * len(values)
+    degenerate = [{"minmax": 1.0, "zscore": 0.0, "dbsf": 0.5}[method]] * len(values)
     if lo == hi:
         return degenerate
     if method == "minmax":

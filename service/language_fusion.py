@@ -8,9 +8,12 @@ serve both, so each query gets its own weights from signals known at query time:
 - ``matched``: the view is in the query's language;
 - ``coverage``: the idf-weighted share of the query's terms found in the view's vocabulary
   (:meth:`passerelle.indexing.sparse.lucene.LuceneView.term_coverage`);
-- ``gap``: how far the view's best hit stands above its second, ``(s1 - s2) / s1``.
+- ``gap``: how far the view's best hit stands above its second, ``(s1 - s2) / s1``;
+- ``margin``: how far the dense retriever's best hit stands above its second (raw cosine difference):
+  a confident dense answer needs little help from a cross-lingual BM25 list.
 
-The weight of a view is ``w = match * m + (1 - match) * max(0, x + c * coverage + g * gap)`` and the
+The weight of a view is ``w = match * m + (1 - match) * max(0, x + c * coverage + g * gap + d * margin)``
+and the
 dense retriever weighs ``d``; documents are then fused linearly over normalized scores
 (:func:`passerelle.service.fusion.fuse_linear`). The coefficients form a named *fusion profile*, fitted
 on dev splits (``passerelle eval fit-fusion``) and shipped as JSON in ``service/profiles/``.
@@ -24,10 +27,11 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from passerelle.service.errors import InvalidRequestError
-from passerelle.service.fusion import NORMALIZATIONS, FusedHit, Normalization, Ranking, fuse_linear
+from passerelle.service.fusion import NORMALIZATIONS, Contribution, FusedHit, Normalization, Ranking, normalize
 
 DEFAULT_PROFILE = "default"
 
@@ -47,20 +51,22 @@ class FusionProfile:
     """Coefficients of language-aware fusion (see the module docstring), plus where they came from."""
 
     name: str
-    normalization: Normalization = "minmax"
+    dense_normalization: Normalization = "minmax"
+    sparse_normalization: Normalization = "max"
     dense: float = 1.0
     matched: float = 1.0
     mismatched: float = 0.0
     mismatched_coverage: float = 0.0
     mismatched_gap: float = 0.0
+    mismatched_margin: float = 0.0
     fitted: Mapping[str, Any] = field(default_factory=dict)
 
-    def view_weight(self, signals: ViewSignals) -> float:
-        """The weight of one sparse view for one query."""
+    def view_weight(self, signals: ViewSignals, margin: float = 0.0) -> float:
+        """The weight of one sparse view for one query (``margin``: the dense top-score margin)."""
         if signals.matched:
             return max(0.0, self.matched)
         return max(0.0, self.mismatched + self.mismatched_coverage * signals.coverage
-                   + self.mismatched_gap * signals.gap)
+                   + self.mismatched_gap * signals.gap + self.mismatched_margin * margin)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -75,8 +81,9 @@ class FusionProfile:
         unknown = set(data) - known
         if unknown:
             raise InvalidRequestError(f"fusion profile has unknown fields: {', '.join(sorted(unknown))}")
-        if data.get("normalization", "minmax") not in NORMALIZATIONS:
-            raise InvalidRequestError(f"fusion profile normalization must be one of {', '.join(NORMALIZATIONS)}")
+        for key in ("dense_normalization", "sparse_normalization"):
+            if data.get(key, "minmax") not in NORMALIZATIONS:
+                raise InvalidRequestError(f"fusion profile {key} must be one of {', '.join(NORMALIZATIONS)}")
         return cls(**data)
 
 
@@ -90,10 +97,19 @@ def top_gap(ranking: Ranking) -> float:
     return max(0.0, (first - float(ranking[1][1])) / first)
 
 
-def weights_for(profile: FusionProfile, signals: Mapping[str, ViewSignals], dense: bool = True) -> dict[str, float]:
-    """Per-retriever weights for one query: ``dense`` and one per sparse view name."""
-    weights = {name: profile.view_weight(view) for name, view in signals.items()}
-    if dense:
+def dense_margin(ranking: Ranking | None) -> float:
+    """Raw score difference between the dense retriever's two best hits (0.0 with fewer than two)."""
+    if not ranking or len(ranking) < 2:
+        return 0.0
+    return max(0.0, float(ranking[0][1]) - float(ranking[1][1]))
+
+
+def weights_for(profile: FusionProfile, signals: Mapping[str, ViewSignals],
+                dense: Ranking | None = None) -> dict[str, float]:
+    """Per-retriever weights for one query: one per sparse view name, and ``dense`` when it ran."""
+    margin = dense_margin(dense)
+    weights = {name: profile.view_weight(view, margin) for name, view in signals.items()}
+    if dense is not None:
         weights["dense"] = max(0.0, profile.dense)
     return weights
 
@@ -102,14 +118,22 @@ def fuse_language_aware(rankings: Mapping[str, Ranking], signals: Mapping[str, V
                         profile: FusionProfile) -> tuple[list[FusedHit], dict[str, float]]:
     """Fuse ``rankings`` (``dense`` and sparse views named as in ``signals``) with per-query weights.
 
-    Returns the fused hits and the weights used (``explain`` shows both). Pure: inputs are unchanged.
+    ``score(d) = sum_r w_r * norm_r(s_r(d))`` over the retrievers that found ``d``. Returns the fused hits
+    (contributions sum to the score) and the weights used. Pure: inputs are unchanged.
     """
-    weights = weights_for(profile, signals, dense="dense" in rankings)
-    used = {name: ranking for name, ranking in rankings.items() if weights.get(name, 0.0) > 0.0}
-    if not used:  # every weight is zero: fall back to whatever evidence exists, unweighted
-        used = dict(rankings)
-        weights = {name: 1.0 for name in rankings}
-    return fuse_linear(used, weights, normalization=profile.normalization), weights
+    weights = weights_for(profile, signals, rankings.get("dense"))
+    per_doc: dict[str, dict[str, Contribution]] = {}
+    for name, ranking in rankings.items():
+        weight = weights.get(name, 0.0)
+        method = profile.dense_normalization if name == "dense" else profile.sparse_normalization
+        for rank, ((doc_id, raw), norm) in enumerate(
+                zip(ranking, normalize([s for _, s in ranking], method), strict=True), start=1):
+            per_doc.setdefault(doc_id, {})[name] = Contribution(rank=rank, raw_score=float(raw), normalized=norm,
+                                                                weight=weight, value=weight * norm)
+    hits = [FusedHit(doc_id=d, score=sum(c.value for c in parts.values()), contributions=MappingProxyType(parts))
+            for d, parts in per_doc.items()]
+    hits.sort(key=lambda hit: (-hit.score, hit.doc_id))
+    return hits, weights
 
 
 def load_profile(name_or_path: str) -> FusionProfile:

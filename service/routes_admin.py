@@ -44,11 +44,15 @@ async def reload_indexes(state: StateDep, _key: AdminKey,
         reloaded = []
         for name, path in targets:
             try:
-                searcher = await anyio.to_thread.run_sync(open_searcher, path)
-            except PasserelleError as exc:
+                searcher = await anyio.to_thread.run_sync(open_searcher, path, state.settings.fusion_profile,
+                                                          state.settings.verify)
+            except Exception as exc:  # whatever the failure, the copy in service stays in service
                 state.metrics.reloads.labels(name, "failed").inc()
+                if not isinstance(exc, PasserelleError):
+                    logger.exception("reloading index %r from %s failed", name, path)
+                reason = str(exc) if isinstance(exc, PasserelleError) else f"{type(exc).__name__}: {exc}"
                 raise ReloadError(f"reloading index {name!r} from {path} failed; the previous copy keeps "
-                                  f"serving: {exc}") from exc
+                                  f"serving: {reason}") from exc
             fresh = ServedIndex(name=name, path=path, searcher=searcher)
             state.registry.swap(fresh)
             state.metrics.reloads.labels(name, "ok").inc()

@@ -41,8 +41,13 @@ LANG_PATTERN = f"^[{SPACE}]*[A-Za-z]{{2,3}}[{SPACE}]*$"
 _LANG_CODE = re.compile(r"[A-Za-z]{2,3}")
 _CONTROL = re.compile(f"[{CONTROL}]")
 
-Retriever = Annotated[str, StringConstraints(pattern=r"^(dense|sparse(:[a-z]{2,3})?)$")]
+_RETRIEVER = r"^(dense|sparse(:[a-z]{2,3})?)$"
+Retriever = Annotated[str, StringConstraints(pattern=_RETRIEVER)]
 Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+# pydantic documents the key pattern but not that other keys are refused: say it (additionalProperties).
+Weights = Annotated[dict[Retriever, Weight], WithJsonSchema({
+    "type": "object", "patternProperties": {_RETRIEVER: {"type": "number", "minimum": 0.0}},
+    "additionalProperties": False})]
 _WEIGHTS_HELP = ("Weight per retriever (default 1.0 each): 'dense', 'sparse' (every language view) or one "
                  "view such as 'sparse:fr', which takes precedence over 'sparse'.")
 
@@ -93,7 +98,11 @@ class SearchOptions(BaseModel):
     query_lang: LangCode | None = Field(None, description=f"{_LANG_HELP}; detected when absent.")
     doc_langs: list[LangCode] | None = Field(None, min_length=1, description=(
         "Only return documents in these languages."))
-    fusion: FusionMethod = Field("rrf", description="How hybrid mode fuses dense and sparse rankings.")
+    fusion: FusionMethod = Field("auto", description=(
+        "How hybrid mode fuses dense and sparse rankings: auto (language-aware weights from a fusion profile), "
+        "rrf or linear (fixed weights)."))
+    fusion_profile: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description=(
+        "Name of a shipped fusion profile for fusion=auto; default: the service's configured profile."))
     normalization: Normalization = Field("minmax", description="Score normalization of linear fusion.")
     rrf_k: Count = Field(DEFAULT_RRF_K, ge=0, le=100_000, description="The k constant of RRF.")
     depth: Count = Field(100, ge=1, le=100_000, description="Candidates taken from each retriever.")
@@ -122,7 +131,7 @@ class SearchOptions(BaseModel):
         return SearchParams(
             mode=self.mode, k=self.k, query_lang=self.query_lang,
             doc_langs=frozenset(self.doc_langs) if self.doc_langs else None,
-            fusion=self.fusion, normalization=self.normalization,
+            fusion=self.fusion, normalization=self.normalization, profile=self.fusion_profile,
             weights=dict(weights) if weights is not None else None,
             rrf_k=self.rrf_k, depth=self.depth, explain=self.explain)
 
@@ -135,7 +144,7 @@ class SearchRequest(SearchOptions):
         "query_lang": "en", "doc_langs": ["fr"], "fusion": "rrf", "explain": True}]})
 
     query: str = Field(min_length=1, max_length=100_000, description="The question, in any language.")
-    weights: dict[Retriever, Weight] | None = Field(None, description=_WEIGHTS_HELP)
+    weights: Weights | None = Field(None, description=_WEIGHTS_HELP)
 
     @field_validator("query")
     @classmethod
@@ -165,7 +174,7 @@ class BatchSearchRequest(SearchOptions):
 
     queries: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(
         min_length=1, max_length=100_000, description="The questions, in any language.")
-    weights: dict[Retriever, Weight] | None = Field(None, description=_WEIGHTS_HELP)
+    weights: Weights | None = Field(None, description=_WEIGHTS_HELP)
 
     @field_validator("queries")
     @classmethod

@@ -38,7 +38,7 @@ class SearchParams:
     k: int = 10
     query_lang: str | None = None
     doc_langs: frozenset[str] | None = None
-    fusion: FusionMethod = "rrf"
+    fusion: FusionMethod = "auto"
     normalization: Normalization = "minmax"
     weights: Mapping[str, float] | None = None
     profile: str | None = None
@@ -94,9 +94,11 @@ class SearchResult:
 class Searcher:
     """Answers searches over one :class:`LoadedIndex`. Thread-safe."""
 
-    def __init__(self, index: LoadedIndex, *, default_query_lang: str = "en") -> None:
+    def __init__(self, index: LoadedIndex, *, default_query_lang: str = "en",
+                 fusion_profile: str = DEFAULT_PROFILE) -> None:
         self.index = index
         self.default_query_lang = default_query_lang
+        self.fusion_profile = load_profile(fusion_profile)  # fail at load, not at the first query
         candidates = set(index.manifest.analyzers) | set(index.manifest.languages) | {default_query_lang}
         self._detector = LanguageDetector(candidates)
 
@@ -218,9 +220,9 @@ class Searcher:
         if len(rankings) == 1:  # one retriever: keep its own scores, nothing to fuse
             (name, ranking), = rankings.items()
             return [FusedHit(doc_id, score, {name: Contribution(rank, score, None, 1.0, score)})
-                    for rank, (doc_id, score) in enumerate(ranking, start=1)], {}
+                    for rank, (doc_id, score) in enumerate(ranking, start=1)], {"single": name}
         if params.fusion == "auto":
-            profile = load_profile(params.profile or DEFAULT_PROFILE)
+            profile = load_profile(params.profile) if params.profile else self.fusion_profile
             fused, weights = fuse_language_aware(rankings, retrieval.signals, profile)
             return fused, {"profile": profile.name, "normalization": profile.normalization, "weights": weights,
                            "signals": {name: asdict(sig) for name, sig in retrieval.signals.items()}}
@@ -254,6 +256,12 @@ def _weight(name: str, weights: Mapping[str, float] | None) -> float:
 
 
 def _explain(hit: FusedHit, params: SearchParams, extra: dict[str, Any]) -> dict[str, Any]:
+    if "single" in extra:  # one retriever ran: its own score, nothing was fused
+        (name, c), = hit.contributions.items()
+        return {"method": "none", "rrf_k": None, "normalization": None,
+                "formula": f"the {name} retriever's own score (nothing to fuse)",
+                "contributions": {name: {"rank": c.rank, "raw_score": c.raw_score, "normalized": None,
+                                         "weight": 1.0, "value": c.value}}, "fused_score": hit.score}
     return {
         "method": params.fusion,
         "rrf_k": params.rrf_k if params.fusion == "rrf" else None,

@@ -57,10 +57,16 @@ class ServiceSettings(BaseModel):
         "Origins allowed by CORS, e.g. 'https://example.org'; empty (the default) allows none."))
     default_mode: Mode = "hybrid"
     default_k: int = Field(10, ge=1)
-    default_fusion: FusionMethod = "rrf"
+    default_fusion: FusionMethod = "auto"
+    fusion_profile: str = Field("default", description=(
+        "Fusion profile of fusion=auto: a shipped profile name or a profile JSON file path."))
     default_normalization: Normalization = "minmax"
     default_rrf_k: int = Field(DEFAULT_RRF_K, ge=0, le=100_000)
     default_depth: int = Field(100, ge=1)
+    verify: Literal["full", "size", "none"] = Field("size", description=(
+        "File checks each time an index is loaded or reloaded: 'size' (fast: catches missing and truncated "
+        "files), 'full' (sha256 of every file: also catches same-size corruption; reads the whole index) or "
+        "'none'."))
     docs_enabled: bool = Field(True, description="Serve the OpenAPI UI at /docs and /redoc.")
 
     @field_validator("host")

@@ -53,11 +53,24 @@ class ServedIndex:
         return True
 
 
-def open_searcher(path: Path) -> Searcher:
-    """Load the index directory at ``path`` (blocking: call it in a worker thread)."""
+def open_searcher(path: Path, fusion_profile: str = "default", verify: str = "size") -> Searcher:
+    """Load the index directory at ``path``, checking its files (``verify``: full, size or none), and warm
+    it up (blocking: call it in a worker thread).
+
+    Raises:
+        IndexFormatError: the index is missing, incomplete or damaged.
+    """
+    from passerelle.indexing.load import load_index
     from passerelle.service.searcher import Searcher
 
-    return Searcher.open(path)
+    index = load_index(path, verify=verify)  # type: ignore[arg-type]
+    try:
+        searcher = Searcher(index, fusion_profile=fusion_profile)
+        searcher.warm_up()
+    except BaseException:
+        index.close()
+        raise
+    return searcher
 
 
 class IndexRegistry:

@@ -75,7 +75,7 @@ class ServerProcess:
     log: Path
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60.0, **kwargs)
+        return httpx.Client(base_url=self.url, **{"timeout": 60.0, **kwargs})
 
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")

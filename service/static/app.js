@@ -278,7 +278,7 @@
   function renderResults(response, body, elapsed) {
     const fused = response.mode === "hybrid";
     const hits = response.hits || [];
-    const how = fused ? `hybrid (${body.fusion === "linear" ? "linear" : "RRF"})` : response.mode;
+    const how = fused ? `hybrid (${{linear: "linear", rrf: "RRF"}[body.fusion] || "auto"})` : response.mode;
     const langs = body.doc_langs ? ` in ${body.doc_langs.map(languageName).join(", ")}` : "";
     statusLine.replaceChildren(
       el("strong", {}, plural(hits.length, "result")), langs,

@@ -23,7 +23,7 @@ from passerelle.service.app import create_app
 
 pytestmark = pytest.mark.slow
 
-MAX_EXAMPLES = 30
+MAX_EXAMPLES = 20
 REQUEST_TIMEOUT_S = 20
 
 # The document the fuzzer reads is the one the live server serves (checked by test_the_fuzzed_document_is_served):

@@ -10,7 +10,7 @@ import pytest
 
 from passerelle.service.errors import FusionError
 from passerelle.service.fusion import (
-    FUSION_METHODS,
+    FIXED_FUSION_METHODS,
     NORMALIZATIONS,
     Contribution,
     FusedHit,
@@ -81,7 +81,7 @@ def test_rrf_one_retriever_empty_keeps_its_order() -> None:
 def test_everything_empty(rankings: dict) -> None:
     assert fuse_rrf(rankings) == []
     assert fuse_linear(rankings) == []
-    for method in FUSION_METHODS:
+    for method in FIXED_FUSION_METHODS:
         assert fuse(rankings, method) == []
 
 

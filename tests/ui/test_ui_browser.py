@@ -95,8 +95,8 @@ def test_english_question_finds_the_german_document_with_its_reasons(page: Any, 
     from playwright.sync_api import expect
 
     ask(page, ui_server)
-    answer = api_search(ui_server, mode="hybrid", fusion="rrf")
-    wait_for_results(page, rf"^{len(answer['hits'])} results for a question in English · hybrid \(RRF\) · \d+ ms$")
+    answer = api_search(ui_server, mode="hybrid", fusion="auto")
+    wait_for_results(page, rf"^{len(answer['hits'])} results for a question in English · hybrid \(auto\) · \d+ ms$")
 
     (index,) = ui_server.api.get("/v1/indexes").json()["indexes"]
     languages = sorted(index["manifest"]["languages"])
@@ -112,13 +112,15 @@ def test_english_question_finds_the_german_document_with_its_reasons(page: Any, 
     assert set(shown[0]["sources"]) == {"dense", "sparse:en"}
     first = page.locator("#results .hit").first
     expect(first.locator(".badge")).to_have_attribute("title", "German")
-    # what each retriever adds to the RRF score: 1 / (60 + rank), shown to three significant digits
-    for name, rank in shown[0]["sources"].items():
-        expect(first.locator(f'.source[data-source="{name}"] .adds')).to_have_text(f"+{1 / (60 + rank):.3g}")
+    # what each retriever adds to the fused score (weight x normalized score), three significant digits
+    contributions = answer["hits"][0]["explanation"]["contributions"]
+    for name in shown[0]["sources"]:
+        value = contributions[name]["value"]  # the page shows JavaScript's toPrecision(3)
+        expect(first.locator(f'.source[data-source="{name}"] .adds')).to_have_text(f"+{value:#.3g}")
     scores = page.eval_on_selector_all("#results .hit", SHOWN_HITS)
     assert [float(hit["score"]) for hit in scores] == pytest.approx(
         [hit["score"] for hit in answer["hits"]], rel=5e-3)
-    assert page.url == f"{ui_server.url}/?q={QUESTION.replace(' ', '+').replace('?', '%3F')}&mode=hybrid&fusion=rrf"
+    assert page.url == f"{ui_server.url}/?q={QUESTION.replace(' ', '+').replace('?', '%3F')}&mode=hybrid&fusion=auto"
 
     page.locator("#q").blur()
     page.screenshot(path=str(screenshot_path(tmp_path)))
@@ -128,7 +130,15 @@ def test_switching_mode_fusion_and_languages_searches_again(page: Any, ui_server
     from playwright.sync_api import expect
 
     ask(page, ui_server)
+    wait_for_results(page, r"· hybrid \(auto\) ·")
+    page.locator("label[for=fusion-rrf]").click()
     wait_for_results(page, r"· hybrid \(RRF\) ·")
+    rrf = api_search(ui_server, mode="hybrid", fusion="rrf")
+    first = page.locator("#results .hit").first
+    # what each retriever adds to the RRF score: 1 / (60 + rank), shown to three significant digits
+    for name, rank in shown_hits(page)[0]["sources"].items():
+        expect(first.locator(f'.source[data-source="{name}"] .adds')).to_have_text(f"+{1 / (60 + rank):.3g}")
+    assert shown_hits(page) == expected_hits(rrf)
 
     page.locator("label[for=mode-dense]").click()
     wait_for_results(page, r"· dense ·")
