@@ -62,5 +62,12 @@ browser:
 test: $(STAMP) lint browser
 	$(BIN)/python -m pytest
 
+# The long load run: a `passerelle serve` process at a fixed request rate for LOAD_SECONDS (default 180),
+# its memory sampled; figures in .passerelle/load-report.json (the short run is part of `make test`).
+.PHONY: load
+load: $(STAMP)
+	PASSERELLE_LOAD_SECONDS=$${LOAD_SECONDS:-180} PASSERELLE_LOAD_RATE=$${LOAD_RATE:-20} \
+	  $(BIN)/python -m pytest tests/reliability/test_load.py -k long -s -q -p no:cacheprovider
+
 clean:
 	rm -rf .passerelle .pytest_cache .ruff_cache .mypy_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,13 +193,14 @@ def _joined(record: Record, fields: tuple[str, ...], role: str) -> str:
             raise CorpusError(f"{role} contains the NUL character (U+0000); remove it", path=record.path,
                               line=record.line, field=name, kind="bad_encoding")
         if value.strip():
-            parts.append(value.strip())
+            parts.append(unicodedata.normalize("NFC", value.strip()))
     return " ".join(parts)
 
 
 def to_document(record: Record, mapping: FieldMapping, *, default_lang: str | None = None,
                 detector: LanguageDetector | None = None) -> Document:
-    """Map a record to a :class:`Document`.
+    """Map a record to a :class:`Document` (texts in Unicode NFC, as queries are, so that a decomposed
+    "é" (e + U+0301) and a composed one match in BM25).
 
     Raises:
         CorpusError: missing id, empty text, wrong field type, or no way to know the language.
@@ -223,7 +225,8 @@ def to_document(record: Record, mapping: FieldMapping, *, default_lang: str | No
     views = {lang: _joined(record, fields, f"{lang} view") for lang, fields in mapping.views.items()}
     translations = record.data.get(mapping.translations) if mapping.translations else None
     if isinstance(translations, Mapping):
-        views.update({str(k): v.strip() for k, v in translations.items() if isinstance(v, str)})
+        views.update({str(k): unicodedata.normalize("NFC", v.strip()) for k, v in translations.items()
+                      if isinstance(v, str)})
     views = {lang: text for lang, text in views.items() if text}
     lang = record.data.get(mapping.lang) if mapping.lang else None
     if not isinstance(lang, str) or not lang.strip():

@@ -12,6 +12,7 @@ from passerelle import __version__
 from passerelle.commands import bench as bench_cmd
 from passerelle.commands import config as config_cmd
 from passerelle.commands import eval as eval_cmd
+from passerelle.commands import fusion as fusion_cmd
 from passerelle.commands import index as index_cmd
 from passerelle.commands import search as search_cmd
 from passerelle.commands import serve as serve_cmd
@@ -27,6 +28,7 @@ app.add_typer(index_cmd.app, name="index")
 app.command("serve", help="Serve one or more index directories over HTTP (uvicorn).")(serve_cmd.serve)
 app.command("search")(search_cmd.search)
 app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(fusion_cmd.app, name="fusion")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(config_cmd.app, name="config")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -79,12 +80,13 @@ def query_text(max_chars: int) -> Any:
 
 
 def _not_blank(text: str, field: str) -> str:
+    """The query, checked, in Unicode NFC: "é" typed as e + U+0301 must find the "é" of the documents."""
     if not text.strip():
         raise ValueError(f"{field} is empty; send some text to search for")
     bad = _CONTROL.search(text)
     if bad:
         raise ValueError(f"{field} contains the control character U+{ord(bad.group()):04X}; send plain text")
-    return text
+    return unicodedata.normalize("NFC", text)
 
 
 class SearchOptions(BaseModel):
@@ -179,9 +181,7 @@ class BatchSearchRequest(SearchOptions):
     @field_validator("queries")
     @classmethod
     def _queries_not_blank(cls, value: list[str]) -> list[str]:
-        for position, text in enumerate(value):
-            _not_blank(text, f"queries[{position}]")
-        return value
+        return [_not_blank(text, f"queries[{position}]") for position, text in enumerate(value)]
 
 
 class RequestModels(NamedTuple):

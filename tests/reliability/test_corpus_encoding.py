@@ -6,6 +6,7 @@ at the start of a file is accepted (editors on Windows write one).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,17 @@ def test_cli_prints_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert f"error: {corpus}:3: contains a NUL byte" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_texts_are_stored_composed(tmp_path: Path) -> None:
+    """A corpus written in NFD (macOS file names and some exports) is stored, and so searched, in NFC."""
+    import unicodedata
+
+    path = tmp_path / "nfd.jsonl"
+    text = "La boulangère sème des graines de sésame."
+    record = {"id": "a", "lang": "fr", "title": "Été", "text": text, "translations": {"de": "Bäckerin"}}
+    path.write_text(unicodedata.normalize("NFD", json.dumps(record, ensure_ascii=False)) + "\n", encoding="utf-8")
+    (item,) = read_records(path)
+    assert isinstance(item, Record)
+    doc = to_document(item, FieldMapping())
+    assert (doc.title, doc.text, doc.views["de"]) == ("Été", text, "Bäckerin")

@@ -245,3 +245,9 @@ def test_matches_ranx() -> None:
     ours = _scores(fuse_linear(rankings, weights={"dense": 0.3, "sparse": 0.7}, normalization="minmax"))
     theirs = ranx.fuse(runs, norm="min-max", method="wsum", params={"weights": [0.3, 0.7]}).to_dict()["q"]
     assert ours == pytest.approx(dict(theirs), rel=1e-9, abs=1e-12)
+
+
+def test_max_normalization_keeps_ratios() -> None:
+    assert normalize([4.0, 2.0, 1.0], "max") == [1.0, 0.5, 0.25]
+    assert normalize([3.0, 3.0], "max") == [1.0, 1.0]
+    assert normalize([-1.0, 0.0], "max") == [0.0, 0.0]

@@ -95,7 +95,8 @@ def test_failed_reload_keeps_the_old_copy(sample_index: Path, tmp_path: Path) ->
         assert response.json()["error"] == "ReloadError"
         assert "previous copy keeps serving" in response.json()["detail"]
         assert client.get("/v1/indexes").json()["indexes"][0]["loaded_at"] == before
-        search = client.post("/v1/search", json={"query": "sourdough bread", "k": 1})
+        search = client.post("/v1/search",
+                             json={"query": "a Lyon baker feeds her sourdough starter with rye flour", "k": 1})
         assert search.status_code == 200
         assert search.json()["hits"][0]["id"] == "fr-001"
 

@@ -1,0 +1,100 @@
+"""`passerelle fusion`: fit and study language-aware fusion profiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Fit, inspect and ablate the language-aware fusion profiles of hybrid search.",
+                  no_args_is_help=True)
+
+PAIR_HELP = "COLLECTION_DIR=INDEX_DIR (repeatable): a dev collection and an index of its corpus."
+
+
+def _evidence(pairs: list[str], cache_dir: Path | None, depth: int) -> dict:
+    from passerelle.eval.collections import load_collection
+    from passerelle.eval.fusion_evidence import collect_evidence
+    from passerelle.indexing.errors import ConfigError
+
+    evidence = {}
+    for pair in pairs:
+        collection_dir, sep, index_dir = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--pair {pair!r}: expected COLLECTION_DIR=INDEX_DIR")
+        collection = load_collection(collection_dir)
+        name = f"{collection.name}@{Path(index_dir).name}"
+        cache = cache_dir / f"{name}.json" if cache_dir else None
+        evidence[name] = collect_evidence(Path(index_dir), collection, depth=depth, cache=cache)
+    return evidence
+
+
+@app.command("fit")
+def fit(
+    pair: list[str] = typer.Option(..., "--pair", help=PAIR_HELP),
+    out: Path = typer.Option(..., "--out", help="Where to write the fitted profile (JSON)."),
+    name: str = typer.Option("default", "--name", help="Profile name."),
+    penalty: float = typer.Option(50.0, "--penalty", help="Cost of each point below the best single retriever."),
+    passes: int = typer.Option(3, "--passes", help="Coordinate-ascent passes."),
+    depth: int = typer.Option(100, "--depth", help="Candidates per retriever."),
+    cache: Path = typer.Option(None, "--cache", help="Folder caching each pair's retrieval evidence."),
+) -> None:
+    """Fit a profile on dev collections (every collection weighs the same) and write it as JSON.
+
+    Copy it into service/profiles/ to ship it, or point `service.fusion_profile` at the file.
+    """
+    import json
+
+    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+
+    offline_environment()
+    setup_logging("WARNING")
+    with fail_on_error():
+        from passerelle.eval import fusion_fit as ff
+
+        evidence = _evidence(pair, cache, depth)
+        baselines = {c: max(ff.score(v, ff.fixed_fuser("rrf", sparse=False))["ndcg@10"],
+                            ff.score(v, ff.fixed_fuser("rrf", dense=False))["ndcg@10"]) for c, v in evidence.items()}
+        profile, per = ff.tune_profile(evidence, baselines=baselines, name=name, penalty=penalty, passes=passes)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(profile.to_dict(), indent=2) + "\n", encoding="utf-8")
+    for c, value in per.items():
+        typer.echo(f"{c}: nDCG@10 {value:.4f} (best single retriever {baselines[c]:.4f})")
+    typer.echo(f"wrote {out}")
+
+
+@app.command("ablate")
+def ablate(
+    pair: list[str] = typer.Option(..., "--pair", help=PAIR_HELP),
+    profile: str = typer.Option("default", "--profile", help="Shipped profile name or profile JSON path."),
+    depth: int = typer.Option(100, "--depth", help="Candidates per retriever."),
+    cache: Path = typer.Option(None, "--cache", help="Folder caching each pair's retrieval evidence."),
+    out: Path = typer.Option(None, "--out", help="Also write the Markdown table here."),
+) -> None:
+    """nDCG@10 of each retriever alone, naive fusion, and the profile with its signals added one by one."""
+    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+
+    offline_environment()
+    setup_logging("WARNING")
+    with fail_on_error():
+        from passerelle.eval.fusion_ablation import ablation_table
+        from passerelle.service.language_fusion import load_profile
+
+        table = ablation_table(_evidence(pair, cache, depth), load_profile(profile))
+    typer.echo(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table + "\n", encoding="utf-8")
+
+
+@app.command("show")
+def show(profile: str = typer.Argument("default", help="Shipped profile name or profile JSON path.")) -> None:
+    """Print a fusion profile: its coefficients and what it was fitted on."""
+    import json
+
+    from passerelle.commands.common import fail_on_error
+
+    with fail_on_error():
+        from passerelle.service.language_fusion import load_profile
+
+        typer.echo(json.dumps(load_profile(profile).to_dict(), indent=2))
