@@ -224,7 +224,9 @@ class Searcher:
         if params.fusion == "auto":
             profile = load_profile(params.profile) if params.profile else self.fusion_profile
             fused, weights = fuse_language_aware(rankings, retrieval.signals, profile)
-            return fused, {"profile": profile.name, "normalization": profile.normalization, "weights": weights,
+            return fused, {"profile": profile.name, "weights": weights,
+                           "normalization": {"dense": profile.dense_normalization,
+                                             "sparse": profile.sparse_normalization},
                            "signals": {name: asdict(sig) for name, sig in retrieval.signals.items()}}
         weights = {name: _weight(name, params.weights) for name in rankings}
         return fuse(rankings, params.fusion, weights=weights, rrf_k=params.rrf_k,
