@@ -142,3 +142,24 @@ def test_metrics(http: httpx.Client) -> None:
     assert 'passerelle_search_duration_seconds_count{index="sample",mode="sparse"}' in text
     assert 'route="/v1/documents/{doc_id:path}",status="404"' in text  # template, not the raw path
     assert 'passerelle_errors_total{error="DocumentNotFoundError",status="404"}' in text
+
+
+def test_auto_fusion_explains_profile_weights_and_signals(http: httpx.Client) -> None:
+    body = http.post("/v1/search", json={"query": CROSS_LINGUAL[2][0], "mode": "hybrid", "k": 5,
+                                         "explain": True}).json()
+    hit = body["hits"][0]
+    explanation = hit["explanation"]
+    assert explanation["method"] == "auto" and explanation["profile"] == "default"
+    assert explanation["normalization"] == {"dense": "minmax", "sparse": "max"}
+    signals = explanation["signals"]["sparse:en"]
+    assert signals["matched"] is True and body["query_lang"] == "en"  # the English translation view
+    for name, c in explanation["contributions"].items():
+        assert c["weight"] == explanation["weights"][name]
+        assert c["value"] == pytest.approx(c["weight"] * c["normalized"], rel=1e-12)
+    assert sum(c["value"] for c in explanation["contributions"].values()) == pytest.approx(hit["score"])
+
+
+def test_single_retriever_explanation_says_nothing_was_fused(http: httpx.Client) -> None:
+    body = http.post("/v1/search", json={"query": "chess", "mode": "dense", "k": 2, "explain": True}).json()
+    explanation = body["hits"][0]["explanation"]
+    assert explanation["method"] == "none" and explanation["fused_score"] == body["hits"][0]["score"]
