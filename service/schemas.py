@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
+from passerelle.service.language_fusion import shipped_profiles
 from passerelle.service.settings import Mode, ServiceSettings
 
 _LANG_HELP = "ISO 639-1 (or 639-3) language code such as 'en', 'fr', 'de'"
@@ -202,6 +203,10 @@ def request_models(settings: ServiceSettings) -> RequestModels:
         "normalization": (Normalization, Field(s.default_normalization, description="Linear fusion only.")),
         "rrf_k": (Count, Field(s.default_rrf_k, ge=0, le=100_000, description="The k constant of RRF.")),
         "depth": (Count, Field(s.default_depth, ge=1, le=s.max_depth, description="Candidates per retriever.")),
+        # the names a request may give are the shipped profiles: say so in the OpenAPI document (an enum)
+        "fusion_profile": (str | None, Field(
+            None, pattern=r"^[A-Za-z0-9_-]{1,64}$", json_schema_extra={"enum": [*shipped_profiles(), None]},
+            description=SearchOptions.model_fields["fusion_profile"].description)),
     }
     text = query_text(s.max_query_chars)
     search = create_model("SearchRequest", __base__=SearchRequest, __module__=__name__,

@@ -17,6 +17,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_K1 = 0.9
 DEFAULT_B = 0.4
+# pyjnius is not safe when threads call one method on *different* Java objects of one class at once (the
+# method is bound to its receiver on a shared object): concurrent `analyze(...).toArray()` calls raised
+# IncompatibleClassChangeError / NullPointerException under load. Calls on objects made per call take this
+# lock; calls on the one shared searcher or reader do not need it.
+_FRESH_OBJECT_CALLS = threading.Lock()
 
 
 class LuceneWriter:
@@ -116,8 +121,9 @@ class LuceneView:
         counts with ``df = 0``, the largest idf, so a query whose rare words are all missing scores near 0.
         """
         searcher = self._searcher(DEFAULT_K1, DEFAULT_B)
-        terms = list(jvm.autoclass("io.anserini.analysis.AnalyzerUtils").analyze(searcher.get_analyzer(), query)
-                     .toArray())
+        with _FRESH_OBJECT_CALLS:
+            terms = [str(t) for t in jvm.autoclass("io.anserini.analysis.AnalyzerUtils")
+                     .analyze(searcher.get_analyzer(), query).toArray()]
         if not terms:
             return 0.0
         reader = searcher.reader
