@@ -16,7 +16,7 @@ def test_defaults_are_closed_and_local() -> None:
     assert (s.host, s.port, s.cors_origins, s.api_key, s.admin_enabled) == ("127.0.0.1", 8000, [], None, False)
     assert (s.max_k, s.max_query_chars, s.max_batch, s.max_concurrency) == (100, 1000, 256, 32)
     assert (s.default_mode, s.default_fusion, s.default_normalization, s.default_rrf_k) == \
-        ("hybrid", "rrf", "minmax", 60)
+        ("hybrid", "auto", "minmax", 60)
 
 
 def test_api_key_is_secret() -> None:
