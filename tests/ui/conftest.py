@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support_server import start_server, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -23,40 +21,26 @@ MAX_QUERY_CHARS = 300
 
 @dataclass
 class UiServer:
-    """A uvicorn server running the app in a background thread, and a client for its API."""
+    """The service running in a background thread, and a client for its API."""
 
     url: str
-    server: Any
-    thread: threading.Thread
     api: httpx.Client
     max_query_chars: int
 
 
 @pytest.fixture(scope="session")
 def ui_server(sample_index: Path) -> Iterator[UiServer]:
-    """The service over the sample index on 127.0.0.1 (the socket is bound first: no port race)."""
-    import uvicorn
-
+    """The service over the sample index on 127.0.0.1."""
     from passerelle.service.app import create_app
     from passerelle.service.settings import ServiceSettings
 
-    app = create_app(ServiceSettings(indexes=[sample_index], max_k=50, max_query_chars=MAX_QUERY_CHARS))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    with httpx.Client(base_url=url, timeout=60.0) as api:
-        yield UiServer(url=url, server=server, thread=thread, api=api, max_query_chars=MAX_QUERY_CHARS)
-    server.should_exit = True
-    thread.join(timeout=30)
+    live = start_server(create_app(ServiceSettings(indexes=[sample_index], max_k=50,
+                                                   max_query_chars=MAX_QUERY_CHARS)))
+    try:
+        with live.client() as api:
+            yield UiServer(url=live.url, api=api, max_query_chars=MAX_QUERY_CHARS)
+    finally:
+        stop_server(live)
 
 
 def chromium_path() -> Path | None:
