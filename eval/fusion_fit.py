@@ -53,7 +53,7 @@ def fixed_fuser(method: str, *, dense: bool = True, sparse: bool = True, weights
             (name, ranking), = rankings.items()
             return [FusedHit(d, s, {}) for d, s in ranking]
         w = {k: (weights or {}).get(k.split(":")[0], 1.0) for k in rankings}
-        return fuse(rankings, method, weights=w, rrf_k=rrf_k, normalization=normalization)  # type: ignore[arg-type]
+        return fuse(rankings, method, weights=w, rrf_k=rrf_k, normalization=normalization)
     return run
 
 

@@ -69,13 +69,20 @@ class FaissSpec:
         return cls(**data)
 
 
+def _faiss() -> Any:
+    """The faiss module, imported on first use (its stubs lack the search-parameter classes we use)."""
+    import faiss
+
+    return faiss
+
+
 def _largest_divisor_at_most(n: int, limit: int) -> int:
     return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)
 
 
 def create_faiss_index(spec: FaissSpec, dim: int, training: np.ndarray | None = None) -> Any:
     """A new, empty (trained when needed) FAISS index for a resolved ``spec``."""
-    import faiss
+    faiss = _faiss()
 
     if spec.kind == "flat":
         return faiss.IndexFlatIP(dim)
@@ -144,7 +151,7 @@ class DenseStore:
         if langs is None and self.live_count == len(self.row_ids):
             return None
         if langs not in self._selectors:
-            import faiss
+            faiss = _faiss()
 
             pairs = zip(self.row_ids, self.row_langs, strict=True)
             allowed = np.fromiter((bool(d) and (langs is None or lang in langs) for d, lang in pairs),
@@ -155,7 +162,7 @@ class DenseStore:
 
     def search(self, vectors: np.ndarray, k: int, langs: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
         """Top-``k`` ``(doc_id, inner product)`` per query vector, skipping deleted rows and other languages."""
-        import faiss
+        faiss = _faiss()
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim == 1:
@@ -182,7 +189,7 @@ class DenseStore:
 
     def save(self, directory: Path) -> None:
         """Write ``index.faiss`` and ``rows.tsv`` into ``directory``."""
-        import faiss
+        faiss = _faiss()
 
         directory.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(directory / INDEX_FILE))
@@ -193,7 +200,7 @@ class DenseStore:
     @classmethod
     def load(cls, directory: Path, spec: FaissSpec, *, mmap: bool = False) -> DenseStore:
         """Read a store written by :meth:`save`."""
-        import faiss
+        faiss = _faiss()
 
         index_path, rows_path = directory / INDEX_FILE, directory / ROWS_FILE
         for path in (index_path, rows_path):
