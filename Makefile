@@ -67,7 +67,7 @@ test: $(STAMP) lint browser
 .PHONY: load
 load: $(STAMP)
 	PASSERELLE_LOAD_SECONDS=$${LOAD_SECONDS:-180} PASSERELLE_LOAD_RATE=$${LOAD_RATE:-20} \
-	  $(BIN)/python -m pytest tests/reliability/test_load.py -k long -s -q -p no:cacheprovider
+	  $(BIN)/python -m pytest tests/reliability/test_load_loopback.py -k long -s -q -p no:cacheprovider
 
 clean:
 	rm -rf .passerelle .pytest_cache .ruff_cache .mypy_cache

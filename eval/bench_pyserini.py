@@ -54,6 +54,9 @@ def query_encoder(encoder: Encoder) -> Any:
         def encode(self, query: str, **kwargs: Any) -> Any:
             return encoder.encode_queries([query])[0]
 
+        def encode_batch(self, queries: list[str]) -> Any:  # FaissSearcher.batch_search uses it when present
+            return encoder.encode_queries(queries)
+
     return PasserelleQueryEncoder()
 
 
@@ -81,6 +84,7 @@ class PyseriniSystems:
         self.faiss = FaissSearcher(str(faiss_dir(index_dir, Path(workdir) / "pyserini-faiss")), query_encoder(encoder))
         self.hybrid = HybridSearcher(self.faiss, self.lucene)
         self.depth, self.k, self.alpha, self.normalization = depth, k, alpha, normalization
+        self.failed: set[str] = set()
 
     def hybrid_search(self, query: str) -> Ranking:
         """``HybridSearcher.search(query, k0=depth, k=k, alpha, normalization)``."""
@@ -89,9 +93,24 @@ class PyseriniSystems:
         return [(hit.docid, float(hit.score)) for hit in hits]
 
     def hybrid_normalized(self, query: str) -> Ranking:
-        """The hybrid with Pyserini's own score normalization switched on."""
-        hits = self.hybrid.search(query, k0=self.depth, k=self.k, alpha=self.alpha, normalization=True)
+        """The hybrid with Pyserini's own score normalization switched on.
+
+        Pyserini divides by ``max - min`` unguarded: a side with one hit (or equal scores) raises
+        ``ZeroDivisionError``. Such a query answers nothing here and is listed in ``failed``.
+        """
+        try:
+            hits = self.hybrid.search(query, k0=self.depth, k=self.k, alpha=self.alpha, normalization=True)
+        except ZeroDivisionError:
+            self.failed.add(query)
+            return []
         return [(hit.docid, float(hit.score)) for hit in hits]
+
+    def hybrid_batch(self, queries: list[str], threads: int) -> list[Ranking]:
+        """``HybridSearcher.batch_search(queries, qids, k0=depth, k=k, threads=threads, alpha)``."""
+        qids = [str(i) for i in range(len(queries))]
+        found = self.hybrid.batch_search(queries, qids, k0=self.depth, k=self.k, threads=threads,
+                                         alpha=self.alpha, normalization=self.normalization)
+        return [[(hit.docid, float(hit.score)) for hit in found[qid]] for qid in qids]
 
     def lucene_search(self, query: str) -> Ranking:
         """``LuceneSearcher.search(query, k=depth)``: BM25 alone."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -62,7 +62,7 @@ def summarize(system: str, concurrency: int, latencies_s: Sequence[float], wall_
     if wall_s <= 0:
         raise BenchmarkError(f"wall-clock time must be positive, got {wall_s}")
     n = len(latencies_s)
-    return LatencyStats(system=system, concurrency=concurrency, queries=n, seconds=round(wall_s, 4),
+    return LatencyStats(system=system, concurrency=concurrency, queries=n, seconds=round(wall_s, 6),
                         qps=round(n / wall_s, 2), p50_ms=round(percentile_ms(latencies_s, 50), 3),
                         p99_ms=round(percentile_ms(latencies_s, 99), 3),
                         mean_ms=round(float(np.mean(latencies_s)) * 1000.0, 3))
@@ -116,3 +116,34 @@ def measure(system: str, search: SearchFn, queries: Sequence[str], *, concurrenc
     if errors:
         raise BenchmarkError(f"{system}: a search failed: {errors[0]!r}") from errors[0]
     return summarize(system, concurrency, latencies, wall), answers
+
+
+def measure_batches(system: str, search_batch: Callable[[list[str]], list[Ranking]], queries: Sequence[str], *,
+                    batch: int, warmup: int = 1) -> tuple[LatencyStats, list[Ranking]]:
+    """Run ``search_batch`` over ``queries`` in consecutive groups of ``batch``, one worker.
+
+    QPS counts queries (not calls); p50/p99 are per call (a whole batch). ``warmup`` batches run first,
+    untimed. Returns the stats and each query's answer, in order.
+
+    Raises:
+        BenchmarkError: no query, ``batch`` below 1, or a call answered a different number of queries.
+    """
+    if not queries:
+        raise BenchmarkError(f"{system}: no query to time")
+    if batch < 1:
+        raise BenchmarkError(f"batch size must be at least 1, got {batch}")
+    groups = [list(queries[i:i + batch]) for i in range(0, len(queries), batch)]
+    for group in groups[:warmup]:
+        search_batch(group)
+    latencies, answers = [], []
+    start = time.perf_counter()
+    for group in groups:
+        begin = time.perf_counter()
+        got = search_batch(group)
+        latencies.append(time.perf_counter() - begin)
+        if len(got) != len(group):
+            raise BenchmarkError(f"{system}: {len(got)} answers for a batch of {len(group)} queries")
+        answers.extend(got)
+    wall = time.perf_counter() - start
+    stats = summarize(system, 1, latencies, wall)
+    return replace(stats, queries=len(queries), qps=round(len(queries) / wall, 2)), answers

@@ -85,9 +85,8 @@ def load_index(path: Path | str, *, encoder: Encoder | None = None, verify: Veri
         try:
             for lang, analyzer in manifest.analyzers.items():
                 if (path / "sparse" / lang).is_dir():
-                    view_path = path / "sparse" / lang
-                    loaded.sparse[lang] = _opened(
-                        path, lambda view_path=view_path, analyzer=analyzer: LuceneView(view_path, analyzer), [loaded])
+                    view = functools.partial(LuceneView, path / "sparse" / lang, analyzer)
+                    loaded.sparse[lang] = _opened(path, view, [loaded])
         except JavaUnavailableError as exc:  # serve the dense side; /readyz and sparse requests say why
             for view in loaded.sparse.values():
                 view.close()

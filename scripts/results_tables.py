@@ -82,6 +82,12 @@ def first_rank(run: Run, qid: str, qrels: Qrels) -> int | None:
     return None
 
 
+def top_tie(docs: dict[str, float]) -> bool:
+    """Whether the first two documents have exactly the same score."""
+    scores = list(docs.values())
+    return len(scores) > 1 and abs(scores[0] - scores[1]) < 1e-12
+
+
 def peakedness(run: Run) -> tuple[float, float]:
     """Median min-max normalized score at ranks 2 and 10 over the queries (1 = flat, 0 = peaked)."""
     at2, at10 = [], []
@@ -116,10 +122,11 @@ def diagnostics(label: str, runs: dict[str, Run], qrels: Qrels) -> list[str]:
         wins = sum(1 for q in qids if ndcg[hybrid][q] > ndcg[best][q] + 1e-9)
         losses = sum(1 for q in qids if ndcg[hybrid][q] < ndcg[best][q] - 1e-9)
         demoted = sum(1 for q in qids if ranks[best][q] == 1 and first_rank(runs[hybrid], q, qrels) != 1)
-        tied = sum(1 for docs in (list(runs[hybrid].get(q, {}).values()) for q in qids)
-                   if len(docs) > 1 and abs(docs[0] - docs[1]) < 1e-12)
+        tied = [q for q in qids if top_tie(runs[hybrid].get(q, {}))]
+        lost = sum(1 for q in tied if first_rank(runs[hybrid], q, qrels) == 2)
         out.append(f"  - {LABELS[hybrid]} vs {best}: {wins} wins / {len(qids) - wins - losses} ties / "
-                   f"{losses} losses; relevant knocked off rank 1 on {demoted}; exact tie at rank 1-2 on {tied}")
+                   f"{losses} losses; relevant knocked off rank 1 on {demoted}; exact score tie at ranks 1-2 "
+                   f"on {len(tied)} (relevant second, losing the tie-break on doc id, on {lost})")
     return out
 
 

@@ -74,12 +74,6 @@ def _integral(value: Any) -> Any:
 Count = Annotated[int, BeforeValidator(_integral)]
 
 
-def query_text(max_chars: int) -> Any:
-    """The type of one query: 1 to ``max_chars`` characters, not blank, no control character."""
-    return Annotated[str, StringConstraints(min_length=1, max_length=max_chars),
-                     Field(json_schema_extra={"pattern": TEXT_PATTERN})]
-
-
 def _not_blank(text: str, field: str) -> str:
     """The query, checked, in Unicode NFC: "é" typed as e + U+0301 must find the "é" of the documents."""
     if not text.strip():
@@ -208,7 +202,9 @@ def request_models(settings: ServiceSettings) -> RequestModels:
             None, pattern=r"^[A-Za-z0-9_-]{1,64}$", json_schema_extra={"enum": [*shipped_profiles(), None]},
             description=SearchOptions.model_fields["fusion_profile"].description)),
     }
-    text = query_text(s.max_query_chars)
+    # one query: 1 to max_query_chars characters, not blank, no control character (TEXT_PATTERN says it)
+    text = Annotated[str, StringConstraints(min_length=1, max_length=s.max_query_chars),
+                     Field(json_schema_extra={"pattern": TEXT_PATTERN})]
     search = create_model("SearchRequest", __base__=SearchRequest, __module__=__name__,
                           query=(text, Field(description="The question, in any language.")), **common)
     query_params = create_model("SearchQueryParams", __base__=SearchQueryParams, __module__=__name__,
@@ -275,6 +271,8 @@ class SearchResponse(BaseModel):
     mode: Mode
     hits: list[HitResponse]
     timings_ms: dict[str, float]
+    warnings: list[str] = Field(default_factory=list, description=(
+        "Why the answer is degraded, e.g. hybrid results without BM25 when the Java runtime is unavailable."))
 
     @classmethod
     def from_result(cls, index: str, result: Any) -> SearchResponse:
@@ -286,7 +284,8 @@ class SearchResponse(BaseModel):
             explanation=plain(hit.explanation) if hit.explanation is not None else None,
         ) for hit in result.hits]
         return cls(index=index, query=result.query, query_lang=result.query_lang, mode=result.mode,
-                   hits=hits, timings_ms={str(k): float(v) for k, v in result.timings_ms.items()})
+                   hits=hits, timings_ms={str(k): float(v) for k, v in result.timings_ms.items()},
+                   warnings=list(result.warnings))
 
 
 class BatchSearchResponse(BaseModel):

@@ -6,6 +6,7 @@ Importable without FastAPI; the HTTP layer and the evaluation runners both use i
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Literal
 from passerelle.indexing.documents import Document
 from passerelle.indexing.errors import JavaUnavailableError
 from passerelle.indexing.language import LanguageDetector
-from passerelle.indexing.load import LoadedIndex, load_index
+from passerelle.indexing.load import LoadedIndex, Verify, load_index
 from passerelle.service.errors import InvalidRequestError
 from passerelle.service.fusion import Contribution, FusedHit, FusionMethod, Normalization, Ranking, fuse
 from passerelle.service.language_fusion import (
@@ -89,6 +90,7 @@ class SearchResult:
     mode: Mode
     hits: list[Hit]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 class Searcher:
@@ -103,10 +105,20 @@ class Searcher:
         self._detector = LanguageDetector(candidates)
 
     @classmethod
-    def open(cls, index_dir: str | Path, **kwargs: Any) -> Searcher:
-        """Load the index at ``index_dir``, wrap it, and warm it up (first queries pay no load cost)."""
-        searcher = cls(load_index(index_dir), **kwargs)
-        searcher.warm_up()
+    def open(cls, index_dir: str | Path, *, verify: Verify = "size", **kwargs: Any) -> Searcher:
+        """Load the index at ``index_dir`` (files checked per ``verify``: full, size or none), wrap it, and
+        warm it up so first queries pay no load cost. Nothing stays open when this fails.
+
+        Raises:
+            IndexFormatError: the index is missing, incomplete or damaged.
+        """
+        index = load_index(index_dir, verify=verify)
+        try:
+            searcher = cls(index, **kwargs)
+            searcher.warm_up()
+        except BaseException:
+            index.close()
+            raise
         return searcher
 
     def warm_up(self) -> None:
@@ -129,6 +141,9 @@ class Searcher:
     def search_batch(self, queries: Sequence[str], params: SearchParams | None = None) -> list[SearchResult]:
         """Search many queries; dense queries are encoded in one batch."""
         params = params or SearchParams()
+        warnings: tuple[str, ...] = ()
+        if params.mode == "hybrid" and self.index.sparse_error:
+            warnings = (f"BM25 is unavailable, these are dense results only: {self.index.sparse_error}",)
         results = []
         for retrieval in self.retrieve(queries, params):
             start = time.perf_counter()
@@ -137,13 +152,14 @@ class Searcher:
             timings = dict(retrieval.timings_ms)
             timings["fuse_and_fetch"] = _ms(start)
             results.append(SearchResult(query=retrieval.query, query_lang=retrieval.query_lang, mode=params.mode,
-                                        hits=hits, timings_ms=timings))
+                                        hits=hits, timings_ms=timings, warnings=warnings))
         return results
 
     def retrieve(self, queries: Sequence[str], params: SearchParams | None = None) -> list[Retrieval]:
         """Run the retrievers a mode needs, without fusing: the ranked lists and the query-time signals."""
         params = params or SearchParams()
         self._check(params)
+        queries = [unicodedata.normalize("NFC", q) for q in queries]  # "e\u0301" must match "é" in BM25
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         langs = [params.query_lang or self.detect_language(q) for q in queries]

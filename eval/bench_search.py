@@ -1,0 +1,258 @@
+"""Search benchmark: Passerelle against the tools a user would pick instead, in one run, on one index.
+
+Every system answers the same queries over the same files: Passerelle's hybrid over HTTP (a real
+``passerelle serve`` on loopback) and in process; Pyserini's ``HybridSearcher`` over the same Lucene
+view, the same FAISS file and the same encoder at the same depth; Pyserini's ``LuceneSearcher`` alone;
+FAISS plus the encoder alone; and bm25s over the same view texts. Each is timed at each concurrency
+(QPS, p50/p99 latency); answers of the single-worker pass are scored (nDCG@10) when qrels are given,
+and ratios are taken against Pyserini's hybrid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from passerelle.eval.bench_timing import BenchmarkError, Ranking, measure
+from passerelle.eval.trec import Qrels
+
+logger = logging.getLogger(__name__)
+
+REFERENCE = "pyserini-hybrid"
+ALL_SYSTEMS: tuple[str, ...] = (
+    "passerelle-http", "passerelle", "passerelle-rrf", "passerelle-dense", "passerelle-sparse",
+    "pyserini-hybrid", "pyserini-hybrid-norm", "pyserini-lucene", "faiss+encoder", "bm25s",
+)
+DESCRIPTIONS: Mapping[str, str] = {
+    "passerelle-http": "Passerelle hybrid (default fusion) over HTTP: POST /v1/search to `passerelle serve`",
+    "passerelle": "Passerelle hybrid (default fusion: language-aware), in process (Searcher.search)",
+    "passerelle-rrf": "Passerelle hybrid with RRF fusion (k=60), in process",
+    "passerelle-dense": "Passerelle dense only, in process",
+    "passerelle-sparse": "Passerelle BM25 only, in process",
+    "pyserini-hybrid": "Pyserini HybridSearcher(FaissSearcher, LuceneSearcher).search(k0=depth, alpha=0.1)",
+    "pyserini-hybrid-norm": "the same with Pyserini's normalization=True",
+    "pyserini-lucene": "Pyserini LuceneSearcher.search(k=depth) alone",
+    "faiss+encoder": "the encoder + faiss.Index.search(depth) alone, ids from rows.tsv",
+    "bm25s": "bm25s (Lucene BM25, k1=0.9 b=0.4, stopwords + Snowball stemmer) over the same view texts",
+}
+AGREEMENT_PAIRS = (("passerelle-sparse", "pyserini-lucene"), ("passerelle-dense", "faiss+encoder"))
+
+
+@dataclass(frozen=True)
+class SearchBenchOptions:
+    """What to time: ``k`` hits per query from ``depth`` candidates per retriever, at each concurrency."""
+
+    k: int = 10
+    depth: int = 100
+    concurrency: tuple[int, ...] = (1, 8)
+    max_queries: int | None = None
+    warmup: int = 5
+    systems: tuple[str, ...] = ALL_SYSTEMS
+    alpha: float = 0.1
+    batch: int = 8
+
+
+def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path, *, qrels: Qrels | None = None,
+                     options: SearchBenchOptions | None = None) -> dict[str, Any]:
+    """Time every system of ``options.systems`` on ``queries`` over the index at ``index_dir``.
+
+    Returns a JSON-ready report: index facts, one row per system and concurrency (QPS, p50, p99, and
+    ratios to Pyserini's hybrid), nDCG@10 per system when ``qrels`` are given, top-10 agreement between
+    Passerelle's single retrievers and the raw libraries, and the HTTP server's memory.
+
+    Raises:
+        BenchmarkError: unknown system, no query, a system that cannot run.
+    """
+    options = options or SearchBenchOptions()
+    unknown = [name for name in options.systems if name not in ALL_SYSTEMS]
+    if unknown:
+        raise BenchmarkError(f"unknown systems {unknown}; choose from {', '.join(ALL_SYSTEMS)}")
+    qids = list(queries)[:options.max_queries] if options.max_queries else list(queries)
+    if not qids:
+        raise BenchmarkError("no query to benchmark")
+    texts = [queries[q] for q in qids]
+    from passerelle.indexing.sparse import jvm
+    from passerelle.service.searcher import Searcher
+
+    jvm.start()
+    searcher = Searcher.open(index_dir)
+    report: dict[str, Any] = {"index": _index_facts(searcher), "queries": len(qids),
+                              "options": {**asdict(options), "concurrency": list(options.concurrency)},
+                              "descriptions": {name: DESCRIPTIONS[name] for name in options.systems},
+                              "rows": [], "ndcg@10": {}, "agreement@10": {}}
+    answers: dict[str, list[Ranking]] = {}
+    with contextlib.ExitStack() as stack:
+        pyserini_state: dict[str, Any] = {}
+        systems = _systems(searcher, Path(index_dir), Path(workdir), options, stack, report, pyserini_state)
+        for name in options.systems:
+            search = systems[name]()
+            for concurrency in options.concurrency:
+                _reset_faiss_threads()
+                stats, got = measure(name, search, texts, concurrency=concurrency, warmup=options.warmup)
+                logger.info("%s c=%d: %.1f q/s, p50 %.1f ms", name, concurrency, stats.qps, stats.p50_ms)
+                report["rows"].append(stats.to_dict())
+                if concurrency == options.concurrency[0]:
+                    answers[name] = got
+            if name == "passerelle-http":
+                report["server_memory"] = report.pop("_server").memory_mb()
+        if "systems" in pyserini_state:
+            report["failed_queries"] = {"pyserini-hybrid-norm": len(pyserini_state["systems"].failed)}
+        if options.batch > 1 and {"passerelle", REFERENCE} <= set(options.systems):
+            report["batch_rows"], agreement = _batches(searcher, pyserini_state["systems"], texts, options)
+            report["agreement@10"]["passerelle batch vs passerelle"] = _agreement(agreement, answers["passerelle"],
+                                                                                  options.k)
+    searcher.index.close()
+    _add_ratios(report["rows"])
+    if qrels is not None:
+        report["ndcg@10"] = _quality(qids, answers, qrels)
+    for left, right in AGREEMENT_PAIRS:
+        if left in answers and right in answers:
+            report["agreement@10"][f"{left} vs {right}"] = _agreement(answers[left], answers[right], options.k)
+    return report
+
+
+def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBenchOptions,
+             stack: contextlib.ExitStack, report: dict[str, Any],
+             pyserini: dict[str, Any]) -> dict[str, Callable[[], Callable[[str], Ranking]]]:
+    """Factories (called in turn, so only chosen systems are built) of each system's search callable."""
+    from passerelle.eval.bench_systems import (
+        FaissEncoderSystem,
+        HttpSystem,
+        PasserelleSystem,
+        http_options,
+        passerelle_params,
+        sparse_view,
+    )
+
+    k, depth = options.k, options.depth
+    view = sparse_view(searcher)
+
+    def pyserini_systems() -> Any:
+        if "systems" not in pyserini:
+            from passerelle.eval.bench_pyserini import PyseriniSystems
+
+            pyserini["systems"] = PyseriniSystems(index_dir, view, searcher.index.manifest.analyzers[view],
+                                                  searcher.index.encoder, workdir, depth=depth, k=k,
+                                                  alpha=options.alpha)
+            stack.callback(pyserini["systems"].close)
+        return pyserini["systems"]
+
+    def http() -> Callable[[str], Ranking]:
+        from passerelle.eval.bench_server import serve
+
+        server = stack.enter_context(serve([index_dir], workdir / "server.log"))
+        report["_server"] = server
+        report["server_memory_ready"] = server.memory_mb()
+        system = HttpSystem(server.url, http_options("hybrid", k=k, depth=depth),
+                            pool=max(options.concurrency))
+        stack.callback(system.close)
+        return system
+
+    def bm25s() -> Callable[[str], Ranking]:
+        from passerelle.eval.bench_bm25s import Bm25sSystem
+
+        docs = [(doc.id, doc.view(view) or "") for doc in searcher.index.docstore]
+        system = Bm25sSystem([(d, t) for d, t in docs if t], view, depth=depth)
+        report["bm25s_build_s"] = round(system.build_s, 3)
+        return system
+
+    def in_process(mode: str, fusion: str = "auto") -> Callable[[], Callable[[str], Ranking]]:
+        return lambda: PasserelleSystem(searcher, passerelle_params(mode, k=k, depth=depth, fusion=fusion))
+
+    return {
+        "passerelle-http": http,
+        "passerelle": in_process("hybrid"),
+        "passerelle-rrf": in_process("hybrid", "rrf"),
+        "passerelle-dense": in_process("dense"),
+        "passerelle-sparse": in_process("sparse"),
+        "pyserini-hybrid": lambda: pyserini_systems().hybrid_search,
+        "pyserini-hybrid-norm": lambda: pyserini_systems().hybrid_normalized,
+        "pyserini-lucene": lambda: pyserini_systems().lucene_search,
+        "faiss+encoder": lambda: FaissEncoderSystem(index_dir, searcher.index.encoder, depth),
+        "bm25s": bm25s,
+    }
+
+
+def _batches(searcher: Any, pyserini: Any, texts: list[str],
+             options: SearchBenchOptions) -> tuple[list[dict[str, Any]], list[Ranking]]:
+    """Both hybrids answering ``options.batch`` queries per call: Passerelle's ``search_batch`` (one encoder
+    call per batch) and Pyserini's ``HybridSearcher.batch_search`` (``encode_batch``, then FAISS and Lucene
+    with one thread per core). Returns their rows and Passerelle's answers."""
+    from passerelle.eval.bench_env import cpu_count
+    from passerelle.eval.bench_systems import passerelle_params
+    from passerelle.eval.bench_timing import measure_batches
+
+    params = passerelle_params("hybrid", k=options.k, depth=options.depth)
+    _reset_faiss_threads()
+    ours, answers = measure_batches(
+        f"passerelle (batch {options.batch})",
+        lambda group: [[(h.doc_id, h.score) for h in r.hits] for r in searcher.search_batch(group, params)],
+        texts, batch=options.batch)
+    theirs, _ = measure_batches(f"pyserini-hybrid (batch_search {options.batch})",
+                                lambda group: pyserini.hybrid_batch(group, cpu_count()), texts, batch=options.batch)
+    rows = [ours.to_dict(), theirs.to_dict()]
+    for row in rows:
+        row["batch"] = options.batch
+        row["qps_vs_ref"] = round(row["qps"] / theirs.qps, 3)
+    return rows, answers
+
+
+def _index_facts(searcher: Any) -> dict[str, Any]:
+    from passerelle.eval.bench_systems import sparse_view
+
+    manifest = searcher.index.manifest
+    return {"name": searcher.name, "documents": manifest.doc_count, "encoder": manifest.encoder.name,
+            "faiss": manifest.faiss.kind, "sparse_view": sparse_view(searcher), "languages": manifest.languages}
+
+
+def _reset_faiss_threads() -> None:
+    """Give FAISS every core again: Pyserini's ``FaissSearcher.search`` sets OpenMP to 1 thread globally."""
+    import faiss
+
+    faiss.omp_set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                              else os.cpu_count() or 1)
+
+
+def _add_ratios(rows: list[dict[str, Any]]) -> None:
+    """``qps_vs_ref`` = QPS / Pyserini hybrid's QPS, ``p50_vs_ref`` = its p50 / this p50 (same concurrency)."""
+    reference = {row["concurrency"]: row for row in rows if row["system"] == REFERENCE}
+    for row in rows:
+        ref = reference.get(row["concurrency"])
+        row["qps_vs_ref"] = round(row["qps"] / ref["qps"], 3) if ref else None
+        row["p50_vs_ref"] = round(ref["p50_ms"] / row["p50_ms"], 3) if ref and row["p50_ms"] > 0 else None
+
+
+def _quality(qids: list[str], answers: Mapping[str, list[Ranking]], qrels: Qrels) -> dict[str, float]:
+    from passerelle.eval.metrics import evaluate
+
+    judged = {q: qrels[q] for q in qids if q in qrels}
+    if not judged:
+        raise BenchmarkError("none of the benchmark queries has relevance judgments")
+    scores = {}
+    for name, ranked in answers.items():
+        run = {qid: dict(_unique(hits)) for qid, hits in zip(qids, ranked, strict=True)}
+        scores[name] = round(evaluate(judged, run, ["ndcg@10"]).mean("ndcg@10"), 4)
+    return scores
+
+
+def _unique(hits: Ranking) -> Iterator[tuple[str, float]]:
+    seen: set[str] = set()
+    for doc_id, score in hits:
+        if doc_id not in seen:
+            seen.add(doc_id)
+            yield doc_id, score
+
+
+def _agreement(left: list[Ranking], right: list[Ranking], k: int) -> float:
+    """Mean over queries of |top-k(left) ∩ top-k(right)| / k' (k' = the larger list, at most k; 1 if both empty)."""
+    values = []
+    for a, b in zip(left, right, strict=True):
+        top_a, top_b = {d for d, _ in a[:k]}, {d for d, _ in b[:k]}
+        size = max(len(top_a), len(top_b))
+        values.append(len(top_a & top_b) / size if size else 1.0)
+    return round(sum(values) / len(values), 4) if values else 0.0

@@ -1,0 +1,113 @@
+"""The search, BM25-build and scale benchmarks end to end on the tiny sample index (structure, not timings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import SAMPLE_DIR
+
+from passerelle.eval.bench_search import ALL_SYSTEMS, SearchBenchOptions, benchmark_search
+from passerelle.eval.collections import load_collection
+
+IN_PROCESS = tuple(name for name in ALL_SYSTEMS if name != "passerelle-http")
+
+
+@pytest.fixture(scope="module")
+def sample() -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    collection = load_collection(SAMPLE_DIR)
+    return collection.queries, collection.qrels
+
+
+def test_search_bench_report_structure(sample_usem3_index: Path, sample: tuple, tmp_path: Path) -> None:
+    queries, qrels = sample
+    options = SearchBenchOptions(concurrency=(1, 2), max_queries=5, warmup=1, systems=IN_PROCESS, batch=2)
+    report = benchmark_search(sample_usem3_index, queries, tmp_path, qrels=qrels, options=options)
+
+    assert report["index"]["documents"] == 40
+    assert report["index"]["encoder"] == "usem3"
+    assert report["index"]["sparse_view"] == "en"  # English queries search the English translation view
+    assert report["queries"] == 5
+    assert [(r["system"], r["concurrency"]) for r in report["rows"]] == [(s, c) for s in IN_PROCESS for c in (1, 2)]
+    for row in report["rows"]:
+        assert row["queries"] == 5 and row["qps"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0
+        assert row["qps_vs_ref"] is not None
+    assert all(r["qps_vs_ref"] == 1.0 for r in report["rows"] if r["system"] == "pyserini-hybrid")
+    # Same Lucene files and analyzer, same FAISS file and encoder: the raw libraries find the same top 10.
+    # search_batch answers exactly what search answers, query by query.
+    assert report["agreement@10"] == {"passerelle-sparse vs pyserini-lucene": 1.0,
+                                      "passerelle-dense vs faiss+encoder": 1.0,
+                                      "passerelle batch vs passerelle": 1.0}
+    batch = report["batch_rows"]
+    assert [(r["system"], r["batch"], r["queries"]) for r in batch] == [
+        ("passerelle (batch 2)", 2, 5), ("pyserini-hybrid (batch_search 2)", 2, 5)]
+    assert batch[1]["qps_vs_ref"] == 1.0
+    ndcg = report["ndcg@10"]
+    assert set(ndcg) == set(IN_PROCESS)
+    assert ndcg["passerelle-sparse"] == ndcg["pyserini-lucene"]
+    assert ndcg["passerelle-dense"] == ndcg["faiss+encoder"]
+    assert all(0.0 <= v <= 1.0 for v in ndcg.values())
+    assert report["bm25s_build_s"] > 0
+    assert report["failed_queries"] == {"pyserini-hybrid-norm": 0}
+
+
+def test_search_bench_refuses_unknown_system(sample_usem3_index: Path, sample: tuple, tmp_path: Path) -> None:
+    from passerelle.eval.bench_timing import BenchmarkError
+
+    with pytest.raises(BenchmarkError, match="unknown systems"):
+        benchmark_search(sample_usem3_index, sample[0], tmp_path, options=SearchBenchOptions(systems=("elastic",)))
+
+
+def test_pyserini_faiss_dir_matches_rows(sample_usem3_index: Path, tmp_path: Path) -> None:
+    from passerelle.eval.bench_pyserini import faiss_dir
+
+    out = faiss_dir(sample_usem3_index, tmp_path / "pyserini")
+    rows = (sample_usem3_index / "dense" / "rows.tsv").read_text(encoding="utf-8").splitlines()
+    assert (out / "docid").read_text(encoding="utf-8").splitlines() == [r.split("\t")[0] for r in rows]
+    assert (out / "index").resolve() == (sample_usem3_index / "dense" / "index.faiss").resolve()
+
+
+@pytest.mark.slow
+def test_search_bench_over_http(sample_usem3_index: Path, sample: tuple, tmp_path: Path) -> None:
+    queries, qrels = sample
+    options = SearchBenchOptions(concurrency=(1, 2), max_queries=4, warmup=1,
+                                 systems=("passerelle-http", "passerelle"))
+    report = benchmark_search(sample_usem3_index, queries, tmp_path, qrels=qrels, options=options)
+    assert [r["system"] for r in report["rows"]] == ["passerelle-http"] * 2 + ["passerelle"] * 2
+    assert report["ndcg@10"]["passerelle-http"] == report["ndcg@10"]["passerelle"]  # same searcher, same hits
+    assert report["server_memory"]["peak_rss_mb"] >= report["server_memory_ready"]["rss_mb"] > 50
+    assert all(r["qps_vs_ref"] is None for r in report["rows"])  # Pyserini's hybrid was not run
+
+
+@pytest.mark.slow
+def test_bm25_build_bench(tmp_path: Path) -> None:
+    from passerelle.eval.bench_bm25_build import benchmark_bm25_build
+
+    report = benchmark_bm25_build(SAMPLE_DIR / "corpus.jsonl", tmp_path, lang="fr", pyserini_cli=False)
+    french = sum(1 for line in (SAMPLE_DIR / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+                 if '"lang": "fr"' in line)
+    assert report["documents"] == french
+    assert [r["tool"].split(" ")[0] for r in report["rows"]] == ["passerelle", "pyserini", "bm25s"]
+    assert all(r["seconds"] > 0 and r["docs_per_s"] == pytest.approx(french / r["seconds"], rel=0.01)
+               for r in report["rows"])
+
+
+@pytest.mark.slow
+def test_scale_bench_on_a_tiny_synthetic_corpus(sample_usem3_index: Path, sample: tuple, tmp_path: Path) -> None:
+    from passerelle.eval.bench_scale import ScaleOptions, benchmark_scale
+    from passerelle.eval.bench_synthetic import base_from_index
+    from passerelle.indexing.load import shared_encoder
+
+    base = base_from_index(sample_usem3_index)
+    assert len(base.docs) == 40 and base.vectors.shape == (40, 512)
+    options = ScaleOptions(sizes=(60, 100), queries=3, serve_queries=2, hnsw_max=60)
+    report = benchmark_scale(base, shared_encoder("usem3", "", ""), list(sample[0].values()), tmp_path, options)
+    assert [e["documents"] for e in report["sizes"]] == [60, 100]
+    assert [k["kind"] for k in report["sizes"][0]["kinds"]] == ["flat", "hnsw", "ivf-pq"]
+    assert [k["kind"] for k in report["sizes"][1]["kinds"]] == ["flat", "ivf-pq"]
+    assert report["skipped"] == ["hnsw at 100 documents"]
+    flat = report["sizes"][0]["kinds"][0]
+    assert flat["recall@10"] == 1.0  # exact search against itself
+    assert flat["hybrid"]["queries"] == 3
+    assert report["sizes"][1]["serving"]["peak_rss_mb"] > 50
+    assert not (tmp_path / "scale-60").exists()  # scratch removed unless kept
