@@ -73,14 +73,18 @@ def run_all(plan: BenchPlan, command: str) -> dict[str, Any]:
         raise BenchmarkError(f"unknown stages {unknown}; choose from {', '.join(STAGES)}")
     results_dir = Path(plan.workdir) / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    meta = {"command": command, "started_at": _now(), "machine": machine_info()}
+    meta: dict[str, Any] = {"command": command, "started_at": _now(), "machine": machine_info(), "stages": {}}
     _save(results_dir, "meta", meta)
     for stage in plan.stages:
         if plan.reuse and (results_dir / f"{stage}.json").is_file():
             logger.info("stage %s: reusing %s", stage, results_dir / f"{stage}.json")
             continue
         logger.info("stage %s", stage)
+        started, load = time.monotonic(), load_average()
         _save(results_dir, stage, _STAGE_RUNNERS[stage](plan))
+        meta["stages"][stage] = {"seconds": round(time.monotonic() - started, 1), "load_start": load,
+                                 "load_end": load_average()}
+        _save(results_dir, "meta", meta)
     _save(results_dir, "meta", {**meta, "finished_at": _now(), "load_end": load_average()})
     return load_results(results_dir)
 
@@ -95,18 +99,20 @@ def load_results(results_dir: Path) -> dict[str, Any]:
     if not (results_dir / "meta.json").is_file():
         raise BenchmarkError(f"no benchmark results in {results_dir}; run `passerelle bench all` first")
     results: dict[str, Any] = json.loads((results_dir / "meta.json").read_text(encoding="utf-8"))
+    results["search"] = {}
     for stage in STAGES:
         path = results_dir / f"{stage}.json"
-        if path.is_file():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if stage == "scale":
-                results.setdefault("search", {}).update(data.pop("search", {}))
-            if stage == "search":
-                results.setdefault("search", {}).update(data)
-            else:
-                results[stage] = data
-    if "search" in results:  # real collections first, then the synthetic one
-        results["search"] = dict(sorted(results["search"].items(), key=lambda item: item[0].startswith("synthetic")))
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if stage == "search":  # collection name -> report
+            results["search"].update(data)
+            continue
+        if stage == "scale":  # its search comparison on a synthetic corpus joins the others
+            results["search"].update(data.pop("search", {}))
+        results[stage] = data
+    # real collections first, then the synthetic ones
+    results["search"] = dict(sorted(results["search"].items(), key=lambda item: item[0].startswith("synthetic")))
     return results
 
 

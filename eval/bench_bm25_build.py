@@ -1,7 +1,8 @@
 """BM25 build time: Passerelle's sparse build against Pyserini's indexer and bm25s, on the same texts.
 
 - Passerelle: ``build_index`` with the dense side off and one Lucene view (the documents' language):
-  docstore (SQLite) plus Lucene through Anserini's ``SimpleIndexer``, in this process (JVM running).
+  docstore (SQLite) plus Lucene through Anserini's ``SimpleIndexer``, in this process (JVM running);
+  and its ``LuceneWriter`` alone on the same texts (what the Lucene part costs without the rest).
 - Pyserini in process: Anserini's ``IndexCollection.main`` (what ``python -m pyserini.index.lucene``
   runs) on a ``JsonCollection`` folder of the same texts, in this process's JVM: indexing time alone.
 - Pyserini CLI: ``python -m pyserini.index.lucene`` in a subprocess, wall time (with its start-up).
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from passerelle.eval.bench_timing import BenchmarkError
+
+WRITER_BATCH = 128  # the build pipeline's default batch size
 
 
 def benchmark_bm25_build(corpus: Path, workdir: Path, *, lang: str, limit: int | None = None,
@@ -56,6 +59,16 @@ def benchmark_bm25_build(corpus: Path, workdir: Path, *, lang: str, limit: int |
     build_index(subset, root / "passerelle", BuildOptions(dense=False, lang=lang, detect=False,
                                                           sparse_langs=frozenset({lang}), progress=False))
     _row(results, "passerelle (docstore + Lucene, sparse-only build)", time.perf_counter() - start, n)
+
+    from passerelle.indexing.sparse.lucene import LuceneWriter
+
+    start = time.perf_counter()
+    writer = LuceneWriter(root / "writer-only", lang)
+    for begin in range(0, n, WRITER_BATCH):
+        writer.add(pairs[begin:begin + WRITER_BATCH])
+    writer.close()
+    _row(results, f"passerelle LuceneWriter alone (SimpleIndexer, batches of {WRITER_BATCH})",
+         time.perf_counter() - start, n, note="no docstore, no corpus reading")
 
     start = time.perf_counter()
     args = ["-collection", "JsonCollection", "-input", str(root / "json"), "-index", str(root / "anserini"),

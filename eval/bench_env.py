@@ -20,6 +20,13 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def set_faiss_threads(threads: int | None = None) -> None:
+    """Set FAISS's OpenMP threads, process-wide (``None``: every core, FAISS's own default)."""
+    import faiss
+
+    faiss.omp_set_num_threads(threads or cpu_count())
+
+
 def load_average() -> list[float]:
     """1, 5 and 15-minute load averages (empty where the platform has none)."""
     try:

