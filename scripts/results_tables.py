@@ -130,6 +130,26 @@ def diagnostics(label: str, runs: dict[str, Run], qrels: Qrels) -> list[str]:
     return out
 
 
+def dense_pair(runs: dict[str, dict[str, Run] | None], qrels: Qrels) -> str | None:
+    """RRF (k=60) of the two encoders' dense top-100 runs, against the better of the two (for reference:
+    no index serves this combination)."""
+    from passerelle.service.fusion import fuse_rrf
+
+    dense = {enc: found["dense"] for enc, found in runs.items() if found}
+    if len(dense) != len(ENCODERS):
+        return None
+    fused: Run = {}
+    for qid in dense[ENCODERS[0]]:
+        lists = {enc: list(dense[enc].get(qid, {}).items()) for enc in ENCODERS}
+        fused[qid] = {hit.doc_id: hit.score for hit in fuse_rrf(lists)[:100]}
+    best = max(ENCODERS, key=lambda enc: evaluate(qrels, dense[enc], "ndcg@10").mean("ndcg@10"))
+    comparison = compare_runs({best: dense[best], "pair": fused}, qrels, "ndcg@10")
+    test = comparison.test("pair", "ndcg@10")
+    mark = (" ▲" if test.delta > 0 else " ▼") if is_significant(test.p_randomization_holm) else ""
+    return (f"dense {ENCODERS[0]} + dense {ENCODERS[1]}, RRF k=60: nDCG@10 {comparison.mean('pair', 'ndcg@10'):.3f}"
+            f"{mark} (best single encoder, {best}: {comparison.mean(best, 'ndcg@10'):.3f})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the tables and diagnostics for every collection with reports."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -152,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         if has_nodt:
             out += ["BM25 on the document-language view only (no translation):", ""]
             out += table(nodt_runs, qrels) + [""]
+        pair = dense_pair(main_runs, qrels)
+        if pair:
+            out += [f"For reference, {pair}.", ""]
         for setting, groups in (("DT" if has_nodt else "default", main_runs), ("no DT", nodt_runs)):
             for enc, runs in groups.items():
                 if runs:
