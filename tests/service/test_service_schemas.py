@@ -75,6 +75,7 @@ def test_to_params() -> None:
 def test_from_result() -> None:
     result = SearchResult(
         query="bees", query_lang="en", mode="hybrid", timings_ms=MappingProxyType({"dense": 1.5}),
+        warnings=("BM25 is unavailable",),
         hits=[Hit(doc_id="fr-004", score=0.5, lang="fr", title="T", snippet="S",
                   sources=MappingProxyType({"dense": SourceHit(rank=1, score=np.float32(0.25))}),
                   explanation=MappingProxyType({"contributions": MappingProxyType({"dense": {"value": 0.5}}),
@@ -82,7 +83,7 @@ def test_from_result() -> None:
     response = SearchResponse.from_result("sample", result)
     assert response.model_dump() == {
         "index": "sample", "query": "bees", "query_lang": "en", "mode": "hybrid",
-        "timings_ms": {"dense": 1.5},
+        "timings_ms": {"dense": 1.5}, "warnings": ["BM25 is unavailable"],
         "hits": [{"id": "fr-004", "score": 0.5, "lang": "fr", "title": "T", "snippet": "S",
                   "sources": {"dense": {"rank": 1, "score": 0.25}},
                   "explanation": {"contributions": {"dense": {"value": 0.5}}, "langs": ["de", "fr"]}}]}
