@@ -73,17 +73,18 @@ def run_all(plan: BenchPlan, command: str) -> dict[str, Any]:
         raise BenchmarkError(f"unknown stages {unknown}; choose from {', '.join(STAGES)}")
     results_dir = Path(plan.workdir) / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    meta: dict[str, Any] = {"command": command, "started_at": _now(), "machine": machine_info(), "stages": {}}
+    meta: dict[str, Any] = {"command": command, "started_at": _now(), "machine": machine_info(),
+                            "stages": _previous_stages(results_dir)}
     _save(results_dir, "meta", meta)
     for stage in plan.stages:
         if plan.reuse and (results_dir / f"{stage}.json").is_file():
             logger.info("stage %s: reusing %s", stage, results_dir / f"{stage}.json")
             continue
         logger.info("stage %s", stage)
-        started, load = time.monotonic(), load_average()
+        started, started_at, load = time.monotonic(), _now(), load_average()
         _save(results_dir, stage, _STAGE_RUNNERS[stage](plan))
         meta["stages"][stage] = {"seconds": round(time.monotonic() - started, 1), "load_start": load,
-                                 "load_end": load_average()}
+                                 "load_end": load_average(), "started_at": started_at, "command": command}
         _save(results_dir, "meta", meta)
     _save(results_dir, "meta", {**meta, "finished_at": _now(), "load_end": load_average()})
     return load_results(results_dir)
@@ -214,6 +215,17 @@ def _collection_lang(directory: Path) -> str:
     if not lang:
         raise BenchmarkError(f"{directory}/corpus.jsonl names no document language (field 'lang')")
     return str(lang)
+
+
+def _previous_stages(results_dir: Path) -> dict[str, Any]:
+    """Timing and load of the stages an earlier run saved here (kept when only some stages run again)."""
+    path = results_dir / "meta.json"
+    if not path.is_file():
+        return {}
+    previous = json.loads(path.read_text(encoding="utf-8"))
+    run = {"command": previous.get("command"), "started_at": previous.get("started_at")}  # older files lack them
+    return {name: {**run, **stage} for name, stage in previous.get("stages", {}).items()
+            if (results_dir / f"{name}.json").is_file()}
 
 
 def _save(results_dir: Path, stage: str, data: dict[str, Any]) -> None:

