@@ -82,7 +82,10 @@ def run_all(plan: BenchPlan, command: str) -> dict[str, Any]:
             continue
         logger.info("stage %s", stage)
         started, started_at, load = time.monotonic(), _now(), load_average()
-        _save(results_dir, stage, _STAGE_RUNNERS[stage](plan))
+        data = _STAGE_RUNNERS[stage](plan)
+        if stage == "search" and (results_dir / "search.json").is_file():  # keep collections not run again
+            data = {**json.loads((results_dir / "search.json").read_text(encoding="utf-8")), **data}
+        _save(results_dir, stage, data)
         meta["stages"][stage] = {"seconds": round(time.monotonic() - started, 1), "load_start": load,
                                  "load_end": load_average(), "started_at": started_at, "command": command}
         _save(results_dir, "meta", meta)

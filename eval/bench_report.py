@@ -115,7 +115,9 @@ def _search(name: str, report: dict[str, Any]) -> list[str]:
     lines = [f"## Search: {name}", "",
              f"{index['documents']:,} documents, encoder `{index['encoder']}`, FAISS `{index['faiss']}`, "
              f"Lucene view `{index['sparse_view']}`; {report['queries']} queries, k={report['options']['k']}, "
-             f"depth={report['options']['depth']} candidates per retriever. QPS = queries / wall time of the "
+             f"depth={report['options']['depth']} candidates per retriever; load average "
+             f"{report.get('load_start', ['?'])[:1]} at the start, {report.get('load_end', ['?'])[:1]} at the end "
+             "(this run's own processes included). QPS = queries / wall time of the "
              "pass; ×Pyserini = QPS ratio to Pyserini's HybridSearcher at the same concurrency. nDCG@10 from "
              "the first pass.", ""]
     rows = [(r["system"], r["concurrency"], r["qps"], r["p50_ms"], r["p99_ms"], r.get("qps_vs_ref"),

@@ -81,12 +81,13 @@ def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path,
     if not qids:
         raise BenchmarkError("no query to benchmark")
     texts = [queries[q] for q in qids]
+    from passerelle.eval.bench_env import load_average
     from passerelle.indexing.sparse import jvm
     from passerelle.service.searcher import Searcher
 
     jvm.start()
     searcher = Searcher.open(index_dir)
-    report: dict[str, Any] = {"index": _index_facts(searcher), "queries": len(qids),
+    report: dict[str, Any] = {"index": _index_facts(searcher), "queries": len(qids), "load_start": load_average(),
                               "options": {**asdict(options), "concurrency": list(options.concurrency)},
                               "descriptions": {name: DESCRIPTIONS[name] for name in options.systems},
                               "rows": [], "ndcg@10": {}, "agreement@10": {}}
@@ -94,6 +95,7 @@ def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path,
         answers = _time_systems(searcher, Path(index_dir), Path(workdir), texts, options, report)
     finally:
         searcher.index.close()
+    report["load_end"] = load_average()
     _add_ratios(report["rows"])
     if qrels is not None:
         report["ndcg@10"] = _quality(qids, answers, qrels)
