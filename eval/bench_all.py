@@ -6,8 +6,9 @@ nothing and ``passerelle bench report`` can render what exists):
 - ``search``: :func:`~passerelle.eval.bench_search.benchmark_search` on each real collection;
 - ``profile``: where one hybrid query's time goes (cProfile) on the first collection;
 - ``indexing``: the build vs the raw encoder, and BM25 build time vs Pyserini's indexer and bm25s;
-- ``scale``: synthetic corpora (:mod:`~passerelle.eval.bench_scale`), then the search comparison again
-  on the synthetic corpus of ``scale_search_size`` documents.
+- ``scale``: synthetic corpora (:mod:`~passerelle.eval.bench_scale`); the one of ``scale_search_size``
+  documents is kept;
+- ``scale-search``: the search comparison again, on that kept synthetic corpus.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from passerelle.eval.bench_timing import BenchmarkError
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("search", "profile", "indexing", "scale")
+STAGES = ("search", "profile", "indexing", "scale", "scale-search")
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,10 @@ def load_results(results_dir: Path) -> dict[str, Any]:
         if not path.is_file():
             continue
         data = json.loads(path.read_text(encoding="utf-8"))
-        if stage == "search":  # collection name -> report
+        if stage in ("search", "scale-search"):  # name -> report
             results["search"].update(data)
             continue
-        if stage == "scale":  # its search comparison on a synthetic corpus joins the others
+        if stage == "scale":  # results of older runs held their synthetic search here
             results["search"].update(data.pop("search", {}))
         results[stage] = data
     # real collections first, then the synthetic ones
@@ -189,7 +190,6 @@ def _indexing(plan: BenchPlan) -> dict[str, Any]:
 
 def _scale(plan: BenchPlan) -> dict[str, Any]:
     from passerelle.eval.bench_scale import benchmark_scale
-    from passerelle.eval.bench_search import benchmark_search
     from passerelle.eval.bench_synthetic import base_from_index
     from passerelle.indexing.load import shared_encoder
 
@@ -198,18 +198,30 @@ def _scale(plan: BenchPlan) -> dict[str, Any]:
     index = ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder)
     encoder = shared_encoder(plan.encoder, "", "")
     keep = (plan.scale_search_size,) if plan.scale_search_size in plan.scale.sizes else ()
-    options = replace(plan.scale, keep_sizes=keep)
-    report = benchmark_scale(base_from_index(index), encoder, list(collection.queries.values()), plan.workdir,
-                             options)
-    report["search"] = {}
-    for entry in report["sizes"]:
-        if "index_dir" in entry:
+    return benchmark_scale(base_from_index(index), encoder, list(collection.queries.values()), plan.workdir,
+                           replace(plan.scale, keep_sizes=keep))
+
+
+def _scale_search(plan: BenchPlan) -> dict[str, Any]:
+    """The search comparison on each synthetic index the scale stage kept (``index_dir`` in scale.json)."""
+    from passerelle.eval.bench_search import benchmark_search
+
+    path = Path(plan.workdir) / "results" / "scale.json"
+    if not path.is_file():
+        raise BenchmarkError("run the scale stage first: scale-search uses the synthetic index it keeps")
+    collection = _collection(plan, plan.collections[0])
+    out = {}
+    for entry in json.loads(path.read_text(encoding="utf-8"))["sizes"]:
+        index_dir = Path(entry.get("index_dir", ""))
+        if entry.get("index_dir") and (index_dir / "manifest.json").is_file():
             size = entry["documents"]
             search = replace(plan.search, max_queries=plan.scale_search_queries)
-            report["search"][f"synthetic-{size // 1000}k"] = benchmark_search(
-                Path(entry["index_dir"]), collection.queries, Path(plan.workdir) / f"search-synthetic-{size}",
-                options=search)
-    return report
+            out[f"synthetic-{size // 1000}k"] = benchmark_search(
+                index_dir, collection.queries, Path(plan.workdir) / f"search-synthetic-{size}", options=search)
+    if not out:
+        raise BenchmarkError(f"no kept synthetic index in {path}; run the scale stage with a size in --sizes "
+                             f"equal to {plan.scale_search_size}")
+    return out
 
 
 def _collection_lang(directory: Path) -> str:
@@ -240,4 +252,5 @@ def _now() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-_STAGE_RUNNERS = {"search": _search, "profile": _profile, "indexing": _indexing, "scale": _scale}
+_STAGE_RUNNERS = {"search": _search, "profile": _profile, "indexing": _indexing, "scale": _scale,
+                  "scale-search": _scale_search}

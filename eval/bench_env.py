@@ -21,7 +21,10 @@ def cpu_count() -> int:
 
 
 def set_faiss_threads(threads: int | None = None) -> None:
-    """Set FAISS's OpenMP threads, process-wide (``None``: every core, FAISS's own default)."""
+    """Set FAISS's OpenMP threads for the calling thread (``None``: every core, FAISS's own default).
+
+    libgomp keeps this setting per thread: threads started later begin with the default again.
+    """
     import faiss
 
     faiss.omp_set_num_threads(threads or cpu_count())

