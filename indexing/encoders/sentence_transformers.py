@@ -21,11 +21,15 @@ class SentenceTransformerEncoder:
     """
 
     def __init__(self, model: str, *, query_prefix: str = "", passage_prefix: str = "",
-                 batch_size: int = 32, languages: tuple[str, ...] | None = None) -> None:
+                 batch_size: int = 32, languages: tuple[str, ...] | None = None,
+                 threads: int | None = None) -> None:
         try:
+            import torch
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - dependency is declared
             raise ConfigError("sentence-transformers is not installed") from exc
+        if threads:
+            torch.set_num_threads(threads)  # process-wide: torch has no per-model setting
         try:
             self._model = SentenceTransformer(model, device="cpu")
         except OSError as exc:

@@ -251,3 +251,16 @@ def test_max_normalization_keeps_ratios() -> None:
     assert normalize([4.0, 2.0, 1.0], "max") == [1.0, 0.5, 0.25]
     assert normalize([3.0, 3.0], "max") == [1.0, 1.0]
     assert normalize([-1.0, 0.0], "max") == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("method", ["rrf", "linear"])
+def test_a_limit_keeps_exactly_the_head_of_the_full_fused_list(method: str) -> None:
+    rng = random.Random(7)
+    docs = [f"d{i:03d}" for i in range(60)]
+    rankings = {name: [(d, rng.uniform(0, 30)) for d in rng.sample(docs, 40)] for name in ("dense", "sparse:fr")}
+    for ranking in rankings.values():
+        ranking.sort(key=lambda pair: -pair[1])
+    full = fuse(rankings, method, weights={"dense": 1.0, "sparse:fr": 0.3})
+    for limit in (0, 1, 10, 59, 100):
+        head = fuse(rankings, method, weights={"dense": 1.0, "sparse:fr": 0.3}, limit=limit)
+        assert head == full[:limit]  # same ids, same float scores, same contributions

@@ -81,3 +81,15 @@ def test_shipped_default_profile_loads_and_bad_profiles_are_refused(tmp_path: Pa
     bad.write_text(json.dumps({"name": "x", "temperature": 3}))
     with pytest.raises(InvalidRequestError, match="unknown fields: temperature"):
         load_profile(str(bad))
+
+
+def test_a_limit_keeps_exactly_the_head_of_the_full_fused_list() -> None:
+    sparse = [("c", 12.0), ("d", 9.5), ("a", 3.0), ("e", 1.0)]
+    rankings = {"dense": DENSE, "sparse:en": sparse}
+    signals = {"sparse:en": ViewSignals("en", False, coverage=0.6, gap=top_gap(sparse))}
+    full, weights = fuse_language_aware(rankings, signals, PROFILE)
+    assert [h.doc_id for h in full] == sorted({d for d, _ in DENSE + sparse}, key=lambda d: (
+        -next(h.score for h in full if h.doc_id == d), d))
+    for limit in (0, 1, 3, 10):
+        head, same_weights = fuse_language_aware(rankings, signals, PROFILE, limit=limit)
+        assert head == full[:limit] and same_weights == weights

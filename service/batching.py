@@ -1,0 +1,136 @@
+"""Micro-batching: concurrent single-query searches answered together, in batches.
+
+Under concurrency the cost of a query is dominated by work that is far cheaper per query in a batch
+(one encoder call for many queries, one FAISS scan for many vectors) and by threads fighting over the
+GIL and the encoder's lock. :class:`QueryBatcher` queues each caller's query; a few worker threads take
+whatever is queued (up to ``max_batch`` queries with equal parameters) and answer it with one batched
+call. Nothing waits for a batch to fill: an idle batcher answers a lone query at once, so latency at
+concurrency 1 is unchanged, and batches form only when queries arrive while others are being answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+logger = logging.getLogger(__name__)
+
+P = TypeVar("P")  # compared with ==, never hashed (SearchParams may hold a dict)
+R = TypeVar("R")
+
+
+class BatcherClosedError(RuntimeError):
+    """The batcher was closed: its index is being unloaded."""
+
+
+@dataclass(eq=False)
+class _Request(Generic[P, R]):
+    query: str
+    params: P
+    done: threading.Event = field(default_factory=threading.Event)
+    result: R | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class BatchStats:
+    """Counters since the batcher started (read without locking: approximate while it runs)."""
+
+    batches: int = 0
+    queries: int = 0
+    largest: int = 0
+
+
+class QueryBatcher(Generic[P, R]):
+    """Answers single queries by batching those that arrive together.
+
+    Args:
+        run_batch: answers a list of queries sharing one parameter object, one result per query, in order.
+        max_batch: most queries answered by one call.
+        workers: threads answering batches (each runs one batch at a time).
+    """
+
+    def __init__(self, run_batch: Callable[[list[str], P], Sequence[R]], *, max_batch: int = 16,
+                 workers: int = 1, name: str = "passerelle-batcher") -> None:
+        if max_batch < 1 or workers < 1:
+            raise ValueError("max_batch and workers must be at least 1")
+        self._run_batch = run_batch
+        self.max_batch = max_batch
+        self._cond = threading.Condition()
+        self._queue: deque[_Request[P, R]] = deque()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)]
+        self._started = False
+        self.stats = BatchStats()
+
+    def submit(self, query: str, params: P) -> R:
+        """Answer one query (blocking); raises what the batched call raised.
+
+        Raises:
+            BatcherClosedError: the batcher was closed.
+        """
+        request: _Request[P, R] = _Request(query, params)
+        with self._cond:
+            if self._closed:
+                raise BatcherClosedError("this index is closed")
+            if not self._started:
+                self._started = True
+                for thread in self._threads:
+                    thread.start()
+            self._queue.append(request)
+            self._cond.notify()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.result  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop the workers once the queued queries are answered; later submits raise."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch = self._take()
+            self._answer(batch)
+
+    def _take(self) -> list[_Request[P, R]]:
+        """The oldest query and the queued ones with equal parameters (at most ``max_batch``); the lock is held."""
+        first = self._queue.popleft()
+        batch: list[_Request[P, R]] = [first]
+        others: list[_Request[P, R]] = []
+        while self._queue and len(batch) < self.max_batch:
+            request = self._queue.popleft()
+            (batch if request.params == first.params else others).append(request)
+        self._queue.extendleft(reversed(others))  # back at the front, in their order
+        return batch
+
+    def _answer(self, batch: list[_Request[P, R]]) -> None:
+        try:
+            results = self._run_batch([r.query for r in batch], batch[0].params)
+            if len(results) != len(batch):
+                raise RuntimeError(f"batched search answered {len(results)} results for {len(batch)} queries")
+            for request, result in zip(batch, results, strict=True):
+                request.result = result
+        except BaseException as exc:  # every caller in the batch gets the failure, the worker survives
+            for request in batch:
+                request.error = exc
+        finally:
+            self.stats.batches += 1
+            self.stats.queries += len(batch)
+            self.stats.largest = max(self.stats.largest, len(batch))
+            for request in batch:
+                request.done.set()
