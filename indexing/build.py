@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from passerelle.indexing.augment.apply import describe_augmentation, load_augment, new_mixer
 from passerelle.indexing.dense import FaissSpec
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.encoders.base import Encoder, EncoderSpec
@@ -40,6 +41,7 @@ def build_index(corpus: Path | str, out: Path | str, options: BuildOptions | Non
     options = options or BuildOptions()
     corpus, out = Path(corpus), Path(out)
     records = read_records(corpus, options.fmt)  # validates the path and format before any work
+    augment = load_augment(options.augment_files, options.augment_alpha, options.augment_agg)
     recover(out)
     cleanup_staging(out)
     staging = staging_dir(out)
@@ -52,7 +54,10 @@ def build_index(corpus: Path | str, out: Path | str, options: BuildOptions | Non
             encoder = create_encoder(name, query_prefix=options.query_prefix,
                                      passage_prefix=options.passage_prefix)
         docstore = DocStore(staging / DOCSTORE)
-        ingest = Ingest(staging, options, docstore, encoder, analyzers={}, total=count_records(corpus, options))
+        mixer = new_mixer(augment, encoder if options.dense else None, options.augment_alpha, options.augment_agg,
+                          options.augment_normalize)
+        ingest = Ingest(staging, options, docstore, encoder, analyzers={}, total=count_records(corpus, options),
+                        augment=augment, mixer=mixer)
         result = ingest.run(records)
         if result.added == 0:
             raise CorpusError("the corpus has no usable documents", path=corpus)
@@ -65,8 +70,14 @@ def build_index(corpus: Path | str, out: Path | str, options: BuildOptions | Non
                   detect_format(corpus)}
         if corpus.is_file():
             source["sha256"] = sha256_file(corpus)
+        augmentation = None
+        if augment is not None:
+            augment.copy_files(staging)
+            augmentation = describe_augmentation(augment, options.augment_alpha, options.augment_agg,
+                                                 options.augment_normalize, mixer.mixed if mixer else 0)
         manifest = describe(staging, docstore, encoder.spec if encoder else NO_ENCODER, faiss_spec,
-                            ingest.analyzers, dict(result.sparse_added), dense_rows, dict(result.skipped), source)
+                            ingest.analyzers, dict(result.sparse_added), dense_rows, dict(result.skipped), source,
+                            augmentation=augmentation)
         docstore.close()
         write_manifest(staging, manifest)
         publish(staging, out)

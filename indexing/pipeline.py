@@ -12,13 +12,14 @@ import logging
 import queue
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from passerelle.indexing.augment.apply import AugmentSet, QueryMixer
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.documents import Document
 from passerelle.indexing.encoders.base import Encoder
@@ -53,7 +54,8 @@ class Ingest:
     """Streams records into a staging index directory (docstore + Lucene views + a vectors file)."""
 
     def __init__(self, root: Path, options: BuildOptions, docstore: DocStore, encoder: Encoder | None,
-                 analyzers: dict[str, str], *, append: bool = False, total: int | None = None) -> None:
+                 analyzers: dict[str, str], *, append: bool = False, total: int | None = None,
+                 augment: AugmentSet | None = None, mixer: QueryMixer | None = None) -> None:
         self.root = root
         self.options = options
         self.docstore = docstore
@@ -64,6 +66,8 @@ class Ingest:
         self.detector = LanguageDetector() if options.detect and not options.lang else None
         self._writers: dict[str, LuceneWriter] = {}
         self._warned_langs: set[str] = set()
+        self.augment = augment  # translations become views, generated queries expand views
+        self.mixer = mixer if self.encoder is not None else None  # generated queries mixed into vectors
         self.result = IngestResult()
 
     def run(self, records: Iterable[Record | CorpusError]) -> IngestResult:
@@ -71,9 +75,12 @@ class Ingest:
         unless ``on_error`` is ``skip``."""
         bar = tqdm(total=self.total, unit="doc", desc="indexing", disable=not self.options.progress,
                    dynamic_ncols=True, smoothing=0.1)
-        encoding = _EncodingThread(self.encoder, self.root / "dense" / VECTORS_FILE, bar) if self.encoder else None
+        encoding = (_EncodingThread(self.encoder, self.root / "dense" / VECTORS_FILE, bar, self.mixer)
+                    if self.encoder else None)
         try:
             for batch in self._batches(records):
+                if self.augment is not None:
+                    batch = [self.augment.apply(doc) for doc in batch]
                 self._store(batch)
                 if encoding is not None:
                     encoding.submit(batch)
@@ -141,10 +148,9 @@ class Ingest:
         if self.options.sparse:
             by_lang: dict[str, list[tuple[str, str]]] = {}
             for doc in batch:
-                for lang in doc.view_langs():
+                for lang, text in self._sparse_texts(doc).items():
                     if self.options.sparse_langs is not None and lang not in self.options.sparse_langs:
                         continue
-                    text = doc.view(lang)
                     if text:
                         by_lang.setdefault(lang, []).append((doc.id, text))
             for lang, pairs in by_lang.items():
@@ -154,6 +160,11 @@ class Ingest:
                     self.result.sparse_added[lang] += len(pairs)
         self.result.added += len(batch)
         self.result.languages.update(doc.lang for doc in batch)
+
+    def _sparse_texts(self, doc: Document) -> dict[str, str]:
+        if self.augment is not None:
+            return self.augment.sparse_texts(doc)
+        return {lang: doc.view(lang) or "" for lang in doc.view_langs()}
 
     def _writer(self, lang: str) -> LuceneWriter | None:
         if lang not in self._writers:
@@ -184,8 +195,10 @@ class Ingest:
 class _EncodingThread:
     """Encodes batches in the background and appends the vectors, in order, to a raw float32 file."""
 
-    def __init__(self, encoder: Encoder, path: Path, bar: tqdm) -> None:
+    def __init__(self, encoder: Encoder, path: Path, bar: tqdm,
+                 mix: Callable[[list[Document], np.ndarray], np.ndarray] | None = None) -> None:
         self.encoder = encoder
+        self.mix = mix
         self.path = path
         self.dim = encoder.spec.dim
         self.bar = bar
@@ -205,6 +218,8 @@ class _EncodingThread:
                 continue
             try:
                 vectors = self.encoder.encode_documents([doc.contents for doc in batch])
+                if self.mix is not None:
+                    vectors = self.mix(batch, vectors)
                 self._out.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
                 self.bar.update(len(batch))
             except BaseException as exc:  # surfaced in the main thread by _raise_if_failed

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from passerelle import __version__
+from passerelle.commands import augment as augment_cmd
 from passerelle.commands import bench as bench_cmd
 from passerelle.commands import config as config_cmd
 from passerelle.commands import eval as eval_cmd
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(index_cmd.app, name="index")
+app.add_typer(augment_cmd.app, name="augment")
 app.command("serve", help="Serve one or more index directories over HTTP (uvicorn).")(serve_cmd.serve)
 app.command("search")(search_cmd.search)
 app.add_typer(eval_cmd.app, name="eval")
