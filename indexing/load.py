@@ -16,6 +16,7 @@ from passerelle.indexing.encoders.registry import create_encoder
 from passerelle.indexing.errors import IndexFormatError, JavaUnavailableError, PasserelleError
 from passerelle.indexing.manifest import Manifest, read_manifest, verify_files
 from passerelle.indexing.publish import recover
+from passerelle.indexing.shards import SHARDS_FILE
 from passerelle.indexing.sparse.lucene import LuceneView
 
 logger = logging.getLogger(__name__)
@@ -49,18 +50,21 @@ class LoadedIndex:
 
 
 @functools.lru_cache(maxsize=8)
-def shared_encoder(name: str, query_prefix: str, passage_prefix: str) -> Encoder:
-    """One encoder instance per process and spec: reloading an index does not reload the model."""
-    return create_encoder(name, query_prefix=query_prefix, passage_prefix=passage_prefix)
+def shared_encoder(name: str, query_prefix: str, passage_prefix: str, threads: int | None = None) -> Encoder:
+    """One encoder instance per process, spec and thread count: reloading an index does not reload the model."""
+    return create_encoder(name, query_prefix=query_prefix, passage_prefix=passage_prefix, threads=threads)
 
 
 def load_index(path: Path | str, *, encoder: Encoder | None = None, verify: Verify = "size",
-               dense: bool = True, sparse: bool = True) -> LoadedIndex:
+               dense: bool = True, sparse: bool = True, query_threads: int | None = None) -> LoadedIndex:
     """Open the index at ``path``.
 
     Args:
         encoder: use this encoder instead of recreating the one the manifest records; it must match.
+        query_threads: CPU threads one search may use in the query encoder and in FAISS (``None``: every
+            core, right for batch evaluation; a server answering concurrent requests wants 1).
         verify: check files against the manifest: ``full`` (sha256), ``size`` (default, fast) or ``none``.
+            A sharded index (``shards.json``) is checked shard by shard, each against its own manifest.
         dense / sparse: open either side (the other is left out).
 
     Raises:
@@ -69,6 +73,11 @@ def load_index(path: Path | str, *, encoder: Encoder | None = None, verify: Veri
     """
     path = Path(path).resolve()
     recover(path)
+    if (path / SHARDS_FILE).is_file():  # a sharded index: stores that span the shards and merge exactly
+        from passerelle.indexing.sharded import load_sharded
+
+        return load_sharded(path, encoder=encoder, verify=verify, dense=dense, sparse=sparse,
+                            query_threads=query_threads)
     manifest = read_manifest(path)
     if verify != "none":
         verify_files(path, manifest, full=verify == "full")
@@ -77,9 +86,10 @@ def load_index(path: Path | str, *, encoder: Encoder | None = None, verify: Veri
     if dense and manifest.dense_rows and (path / "dense").is_dir():
         spec = manifest.encoder
         if encoder is None:
-            encoder = shared_encoder(spec.name, spec.query_prefix, spec.passage_prefix)
+            encoder = shared_encoder(spec.name, spec.query_prefix, spec.passage_prefix, query_threads)
         check_compatible(spec, encoder.spec)
         loaded.dense = _opened(path, lambda: DenseStore.load(path / "dense", manifest.faiss), [loaded])
+        loaded.dense.search_threads = query_threads
         loaded.encoder = encoder
     if sparse:
         try:

@@ -6,25 +6,31 @@ atomically, so readers of the old index and a killed update never see a half-cha
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from passerelle.indexing.augment.apply import describe_augmentation, load_augment, new_mixer
 from passerelle.indexing.build import DOCSTORE, count_records
 from passerelle.indexing.dense import DenseStore
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.encoders.base import Encoder, check_compatible
 from passerelle.indexing.encoders.registry import encoder_from_spec
-from passerelle.indexing.errors import DocumentNotFoundError
+from passerelle.indexing.errors import ConfigError, DocumentNotFoundError
 from passerelle.indexing.finalize import append_vectors, describe
 from passerelle.indexing.manifest import Manifest, read_manifest, write_manifest
 from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.pipeline import Ingest
 from passerelle.indexing.publish import cleanup_staging, publish, recover, staging_dir
 from passerelle.indexing.readers import Record, read_records
+from passerelle.indexing.shards import is_sharded
 from passerelle.indexing.sparse.lucene import LuceneView
 from passerelle.indexing.sparse.lucene import delete_documents as lucene_delete
+
+logger = logging.getLogger(__name__)
 
 
 def add_documents(index_dir: Path | str, corpus: Path | str, options: BuildOptions | None = None, *,
@@ -33,12 +39,15 @@ def add_documents(index_dir: Path | str, corpus: Path | str, options: BuildOptio
 
     An id already in the index is an error (``DuplicateDocumentError`` / ``CorpusError`` with file and
     line) unless ``upsert``, which replaces that document in the docstore, every Lucene view and FAISS.
-    The encoder is the one the manifest records; FAISS kind and analyzers stay as built.
+    The encoder is the one the manifest records; FAISS kind and analyzers stay as built. Augmentation
+    files apply to the added documents; an index built with augmentation keeps its alpha and aggregation.
     """
     options = options or BuildOptions()
     index_dir, corpus = Path(index_dir), Path(corpus)
     records = read_records(corpus, options.fmt)
     manifest = _prepare(index_dir)
+    alpha, agg, normalize = _mixing(manifest, options)
+    augment = load_augment(options.augment_files, alpha, agg)
     if manifest.dense_rows and options.dense:
         encoder = encoder or encoder_from_spec(manifest.encoder)
         check_compatible(manifest.encoder, encoder.spec)
@@ -54,8 +63,9 @@ def add_documents(index_dir: Path | str, corpus: Path | str, options: BuildOptio
             replaced = sorted(docstore.existing_ids([str(i) for i in ids if i is not None]))
             _remove(staging, manifest, docstore, dense, replaced)
         analyzers = dict(manifest.analyzers)
+        mixer = new_mixer(augment, encoder if dense is not None else None, alpha, agg, normalize)
         ingest = Ingest(staging, options, docstore, encoder, analyzers, append=True,
-                        total=count_records(corpus, options))
+                        total=count_records(corpus, options), augment=augment, mixer=mixer)
         result = ingest.run(records)
         if dense is not None and encoder is not None:
             append_vectors(dense, result, encoder.spec.dim)
@@ -63,7 +73,12 @@ def add_documents(index_dir: Path | str, corpus: Path | str, options: BuildOptio
         skipped = dict(manifest.skipped)
         for kind, n in result.skipped.items():
             skipped[kind] = skipped.get(kind, 0) + n
-        return _publish(staging, index_dir, manifest, docstore, dense, analyzers, skipped)
+        augmentation = manifest.augmentation
+        if augment is not None:
+            augment.copy_files(staging)
+            augmentation = describe_augmentation(augment, alpha, agg, normalize, mixer.mixed if mixer else 0,
+                                                 previous=manifest.augmentation)
+        return _publish(staging, index_dir, manifest, docstore, dense, analyzers, skipped, augmentation)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -90,15 +105,31 @@ def delete_documents(index_dir: Path | str, doc_ids: Sequence[str], *, missing_o
         if dense is not None:
             dense.save(staging / "dense")
         return _publish(staging, index_dir, manifest, docstore, dense, dict(manifest.analyzers),
-                        dict(manifest.skipped))
+                        dict(manifest.skipped), manifest.augmentation)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
+def _mixing(manifest: Manifest, options: BuildOptions) -> tuple[float, Any, bool]:
+    """Alpha, aggregation and renormalization for added documents: the index's own when it has them, so
+    old and new vectors are mixed alike."""
+    previous = manifest.augmentation or {}
+    if "alpha" not in previous:
+        return options.augment_alpha, options.augment_agg, options.augment_normalize
+    chosen = (float(previous["alpha"]), previous["agg"], bool(previous.get("renormalized", False)))
+    if options.augment_files and chosen != (options.augment_alpha, options.augment_agg, options.augment_normalize):
+        logger.info("augmentation of added documents uses the index's alpha=%s agg=%s renormalized=%s",
+                    *chosen)
+    return chosen
+
+
 def _prepare(index_dir: Path) -> Manifest:
     recover(index_dir)
     cleanup_staging(index_dir)
+    if is_sharded(index_dir):  # its documents live in the shards: a flat write beside them would be ignored
+        raise ConfigError(f"{index_dir} is a sharded index: adding or deleting documents in place is not "
+                          "supported; rebuild it (index build --shards N) with the changed corpus")
     return read_manifest(index_dir)
 
 
@@ -134,7 +165,7 @@ def _remove(staging: Path, manifest: Manifest, docstore: DocStore, dense: DenseS
 
 
 def _publish(staging: Path, index_dir: Path, old: Manifest, docstore: DocStore, dense: DenseStore | None,
-             analyzers: dict[str, str], skipped: dict[str, int]) -> Manifest:
+             analyzers: dict[str, str], skipped: dict[str, int], augmentation: dict[str, Any] | None) -> Manifest:
     sparse_docs = {}
     for lang, analyzer in analyzers.items():
         if (staging / "sparse" / lang).is_dir():
@@ -143,7 +174,7 @@ def _publish(staging: Path, index_dir: Path, old: Manifest, docstore: DocStore, 
             view.close()
     manifest = describe(staging, docstore, old.encoder, old.faiss, analyzers, sparse_docs,
                         len(dense.row_ids) if dense is not None else 0, skipped, old.source,
-                        created_at=old.created_at, augmentation=old.augmentation)
+                        created_at=old.created_at, augmentation=augmentation)
     docstore.close()
     write_manifest(staging, manifest)
     publish(staging, index_dir)

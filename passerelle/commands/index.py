@@ -42,6 +42,8 @@ def _options(**values: Any) -> Any:
         on_error=values["on_error"] or defaults.on_error, strict_languages=values.get("strict", False),
         batch_size=values["batch_size"] or defaults.batch_size,
         dense=not values.get("no_dense", False), sparse=not values.get("no_sparse", False),
+        augment_files=tuple(values.get("augment") or ()), augment_alpha=values.get("augment_alpha", 0.01),
+        augment_agg=values.get("augment_agg") or "sum", augment_normalize=values.get("augment_normalize", False),
     )
 
 
@@ -58,6 +60,19 @@ def _mapping_options() -> dict[str, Any]:
         "no_detect": typer.Option(False, "--no-detect", help="Do not detect missing languages."),
         "on_error": typer.Option(None, "--on-error", help="raise (stop at the first bad record) | skip (count it)."),
         "batch_size": typer.Option(None, "--batch-size", help="Documents per pipeline batch."),
+    }
+
+
+def _augment_options() -> dict[str, Any]:
+    return {
+        "augment": typer.Option(None, "--augment", help=(
+            "Augmentation JSONL (doc_id, kind=query|translation, lang, text), e.g. from `passerelle augment`; "
+            "repeatable. Translations become views; generated queries expand views and are mixed into vectors.")),
+        "augment_alpha": typer.Option(0.01, "--augment-alpha", min=0.0, max=1.0,
+                                      help="xQG mix: e = (1-alpha)*e_p + alpha*agg(e_q) (paper: 0.01)."),
+        "augment_agg": typer.Option("sum", "--augment-agg", help="sum (paper) | mean of the query vectors."),
+        "augment_normalize": typer.Option(False, "--augment-normalize",
+                                          help="L2-renormalize mixed vectors (default: keep the paper's mix)."),
     }
 
 
@@ -88,8 +103,21 @@ def build(
     metadata_fields: str = _mapping_options()["metadata_fields"], lang: str = _mapping_options()["lang"],
     no_detect: bool = _mapping_options()["no_detect"], on_error: str = _mapping_options()["on_error"],
     batch_size: int = _mapping_options()["batch_size"],
+    augment: list[Path] = _augment_options()["augment"],
+    augment_alpha: float = _augment_options()["augment_alpha"],
+    augment_agg: str = _augment_options()["augment_agg"],
+    augment_normalize: bool = _augment_options()["augment_normalize"],
+    engine: str = typer.Option("local", "--engine", help="local (this process) | ray (a pool of Ray workers)."),
+    shards: int = typer.Option(
+        None, "--shards", min=1, help="Split the index into N shards (default: 1 locally, 2 with --engine ray)."),
+    address: str = typer.Option(
+        "local", "--address", help="Ray: local (start Ray here) | auto (join a running cluster) | ray://host:port."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Ray: shard builds running at once."),
 ) -> None:
     """Build an index from a corpus: docstore, one Lucene index per language view, and FAISS.
+
+    With --shards N (or --engine ray) it writes N shards, each a normal index, plus shards.json listing
+    them; the service searches them in parallel and merges exactly.
 
     Example: passerelle index build --corpus data/sample/corpus.jsonl --out indexes/sample
     """
@@ -97,10 +125,23 @@ def build(
 
     offline_environment()
     setup_logging()
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"--engine must be local or ray, got {engine!r}")
     with fail_on_error():
-        from passerelle.indexing.build import build_index
+        options = _options(**locals())
+        n_shards = shards or (2 if engine == "ray" else 1)
+        if engine == "ray":
+            from passerelle.indexing.ray_build import build_index_ray
 
-        manifest = build_index(corpus, out, _options(**locals()))
+            manifest = build_index_ray(corpus, out, options, shards=n_shards, address=address, workers=workers)
+        elif n_shards > 1:
+            from passerelle.indexing.shard_build import build_sharded
+
+            manifest = build_sharded(corpus, out, options, shards=n_shards)
+        else:
+            from passerelle.indexing.build import build_index
+
+            manifest = build_index(corpus, out, options)
     _summary(out, manifest)
 
 
@@ -115,6 +156,10 @@ def add(
     metadata_fields: str = _mapping_options()["metadata_fields"], lang: str = _mapping_options()["lang"],
     no_detect: bool = _mapping_options()["no_detect"], on_error: str = _mapping_options()["on_error"],
     batch_size: int = _mapping_options()["batch_size"],
+    augment: list[Path] = _augment_options()["augment"],
+    augment_alpha: float = _augment_options()["augment_alpha"],
+    augment_agg: str = _augment_options()["augment_agg"],
+    augment_normalize: bool = _augment_options()["augment_normalize"],
 ) -> None:
     """Add documents to an index (same encoder and analyzers); an existing id is an error unless --upsert."""
     from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
@@ -122,6 +167,7 @@ def add(
     offline_environment()
     setup_logging()
     with fail_on_error():
+        _refuse_sharded(index)
         from passerelle.indexing.update import add_documents
 
         manifest = add_documents(index, corpus, _options(**locals()), upsert=upsert)
@@ -139,6 +185,7 @@ def delete(
 
     setup_logging()
     with fail_on_error():
+        _refuse_sharded(index)
         from passerelle.indexing.update import delete_documents
 
         manifest = delete_documents(index, ids, missing_ok=missing_ok)
@@ -177,6 +224,25 @@ def _summary(path: Path, manifest: Any) -> None:
     table.add_row("faiss", f"{manifest.faiss.kind} ({manifest.dense_rows} rows)")
     views = ", ".join(f"{k} [{manifest.analyzers[k]}]: {v}" for k, v in manifest.sparse_docs.items())
     table.add_row("sparse views", escape(views))
+    if manifest.augmentation:
+        aug = manifest.augmentation
+        table.add_row("augmentation", f"{len(aug.get('files', []))} file(s), {aug.get('docs_augmented', 0)} docs, "
+                      f"alpha {aug.get('alpha')} {aug.get('agg')}, {aug.get('unmatched_doc_ids', 0)} unmatched ids")
+    sharded = manifest.source.get("sharded") if isinstance(manifest.source, dict) else None
+    if sharded:
+        engine = sharded.get("engine", {})
+        table.add_row("shards", f"{sharded.get('shards')} (built by {engine.get('name', '?')}"
+                      + (f", {engine['workers']} workers" if "workers" in engine else "") + "); see shards.json")
     table.add_row("skipped records", ", ".join(f"{k}: {v}" for k, v in manifest.skipped.items()) or "none")
     table.add_row("updated", manifest.updated_at)
     Console(stderr=False).print(table)
+
+
+def _refuse_sharded(index: Path) -> None:
+    """Adding to or deleting from a sharded index is not supported yet: say so before touching anything."""
+    from passerelle.indexing.errors import ConfigError
+    from passerelle.indexing.shards import is_sharded
+
+    if is_sharded(index):
+        raise ConfigError(f"{index} is a sharded index (shards.json): adding and deleting documents is not "
+                          "supported for it yet; rebuild it with `passerelle index build --shards N`")
