@@ -78,8 +78,7 @@ def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | No
         if not searchers:
             for name, path in state.paths.items():
                 logger.info("loading index %r from %s", name, path)
-                searcher = await anyio.to_thread.run_sync(open_searcher, path, state.settings.fusion_profile,
-                                                         state.settings.verify)
+                searcher = await anyio.to_thread.run_sync(open_searcher, path, state.settings)
                 state.registry.swap(ServedIndex(name=name, path=path, searcher=searcher))
         logger.info("serving %s", ", ".join(state.registry.names()))
         try:

@@ -26,6 +26,10 @@ class InvalidRequestError(ServiceError):
     """A request is well-formed but asks for something the service cannot do (e.g. k over the limit)."""
 
 
+class QueryTranslationUnavailableError(InvalidRequestError):
+    """``translate_query`` was asked for but the service has no query translation model (HTTP 400)."""
+
+
 class ServiceUnavailableError(ServiceError):
     """The service cannot answer now (indexes still loading, or every worker slot busy)."""
 

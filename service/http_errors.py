@@ -31,6 +31,7 @@ from passerelle.service.errors import (
     FusionError,
     IndexNotFoundError,
     InvalidRequestError,
+    QueryTranslationUnavailableError,
     ReloadError,
     ServiceUnavailableError,
 )
@@ -44,6 +45,7 @@ STATUS_OF: tuple[tuple[type[PasserelleError], int], ...] = (
     (AdminDisabledError, 404),
     (AuthenticationError, 403),
     (ReloadError, 409),
+    (QueryTranslationUnavailableError, 400),
     (UnsupportedLanguageError, 422),
     (InvalidRequestError, 422),
     (FusionError, 422),

@@ -44,8 +44,7 @@ async def reload_indexes(state: StateDep, _key: AdminKey,
         reloaded = []
         for name, path in targets:
             try:
-                searcher = await anyio.to_thread.run_sync(open_searcher, path, state.settings.fusion_profile,
-                                                          state.settings.verify)
+                searcher = await anyio.to_thread.run_sync(open_searcher, path, state.settings)
             except Exception as exc:  # whatever the failure, the copy in service stays in service
                 state.metrics.reloads.labels(name, "failed").inc()
                 if not isinstance(exc, PasserelleError):

@@ -35,7 +35,10 @@ async def run_search(state: AppState, options: SearchOptions, queries: Sequence[
     params = options.to_params()
     with state.registry.lease(options.index) as served:
         start = time.perf_counter()
-        results = await anyio.to_thread.run_sync(served.searcher.search_batch, list(queries), params)
+        if len(queries) == 1:  # joins concurrent single queries in a micro-batch when the searcher batches
+            results = [await anyio.to_thread.run_sync(served.searcher.search, queries[0], params)]
+        else:
+            results = await anyio.to_thread.run_sync(served.searcher.search_batch, list(queries), params)
         elapsed = time.perf_counter() - start
     state.metrics.search_seconds.labels(options.mode, served.name).observe(elapsed)
     return [SearchResponse.from_result(served.name, result) for result in results]

@@ -104,6 +104,9 @@ class SearchOptions(BaseModel):
     rrf_k: Count = Field(DEFAULT_RRF_K, ge=0, le=100_000, description="The k constant of RRF.")
     depth: Count = Field(100, ge=1, le=100_000, description="Candidates taken from each retriever.")
     explain: bool = Field(False, description="Return each hit's fusion arithmetic.")
+    translate_query: bool = Field(False, description=(
+        "BM25 searches the query machine-translated into each document language (cached); needs the "
+        "service's query_translator, else 400."))
 
     @field_validator("depth")
     @classmethod
@@ -130,7 +133,7 @@ class SearchOptions(BaseModel):
             doc_langs=frozenset(self.doc_langs) if self.doc_langs else None,
             fusion=self.fusion, normalization=self.normalization, profile=self.fusion_profile,
             weights=dict(weights) if weights is not None else None,
-            rrf_k=self.rrf_k, depth=self.depth, explain=self.explain)
+            rrf_k=self.rrf_k, depth=self.depth, explain=self.explain, translate_query=self.translate_query)
 
 
 class SearchRequest(SearchOptions):
@@ -187,6 +190,13 @@ class RequestModels(NamedTuple):
     batch: type[BatchSearchRequest]
 
 
+def _no_translation_model(value: bool) -> bool:
+    if value:
+        raise ValueError("translate_query=true needs a query translation model, and this service has none: set "
+                         "service.query_translator (a Hugging Face id or local path)")
+    return value
+
+
 def request_models(settings: ServiceSettings) -> RequestModels:
     """Derive the request models carrying ``settings``' defaults and limits."""
     s = settings
@@ -198,10 +208,13 @@ def request_models(settings: ServiceSettings) -> RequestModels:
         "rrf_k": (Count, Field(s.default_rrf_k, ge=0, le=100_000, description="The k constant of RRF.")),
         "depth": (Count, Field(s.default_depth, ge=1, le=s.max_depth, description="Candidates per retriever.")),
         # the names a request may give are the shipped profiles: say so in the OpenAPI document (an enum)
-        "fusion_profile": (str | None, Field(
-            None, pattern=r"^[A-Za-z0-9_-]{1,64}$", json_schema_extra={"enum": [*shipped_profiles(), None]},
-            description=SearchOptions.model_fields["fusion_profile"].description)),
+        "fusion_profile": (Literal[tuple(shipped_profiles())] | None, Field(
+            None, description=SearchOptions.model_fields["fusion_profile"].description)),
     }
+    if s.query_translator is None:  # the schema says what the service can do: no translation model, no QT
+        common["translate_query"] = (Annotated[bool, AfterValidator(_no_translation_model)], Field(
+            False, json_schema_extra={"enum": [False]}, description=(
+                "Query translation is off: this service has no query translation model (service.query_translator).")))
     # one query: 1 to max_query_chars characters, not blank, no control character (TEXT_PATTERN says it)
     text = Annotated[str, StringConstraints(min_length=1, max_length=s.max_query_chars),
                      Field(json_schema_extra={"pattern": TEXT_PATTERN})]

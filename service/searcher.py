@@ -16,7 +16,8 @@ from passerelle.indexing.documents import Document
 from passerelle.indexing.errors import JavaUnavailableError
 from passerelle.indexing.language import LanguageDetector
 from passerelle.indexing.load import LoadedIndex, Verify, load_index
-from passerelle.service.errors import InvalidRequestError
+from passerelle.service.batching import QueryBatcher
+from passerelle.service.errors import InvalidRequestError, QueryTranslationUnavailableError
 from passerelle.service.fusion import Contribution, FusedHit, FusionMethod, Normalization, Ranking, fuse
 from passerelle.service.language_fusion import (
     DEFAULT_PROFILE,
@@ -25,6 +26,7 @@ from passerelle.service.language_fusion import (
     load_profile,
     top_gap,
 )
+from passerelle.service.query_translation import CachedQueryTranslator, translated_views
 
 Mode = Literal["dense", "sparse", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "sparse", "hybrid")
@@ -46,6 +48,7 @@ class SearchParams:
     rrf_k: int = 60
     depth: int = 100
     explain: bool = False
+    translate_query: bool = False  # BM25 searches the query translated into the document languages (QT)
 
 
 @dataclass(frozen=True)
@@ -94,25 +97,40 @@ class SearchResult:
 
 
 class Searcher:
-    """Answers searches over one :class:`LoadedIndex`. Thread-safe."""
+    """Answers searches over one :class:`LoadedIndex`. Thread-safe.
+
+    ``micro_batch`` > 1 answers concurrent :meth:`search` calls together, in batches of up to that many
+    queries, on ``search_workers`` threads (see :mod:`passerelle.service.batching`); 1 answers each call
+    in its caller's thread.
+    """
 
     def __init__(self, index: LoadedIndex, *, default_query_lang: str = "en",
-                 fusion_profile: str = DEFAULT_PROFILE) -> None:
+                 fusion_profile: str = DEFAULT_PROFILE, micro_batch: int = 1, search_workers: int = 1,
+                 query_translator: CachedQueryTranslator | None = None) -> None:
         self.index = index
+        self.query_translator = query_translator  # for translate_query (service/query_translation.py)
         self.default_query_lang = default_query_lang
         self.fusion_profile = load_profile(fusion_profile)  # fail at load, not at the first query
         candidates = set(index.manifest.analyzers) | set(index.manifest.languages) | {default_query_lang}
         self._detector = LanguageDetector(candidates)
+        self.batcher: QueryBatcher[SearchParams, SearchResult] | None = None
+        if micro_batch > 1:
+            self.batcher = QueryBatcher(self.search_batch, max_batch=micro_batch, workers=search_workers,
+                                        name=f"search-{index.name}")
 
     @classmethod
-    def open(cls, index_dir: str | Path, *, verify: Verify = "size", **kwargs: Any) -> Searcher:
+    def open(cls, index_dir: str | Path, *, verify: Verify = "size", query_threads: int | None = None,
+             **kwargs: Any) -> Searcher:
         """Load the index at ``index_dir`` (files checked per ``verify``: full, size or none), wrap it, and
         warm it up so first queries pay no load cost. Nothing stays open when this fails.
+
+        ``query_threads`` caps the threads one search uses in the encoder and FAISS (``None``: every core,
+        right for batch evaluation; a server answering concurrent requests wants 1).
 
         Raises:
             IndexFormatError: the index is missing, incomplete or damaged.
         """
-        index = load_index(index_dir, verify=verify)
+        index = load_index(index_dir, verify=verify, query_threads=query_threads)
         try:
             searcher = cls(index, **kwargs)
             searcher.warm_up()
@@ -135,8 +153,16 @@ class Searcher:
         return self.index.name
 
     def search(self, query: str, params: SearchParams | None = None) -> SearchResult:
-        """Search one query."""
+        """Search one query (batched with concurrent calls when micro-batching is on)."""
+        if self.batcher is not None:
+            return self.batcher.submit(query, params or SearchParams())
         return self.search_batch([query], params)[0]
+
+    def close(self) -> None:
+        """Answer the queued queries, then release the index."""
+        if self.batcher is not None:
+            self.batcher.close()
+        self.index.close()
 
     def search_batch(self, queries: Sequence[str], params: SearchParams | None = None) -> list[SearchResult]:
         """Search many queries; dense queries are encoded in one batch."""
@@ -191,6 +217,10 @@ class Searcher:
             raise InvalidRequestError(f"mode must be one of {', '.join(MODES)}, got {params.mode!r}")
         if params.k < 1 or params.depth < 1:
             raise InvalidRequestError("k and depth must be at least 1")
+        if params.translate_query and self.query_translator is None:
+            raise QueryTranslationUnavailableError(
+                "translate_query=true needs a query translation model, and this service has none: set "
+                "service.query_translator (a Hugging Face id or local path, e.g. Helsinki-NLP/opus-mt-en-fr)")
         if params.mode == "dense" and self.index.dense is None:
             raise InvalidRequestError(f"index {self.name!r} has no dense side; use mode=sparse")
         if params.mode == "sparse" and not self.index.sparse:
@@ -209,17 +239,21 @@ class Searcher:
                 with_signals: bool) -> tuple[dict[str, Ranking], dict[str, ViewSignals]]:
         rankings: dict[str, Ranking] = {}
         signals: dict[str, ViewSignals] = {}
-        for view in self.sparse_views(lang):
+        texts = {view: query for view in self.sparse_views(lang)}
+        if params.translate_query and self.query_translator is not None:
+            texts = translated_views(self.query_translator, query, lang, self.index.manifest.languages,
+                                     self.index.sparse)
+        for view, text in texts.items():
             lucene = self.index.sparse[view]
-            hits = lucene.search(query, params.depth)
+            hits = lucene.search(text, params.depth)
             if params.doc_langs is not None:
                 langs = self._doc_langs([doc_id for doc_id, _ in hits])
                 hits = [(d, s) for d, s in hits if langs.get(d) in params.doc_langs]
             name = f"sparse:{view}"
             rankings[name] = hits
             if with_signals:
-                signals[name] = ViewSignals(lang=view, matched=view == lang, coverage=lucene.term_coverage(query),
-                                            gap=top_gap(hits))
+                signals[name] = ViewSignals(lang=view, matched=view == lang or params.translate_query,
+                                            coverage=lucene.term_coverage(text), gap=top_gap(hits))
         return rankings, signals
 
     def _doc_langs(self, doc_ids: Sequence[str]) -> dict[str, str]:
@@ -236,17 +270,17 @@ class Searcher:
         if len(rankings) == 1:  # one retriever: keep its own scores, nothing to fuse
             (name, ranking), = rankings.items()
             return [FusedHit(doc_id, score, {name: Contribution(rank, score, None, 1.0, score)})
-                    for rank, (doc_id, score) in enumerate(ranking, start=1)], {"single": name}
+                    for rank, (doc_id, score) in enumerate(ranking[:params.k], start=1)], {"single": name}
         if params.fusion == "auto":
             profile = load_profile(params.profile) if params.profile else self.fusion_profile
-            fused, weights = fuse_language_aware(rankings, retrieval.signals, profile)
+            fused, weights = fuse_language_aware(rankings, retrieval.signals, profile, limit=params.k)
             return fused, {"profile": profile.name, "weights": weights,
                            "normalization": {"dense": profile.dense_normalization,
                                              "sparse": profile.sparse_normalization},
                            "signals": {name: asdict(sig) for name, sig in retrieval.signals.items()}}
         weights = {name: _weight(name, params.weights) for name in rankings}
         return fuse(rankings, params.fusion, weights=weights, rrf_k=params.rrf_k,
-                    normalization=params.normalization), {}
+                    normalization=params.normalization, limit=params.k), {}
 
     def _hits(self, fused: list[FusedHit], params: SearchParams, explain_extra: dict[str, Any]) -> list[Hit]:
         top = fused[:params.k]

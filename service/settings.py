@@ -67,6 +67,19 @@ class ServiceSettings(BaseModel):
         "File checks each time an index is loaded or reloaded: 'size' (fast: catches missing and truncated "
         "files), 'full' (sha256 of every file: also catches same-size corruption; reads the whole index) or "
         "'none'."))
+    query_threads: int | None = Field(1, ge=1, le=1024, description=(
+        "CPU threads one search may use in the query encoder and FAISS. 1 (the default) suits a server: "
+        "concurrent requests use the other cores, where more threads per query would oversubscribe them "
+        "(measured: docs/BENCHMARKS.md). null: every core."))
+    micro_batch: int = Field(16, ge=1, le=1024, description=(
+        "Concurrent single-query requests are answered together in batches of up to this many queries "
+        "(never waiting for a batch to fill); 1 answers each request on its own."))
+    search_workers: int = Field(2, ge=1, le=256, description=(
+        "Threads answering those batches, per index."))
+    query_translator: str | None = Field(None, description=(
+        "Query translation model for translate_query=true (BM25 on the query translated into the document "
+        "languages): a Hugging Face seq2seq id or local path (Marian, NLLB), e.g. Helsinki-NLP/opus-mt-en-fr. "
+        "None (the default): translate_query is refused with 400."))
     docs_enabled: bool = Field(True, description="Serve the OpenAPI UI at /docs and /redoc.")
 
     @field_validator("host")

@@ -47,22 +47,28 @@ class ServedIndex:
         self.closed = True
         if self.owned:
             try:
-                self.searcher.index.close()
+                self.searcher.close()
             except Exception:  # closing an old copy must never fail a request
                 logger.exception("closing the replaced copy of index %r failed", self.name)
         return True
 
 
-def open_searcher(path: Path, fusion_profile: str = "default", verify: str = "size") -> Searcher:
-    """Load the index directory at ``path``, checking its files (``verify``: full, size or none), and warm
-    it up (blocking: call it in a worker thread).
+def open_searcher(path: Path, settings: ServiceSettings) -> Searcher:
+    """Load the index directory at ``path`` as ``settings`` say (file checks, fusion profile, query threads,
+    micro-batching) and warm it up (blocking: call it in a worker thread).
 
     Raises:
         IndexFormatError: the index is missing, incomplete or damaged.
     """
+    from passerelle.service.query_translation import shared_query_translator
     from passerelle.service.searcher import Searcher
 
-    return Searcher.open(path, verify=verify, fusion_profile=fusion_profile)
+    translator = shared_query_translator(settings.query_translator) if settings.query_translator else None
+    if translator is not None:
+        translator.warm_up()
+    return Searcher.open(path, verify=settings.verify, fusion_profile=settings.fusion_profile,
+                         query_threads=settings.query_threads, micro_batch=settings.micro_batch,
+                         search_workers=settings.search_workers, query_translator=translator)
 
 
 class IndexRegistry:

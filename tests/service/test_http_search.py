@@ -163,3 +163,11 @@ def test_single_retriever_explanation_says_nothing_was_fused(http: httpx.Client)
     body = http.post("/v1/search", json={"query": "chess", "mode": "dense", "k": 2, "explain": True}).json()
     explanation = body["hits"][0]["explanation"]
     assert explanation["method"] == "none" and explanation["fused_score"] == body["hits"][0]["score"]
+
+
+def test_without_a_translation_model_the_schema_and_the_api_refuse_translate_query(http: httpx.Client) -> None:
+    schema = http.get("/openapi.json").json()["components"]["schemas"]["SearchRequest"]["properties"]
+    assert schema["translate_query"]["enum"] == [False]
+    refused = http.post("/v1/search", json={"query": "bread", "translate_query": True})
+    assert refused.status_code == 422 and "translate_query" in refused.text
+    assert http.post("/v1/search", json={"query": "bread", "translate_query": False}).status_code == 200
