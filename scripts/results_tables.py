@@ -1,10 +1,12 @@
 """Tables and diagnostics for docs/RESULTS.md from the runs that scripts/results.sh saved.
 
-Reads ``<reports>/<collection>-<encoder>[-nodt]/runs/<system>.trec`` and each collection's dev qrels,
-and prints Markdown: per collection, one table per setting (system x encoder, nDCG@10 and R@100, each
-mark against the best single retriever of the same encoder and setting), then the diagnostics the
-analysis uses (per-query wins/ties/losses of each hybrid against its best input, where the relevant
-document sits in each input, and how peaked each retriever's min-max normalized scores are).
+Reads ``<reports>/<collection>-<encoder>[-nodt|-clirudit]/runs/<system>.trec`` and each collection's dev
+qrels, and prints Markdown: first the CLIRudit-shaped tables (XQuAD, one per encoder: BM25 without and
+with the translation view, dense, hybrid with the view by the default fusion and by RRF), then per
+collection, one table per setting (system x encoder, nDCG@10 and R@100, each mark against the best
+single retriever of the same encoder and setting), then the diagnostics the analysis uses (per-query
+wins/ties/losses of each hybrid against its best input, where the relevant document sits in each input,
+and how peaked each retriever's min-max normalized scores are).
 
 Usage: .venv/bin/python scripts/results_tables.py [--reports DIR] [--data DIR] > tables.md
 """
@@ -30,6 +32,20 @@ SYSTEMS = ("bm25", "dense", "hybrid", "hybrid-linear")
 SINGLES = ("bm25", "dense")
 METRICS = ("ndcg@10", "recall@100")
 LABELS = {"bm25": "BM25", "dense": "dense", "hybrid": "hybrid RRF (k=60)", "hybrid-linear": "hybrid linear (min-max)"}
+XQUAD = COLLECTIONS[:4]
+# CLIRudit-shaped rows: label -> (report folder suffix, run name); the first two are the single retrievers.
+CLIRUDIT_ROWS = {
+    "BM25 with DT (English view)": ("-clirudit", "bm25"),
+    "dense": ("-clirudit", "dense"),
+    "BM25 without translation": ("-nodt", "bm25"),
+    "hybrid with DT, fusion auto (default)": ("-clirudit", "hybrid-auto"),
+    "hybrid with DT, RRF (k=60)": ("-clirudit", "hybrid"),
+}
+CLIRUDIT_ORDER = ("BM25 without translation", "BM25 with DT (English view)", "dense",
+                  "hybrid with DT, fusion auto (default)", "hybrid with DT, RRF (k=60)")
+# As reported by the CLIRudit authors (DESIGN.md, "Reference numbers"): nDCG@10, R@100; dense = BGE-M3.
+CLIRUDIT_PAPER = {"BM25 without translation": "0.196 / 0.416", "BM25 with DT (English view)": "0.579 / 0.832",
+                  "dense": "0.492 / 0.811 (BGE-M3)"}
 
 
 def load_runs(folder: Path) -> dict[str, Run] | None:
@@ -71,6 +87,64 @@ def table(groups: dict[str, dict[str, Run] | None], qrels: Qrels) -> list[str]:
             row += [cells[enc][(name, m)] if cells[enc] else "–" for m in METRICS]
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def clirudit_runs(reports: Path, collection: str, encoder: str) -> dict[str, Run] | None:
+    """The CLIRudit-shaped rows' runs of one collection and encoder, or None when a report is missing."""
+    runs = {}
+    for label, (suffix, name) in CLIRUDIT_ROWS.items():
+        folder = reports / f"{collection}-{encoder}{suffix}"
+        if not (folder / "report.json").is_file():
+            return None
+        runs[label] = read_run(folder / "runs" / f"{name}.trec")
+    return runs
+
+
+def clirudit_cells(runs: dict[str, Run], qrels: Qrels) -> dict[tuple[str, str], str]:
+    """(row, metric) -> cell text, marked as :func:`marks` does: * for the best single retriever with the
+    translation view (BM25 with DT or dense), ▲/▼ against it (Holm over the 4 other rows)."""
+    singles = list(CLIRUDIT_ROWS)[:2]
+    cells = {}
+    for metric in METRICS:
+        means = {label: evaluate(qrels, run, metric).mean(metric) for label, run in runs.items()}
+        best = max(singles, key=lambda label: means[label])
+        order = [best, *(label for label in runs if label != best)]
+        comparison = compare_runs({label: runs[label] for label in order}, qrels, metric)
+        for label in runs:
+            text = f"{means[label]:.3f}"
+            if label == best:
+                text += " *"
+            else:
+                test = comparison.test(label, metric)
+                if is_significant(test.p_randomization_holm, comparison.alpha):
+                    text += " ▲" if test.delta > 0 else " ▼"
+            cells[(label, metric)] = text
+    return cells
+
+
+def clirudit_tables(reports: Path, data: Path) -> list[str]:
+    """One table per encoder: rows = the CLIRudit systems, columns = nDCG@10 | R@100 per XQuAD collection,
+    and the CLIRudit paper's numbers (another corpus: French abstracts) for orientation."""
+    out: list[str] = []
+    for encoder in ENCODERS:
+        found = {c: clirudit_runs(reports, c, encoder) for c in XQUAD}
+        if not any(found.values()):
+            continue
+        cells = {c: clirudit_cells(runs, load_collection(data / c).qrels) if runs else None
+                 for c, runs in found.items()}
+        out += [f"**{encoder}** (nDCG@10 | R@100; dev, 614 queries each)", "",
+                "| system | " + " | ".join(f"{c[6:]} nDCG@10 | {c[6:]} R@100" for c in XQUAD)
+                + " | CLIRudit paper |",
+                "|---|" + "---:|" * (2 * len(XQUAD)) + "---:|"]
+        for label in CLIRUDIT_ORDER:
+            row = [label]
+            for c in XQUAD:
+                found_cells = cells[c]
+                row += [found_cells[(label, m)] if found_cells else "–" for m in METRICS]
+            row.append(CLIRUDIT_PAPER.get(label, "–"))
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
+    return out
 
 
 def first_rank(run: Run, qid: str, qrels: Qrels) -> int | None:
@@ -157,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=HERE.parent / "shared" / "data")
     args = parser.parse_args(argv)
     out: list[str] = []
+    clirudit = clirudit_tables(args.reports, args.data)
+    if clirudit:
+        out += ["## CLIRudit-shaped table (XQuAD, English queries, human English translation as DT)", ""]
+        out += clirudit
     notes: list[str] = []
     for name in COLLECTIONS:
         qrels = load_collection(args.data / name).qrels

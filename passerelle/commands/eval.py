@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Evaluate retrieval: run systems on a collection, score and compare runs, sweep "
                        "fusion settings.", no_args_is_help=True)
 
-_SYSTEMS_HELP = "Comma-separated: bm25 (= sparse), dense, hybrid (RRF), hybrid-linear (min-max)."
+_SYSTEMS_HELP = ("Comma-separated: bm25 (= sparse), dense, hybrid (RRF), hybrid-linear (min-max), "
+                 "hybrid-auto (language-aware default).")
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -230,3 +231,49 @@ def sweep_command(
         raise _fail(error) from error
     typer.echo(render_sweep_markdown(result))
     typer.echo(f"wrote {files.markdown}, {files.json}, {files.plot}")
+
+
+@app.command("augment-ablation")
+def augment_ablation_command(
+    collection: list[Path] = typer.Option(..., "--collection", help="Collection folder with corpus.jsonl "
+                                          "(repeat for several)."),
+    out: Path = typer.Option(..., "--out", help="Report folder (ablation.md/.json, one folder per collection)."),
+    encoder: str = typer.Option("usem3", "--encoder", help="Encoder of every index built."),
+    alphas: str = typer.Option("0,0.01,0.05,0.1,0.3,0.5,1", "--alphas", help="Comma-separated α in [0, 1]."),
+    aggs: str = typer.Option("sum,mean", "--aggs", help="Comma-separated: sum, mean."),
+    view: str = typer.Option("en", "--view", help="Corpus view used as the generated queries (never queries)."),
+    unit: str = typer.Option("sentence", "--unit", help="sentence (one text per sentence) | paragraph."),
+    metrics: str = typer.Option("ndcg@10,recall@100", "--metrics"),
+    split: str = typer.Option("dev", "--split", help="Query split to evaluate."),
+    n_resamples: int = typer.Option(10_000, "--resamples", min=1),
+    keep_indexes: bool = typer.Option(False, "--keep-indexes", help="Keep the per-setting indexes."),
+) -> None:
+    """Ablation of the xQG dense mix over α × agg, with a corpus view (e.g. the English translation) as
+    generated queries: one dense index per setting (`index build --augment`), dense runs, tests vs α = 0."""
+    import json
+
+    from passerelle.commands.common import offline_environment, setup_logging
+    from passerelle.eval.augment_ablation import ablation_table, ablation_to_dict, run_ablation
+    from passerelle.eval.metrics import parse_metrics
+    from passerelle.eval.report import write_text_atomic
+    from passerelle.indexing.encoders.registry import create_encoder
+    from passerelle.indexing.errors import PasserelleError
+
+    offline_environment()
+    setup_logging()
+    try:
+        alpha_values = [float(a) for a in _split(alphas)]
+        shared = create_encoder(encoder)
+        results = [run_ablation(path, out / path.name, encoder=encoder, alphas=alpha_values, aggs=_split(aggs),
+                                view=view, unit=unit, metrics=parse_metrics(metrics), split=split,
+                                n_resamples=n_resamples, keep_indexes=keep_indexes, inner=shared)
+                   for path in collection]
+    except (PasserelleError, ValueError) as error:
+        raise _fail(error) from error
+    table = ablation_table(results)
+    notes = "\n".join(f"- {r.collection}: {r.augment.texts} {view!r} texts ({unit}s) for {r.augment.docs} documents, "
+                      f"{len(r.comparison.qids)} {split} queries, encoder {encoder}" for r in results)
+    write_text_atomic(out / "ablation.md", f"# xQG mix ablation (dense only)\n\n{notes}\n\n{table}\n")
+    write_text_atomic(out / "ablation.json", json.dumps(ablation_to_dict(results), indent=2) + "\n")
+    typer.echo(table)
+    typer.echo(f"wrote {out / 'ablation.md'}, {out / 'ablation.json'}")
