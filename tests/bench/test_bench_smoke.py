@@ -9,6 +9,7 @@ from support import SAMPLE_DIR
 
 from passerelle.eval.bench_search import ALL_SYSTEMS, SearchBenchOptions, benchmark_search
 from passerelle.eval.collections import load_collection
+from passerelle.service.settings import ServiceSettings
 
 IN_PROCESS = tuple(name for name in ALL_SYSTEMS if name != "passerelle-http")
 
@@ -32,6 +33,18 @@ def test_search_bench_report_structure(sample_usem3_index: Path, sample: tuple, 
     for row in report["rows"]:
         assert row["queries"] == 5 and row["qps"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0
         assert row["qps_vs_ref"] is not None
+    shipped = ServiceSettings()
+    assert report["shipped_settings"] == {"query_threads": shipped.query_threads, "micro_batch": shipped.micro_batch,
+                                          "search_workers": shipped.search_workers}
+    # The shipped searcher micro-batches: one caller at a time gets batches of exactly 1; two callers get
+    # batches of 1 or 2 holding the 5 timed queries (warm-up excluded). The contrasts and the others do not batch.
+    by = {(r["system"], r["concurrency"]): r for r in report["rows"]}
+    batching = {"passerelle", "passerelle-rrf", "passerelle-dense", "passerelle-sparse"}
+    for system in batching:
+        assert (by[(system, 1)]["batches"], by[(system, 1)]["mean_batch"]) == (5, 1.0)
+        two = by[(system, 2)]
+        assert 3 <= two["batches"] <= 5 and two["mean_batch"] == round(5 / two["batches"], 3)
+    assert all("mean_batch" not in r for r in report["rows"] if r["system"] not in batching)
     assert all(r["qps_vs_ref"] == 1.0 for r in report["rows"] if r["system"] == "pyserini-hybrid")
     # Same Lucene files and analyzer, same FAISS file and encoder: the raw libraries find the same top 10.
     # search_batch answers exactly what search answers, query by query.
@@ -44,6 +57,7 @@ def test_search_bench_report_structure(sample_usem3_index: Path, sample: tuple, 
     assert batch[1]["qps_vs_ref"] == 1.0
     ndcg = report["ndcg@10"]
     assert set(ndcg) == set(IN_PROCESS)
+    assert ndcg["passerelle-unbatched"] == ndcg["passerelle"]  # same threads and encoder, batches of one query
     assert ndcg["passerelle-sparse"] == ndcg["pyserini-lucene"]
     assert ndcg["passerelle-dense"] == ndcg["faiss+encoder"]
     assert all(0.0 <= v <= 1.0 for v in ndcg.values())
@@ -108,36 +122,73 @@ def test_scale_bench_on_a_tiny_synthetic_corpus(sample_usem3_index: Path, sample
     assert report["skipped"] == ["hnsw at 100 documents"]
     flat = report["sizes"][0]["kinds"][0]
     assert flat["recall@10"] == 1.0  # exact search against itself
-    assert flat["hybrid"]["queries"] == 3
+    assert flat["hybrid"]["queries"] == flat["hybrid_all_cores"]["queries"] == 3
+    assert set(flat["stages_p50_ms"]) == set(flat["stages_p50_ms_all_cores"]) >= {"encode", "dense", "sparse"}
+    for suffix in ("1_thread", "all_cores"):
+        assert flat[f"dense_p99_ms_{suffix}"] >= flat[f"dense_p50_ms_{suffix}"] > 0
+    assert report["shipped_settings"]["query_threads"] == ServiceSettings().query_threads
     assert report["sizes"][1]["serving"]["peak_rss_mb"] > 50
     assert not (tmp_path / "scale-60").exists()  # scratch removed unless kept
 
 
-def test_single_thread_variant_sets_faiss_threads_in_each_worker(sample_usem3_index: Path) -> None:
+def test_variants_read_the_shipped_settings() -> None:
+    from passerelle.eval.bench_systems import serving_settings
+    from passerelle.eval.bench_timing import BenchmarkError
+
+    shipped = ServiceSettings()
+    assert serving_settings("shipped") == shipped
+    unbatched = serving_settings("unbatched")
+    assert (unbatched.query_threads, unbatched.micro_batch) == (shipped.query_threads, 1)
+    every = serving_settings("all-cores")
+    assert (every.query_threads, every.micro_batch) == (None, 1)
+    with pytest.raises(BenchmarkError, match="unknown Passerelle variant"):
+        serving_settings("half-cores")  # type: ignore[arg-type]
+
+
+def test_shipped_passerelle_uses_one_faiss_thread_in_workers_and_micro_batches(
+        sample_usem3_index: Path, sample: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's own `passerelle` system at concurrency 8: FAISS runs in the batcher's worker threads with
+    the shipped thread count set there, and concurrent queries are answered in batches."""
     import threading
 
     import faiss
 
-    from passerelle.eval.bench_systems import PasserelleSystem, passerelle_params, single_thread_searcher
-    from passerelle.service.searcher import Searcher
+    from passerelle.eval import bench_systems
 
-    searcher = Searcher.open(sample_usem3_index)
-    try:
-        variant = single_thread_searcher(searcher)
-        assert variant.index.encoder is not searcher.index.encoder
-        assert variant.index.dense is searcher.index.dense  # same stores, other encoder
-        system = PasserelleSystem(variant, passerelle_params("hybrid", k=3, depth=10), faiss_threads=1)
-        seen: list[tuple[int, int]] = []
+    opened: list = []
+    seen: list[tuple[str, int]] = []
+    open_passerelle = bench_systems.open_passerelle
 
-        def work() -> None:
-            before = faiss.omp_get_max_threads()
-            hits = system("sourdough bread")
-            seen.append((before, faiss.omp_get_max_threads()))
-            assert 0 < len(hits) <= 3
+    def recording_open(index_dir: Path, variant: str = "shipped") -> object:
+        searcher = open_passerelle(index_dir, variant)  # type: ignore[arg-type]
+        store, search = searcher.index.dense, searcher.index.dense.search
 
-        worker = threading.Thread(target=work)
-        worker.start()
-        worker.join()
-        assert seen == [(seen[0][0], 1)]
-    finally:
-        searcher.index.close()
+        def recording_search(*args: object, **kwargs: object) -> object:
+            hits = search(*args, **kwargs)
+            seen.append((threading.current_thread().name, faiss.omp_get_max_threads()))
+            return hits
+
+        store.search = recording_search
+        opened.append((variant, searcher))
+        return searcher
+
+    monkeypatch.setattr(bench_systems, "open_passerelle", recording_open)
+    queries = sample[0]
+    options = SearchBenchOptions(concurrency=(8,), warmup=0, systems=("passerelle",), batch=1)
+    report = benchmark_search(sample_usem3_index, queries, tmp_path, options=options)
+
+    shipped = ServiceSettings()
+    assert shipped.query_threads == 1 and shipped.micro_batch > 1
+    [(variant, searcher)] = opened
+    assert variant == "shipped"
+    [row] = report["rows"]
+    # one FAISS call per query of the (sequential) dense warm-up pass, then one per micro-batch of the timed
+    # pass; every one ran in a batcher worker, on 1 OpenMP thread
+    assert len(seen) == len(queries) + row["batches"]
+    assert {threads for _, threads in seen} == {shipped.query_threads}
+    assert all(name.startswith(f"search-{searcher.name}-") for name, _ in seen)
+    assert threading.current_thread().name not in {name for name, _ in seen}
+    assert searcher.batcher.max_batch == shipped.micro_batch
+    assert 1 < searcher.batcher.stats.largest <= shipped.micro_batch  # only the c=8 pass can form these
+    assert row["concurrency"] == 8 and row["batches"] < len(queries)
+    assert row["mean_batch"] == round(len(queries) / row["batches"], 3)
