@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:
 	@echo "make run   - install, build the sample index from data/sample, serve it on $(HOST):$(PORT)"
-	@echo "make test  - install and run the whole test suite (lint included)"
+	@echo "make test  - install and run the whole test suite (lint and type check included)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ run: sample-index
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+typecheck: $(STAMP)
+	$(BIN)/mypy indexing service eval passerelle
+
 # The browser tests drive Debian's Chromium (Playwright never downloads one); without it they are skipped.
 browser:
 	@if [ -x $(CHROMIUM) ]; then :; \
@@ -59,7 +62,7 @@ browser:
 	    || { echo "$$log" | tail -5; echo "browser: apt-get install chromium failed; the browser tests will be skipped"; }; \
 	fi
 
-test: $(STAMP) lint browser
+test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest
 
 # The long load run: a `passerelle serve` process at a fixed request rate for LOAD_SECONDS (default 180),
