@@ -90,7 +90,33 @@ def _start_locked(max_heap: str | None) -> None:
     import jnius
 
     _quiet_java_logging(jnius)
+    _detach_threads_on_exit(jnius)
     logger.debug("JVM started with %s", jar.name)
+
+
+def _detach_threads_on_exit(jnius: Any) -> None:
+    """Detach every thread from the JVM when it ends.
+
+    pyjnius attaches a thread to the JVM the first time it calls Java and never detaches it. The JNI
+    contract is that an attached native thread detaches before it exits; one that does not leaves the
+    JVM a thread record whose stack is gone, and a later safepoint or GC walking it can crash the whole
+    process (server worker threads come and go: anyio retires idle ones, the micro-batcher's stop with
+    their index). pyjnius itself wraps ``Thread.run`` to detach on Android; this does it for every
+    thread started from now on, at the one place all of them pass through. Detaching a thread that
+    never attached is a no-op.
+    """
+    original = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
+    if getattr(original, "_passerelle_detaches", False):
+        return
+
+    def bootstrap_then_detach(self: threading.Thread) -> None:
+        try:
+            original(self)
+        finally:
+            jnius.detach()
+
+    bootstrap_then_detach._passerelle_detaches = True  # type: ignore[attr-defined]
+    threading.Thread._bootstrap_inner = bootstrap_then_detach  # type: ignore[attr-defined]
 
 
 def _checked_java_home() -> Path:

@@ -63,3 +63,22 @@ def test_concurrent_bm25_search(loaded: Any) -> None:
     errors = _hammer(lambda t, n: results.append(view.search("boulangère levain", 5)))
     assert errors == []
     assert len(results) == THREADS * CALLS and all(r == expected for r in results)
+
+
+def test_threads_that_called_java_are_detached_when_they_end(loaded: Any) -> None:
+    """A thread that ends while attached leaves the JVM a record of a thread whose stack is gone (a crash
+    at a later safepoint); every thread must leave the JVM when it ends, also those pools retire."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from passerelle.indexing.sparse import jvm
+
+    java_thread = jvm.autoclass("java.lang.Thread")
+    view = loaded.sparse["fr"]
+    before = java_thread.activeCount()
+    for _ in range(30):
+        worker = threading.Thread(target=view.search, args=("boulangère levain", 5))
+        worker.start()
+        worker.join()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: view.search("levain", 3), range(40)))
+    assert java_thread.activeCount() <= before + 1  # not +34: every ended thread was detached
