@@ -26,6 +26,7 @@ from passerelle.indexing.errors import ConfigError, PasserelleError
 from passerelle.indexing.manifest import Manifest
 from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.shard_build import ShardTask, build_shard, build_sharded
+from passerelle.indexing.sparse import jvm
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,13 @@ def ray_session(address: Address = "local", workers: int = 2) -> Iterator[Any]:
         return
     temp_dir = None
     try:
-        if address == "local":
-            temp_dir = tempfile.mkdtemp(prefix="passerelle-ray-", dir=tempfile.gettempdir())
-            ray.init(num_cpus=workers, include_dashboard=False, _temp_dir=temp_dir, logging_level=logging.WARNING,
-                     log_to_driver=False, object_store_memory=128 * 1024 * 1024)
-        else:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        with jvm.signal_handlers_kept():  # Ray installs its own crash handlers: a JVM here needs its own back
+            if address == "local":
+                temp_dir = tempfile.mkdtemp(prefix="passerelle-ray-", dir=tempfile.gettempdir())
+                ray.init(num_cpus=workers, include_dashboard=False, _temp_dir=temp_dir,
+                         logging_level=logging.WARNING, log_to_driver=False, object_store_memory=128 * 1024 * 1024)
+            else:
+                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except Exception as exc:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
@@ -82,7 +84,8 @@ def ray_session(address: Address = "local", workers: int = 2) -> Iterator[Any]:
     try:
         yield ray
     finally:
-        ray.shutdown()
+        with jvm.signal_handlers_kept():
+            ray.shutdown()
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
 

@@ -8,11 +8,16 @@ start the JVM ourselves without it, and a later ``import pyserini`` finds it run
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import glob
 import importlib.util
 import logging
 import os
+import signal
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +165,40 @@ def autoclass(name: str) -> Any:
     import jnius
 
     return jnius.autoclass(name)
+
+
+# Signals HotSpot handles itself on Linux: implicit null checks and safepoint polls fault on purpose
+# (SIGSEGV, SIGBUS), division and illegal-instruction traps (SIGFPE, SIGILL), thread suspension (SIGUSR2).
+_JVM_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGUSR2)
+
+
+class _SigAction(ctypes.Structure):
+    """glibc's ``struct sigaction`` on Linux x86-64 and aarch64 (handler, 1024-bit mask, flags, restorer)."""
+
+    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16), ("flags", ctypes.c_int),
+                ("restorer", ctypes.c_void_p)]
+
+
+@contextlib.contextmanager
+def signal_handlers_kept() -> Iterator[None]:
+    """Give the running JVM its signal handlers back after the block.
+
+    The JVM relies on its own SIGSEGV handler (compiled Java code dereferences null on purpose and turns
+    the fault into a NullPointerException). A library that installs its own crash handler afterwards,
+    as ``ray.init`` does (and ``ray.shutdown`` resets to the default), turns the next such fault into a
+    crash of the whole process. Linux only (elsewhere, and when no JVM runs here, this does nothing).
+    """
+    if not (_started and sys.platform.startswith("linux")):
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    saved = {}
+    for signum in _JVM_SIGNALS:
+        action = _SigAction()
+        if libc.sigaction(int(signum), None, ctypes.byref(action)) == 0:
+            saved[signum] = action
+    try:
+        yield
+    finally:
+        for signum, action in saved.items():
+            libc.sigaction(int(signum), ctypes.byref(action), None)

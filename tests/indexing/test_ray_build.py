@@ -4,9 +4,6 @@ failing build leaves the previous index untouched. One Ray session serves the wh
 from __future__ import annotations
 
 import json
-import logging
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,16 +23,17 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[Any]:
-    """A local Ray with 2 CPUs for this module; builds reuse it instead of starting their own."""
+    """A local Ray with 2 CPUs for this module, started by the product's own session (builds reuse it),
+    in a process whose JVM already runs, as in a service or a notebook."""
     ray = pytest.importorskip("ray")
     if ray.is_initialized():
         pytest.skip("a Ray session is already running in this process")
-    temp_dir = tempfile.mkdtemp(prefix="passerelle-ray-test-")
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp_dir, logging_level=logging.WARNING,
-             log_to_driver=False, object_store_memory=128 * 1024 * 1024)
-    yield ray
-    ray.shutdown()
-    shutil.rmtree(temp_dir, ignore_errors=True)
+    from passerelle.indexing.ray_build import ray_session
+    from passerelle.indexing.sparse import jvm
+
+    jvm.start()
+    with ray_session("local", workers=2) as session:
+        yield session
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +83,27 @@ def test_failed_ray_build_names_the_record_and_keeps_the_previous_index(ray_inde
     index = load_index(ray_index, verify="full")
     assert index.manifest.doc_count == 40 and index.docstore.get("fr-001") is not None
     index.close()
+
+
+def _sigsegv_handler_owner() -> str:
+    """The file (from /proc/self/maps) holding this process's SIGSEGV handler."""
+    import ctypes
+
+    from passerelle.indexing.sparse.jvm import _SigAction
+
+    action = _SigAction()
+    assert ctypes.CDLL(None).sigaction(11, None, ctypes.byref(action)) == 0
+    address = action.handler or 0
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        for line in maps:
+            low, high = (int(x, 16) for x in line.split()[0].split("-"))
+            if low <= address < high:
+                return line.split()[-1]
+    return hex(address)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="Linux only")
+def test_ray_leaves_the_jvm_its_crash_handler(ray_local: Any) -> None:
+    """ray.init installs its own SIGSEGV handler (ray.shutdown resets it): the JVM then dies on the next
+    implicit null check of compiled Java code. The session gives the JVM its handler back."""
+    assert _sigsegv_handler_owner().endswith("libjvm.so")
