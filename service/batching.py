@@ -2,10 +2,12 @@
 
 Under concurrency the cost of a query is dominated by work that is far cheaper per query in a batch
 (one encoder call for many queries, one FAISS scan for many vectors) and by threads fighting over the
-GIL and the encoder's lock. :class:`QueryBatcher` queues each caller's query; a few worker threads take
-whatever is queued (up to ``max_batch`` queries with equal parameters) and answer it with one batched
-call. Nothing waits for a batch to fill: an idle batcher answers a lone query at once, so latency at
-concurrency 1 is unchanged, and batches form only when queries arrive while others are being answered.
+GIL and the encoder's lock. :class:`QueryBatcher` lets at most ``workers`` batched calls run at once.
+A query that finds a free slot and nothing queued is answered at once in its caller's thread (no
+hand-off: latency at concurrency 1 is that of a plain call); one that arrives while every slot is busy
+is queued, and worker threads answer what is queued (up to ``max_batch`` queries with equal parameters)
+with one batched call. Nothing ever waits for a batch to fill: batches form only from queries that
+arrived while others were being answered.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ class QueryBatcher(Generic[P, R]):
     Args:
         run_batch: answers a list of queries sharing one parameter object, one result per query, in order.
         max_batch: most queries answered by one call.
-        workers: threads answering batches (each runs one batch at a time).
+        workers: batched calls running at once (callers answering their own query included); as many
+            worker threads answer the queue.
     """
 
     def __init__(self, run_batch: Callable[[list[str], P], Sequence[R]], *, max_batch: int = 16,
@@ -63,6 +66,8 @@ class QueryBatcher(Generic[P, R]):
         self._cond = threading.Condition()
         self._queue: deque[_Request[P, R]] = deque()
         self._closed = False
+        self._slots = workers
+        self._running = 0  # batched calls in progress, in workers or in callers
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)]
         self._started = False
         self.stats = BatchStats()
@@ -77,16 +82,31 @@ class QueryBatcher(Generic[P, R]):
         with self._cond:
             if self._closed:
                 raise BatcherClosedError("this index is closed")
-            if not self._started:
-                self._started = True
-                for thread in self._threads:
-                    thread.start()
-            self._queue.append(request)
-            self._cond.notify()
-        request.done.wait()
+            inline = self._running < self._slots and not self._queue
+            if inline:
+                self._running += 1
+            else:
+                if not self._started:
+                    self._started = True
+                    for thread in self._threads:
+                        thread.start()
+                self._queue.append(request)
+                self._cond.notify()
+        if inline:  # a free slot and nobody waiting: answer it here, without a thread hand-off
+            try:
+                self._answer([request])
+            finally:
+                self._release()
+        else:
+            request.done.wait()
         if request.error is not None:
             raise request.error
         return request.result  # type: ignore[return-value]
+
+    def _release(self) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()  # a worker may take what was queued meanwhile
 
     def close(self) -> None:
         """Stop the workers once the queued queries are answered; later submits raise."""
@@ -100,12 +120,16 @@ class QueryBatcher(Generic[P, R]):
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._closed:
+                while not self._closed and (not self._queue or self._running >= self._slots):
                     self._cond.wait()
                 if not self._queue:
-                    return
+                    return  # closed, and everything queued was answered
                 batch = self._take()
-            self._answer(batch)
+                self._running += 1
+            try:
+                self._answer(batch)
+            finally:
+                self._release()
 
     def _take(self) -> list[_Request[P, R]]:
         """The oldest query and the queued ones with equal parameters (at most ``max_batch``); the lock is held."""

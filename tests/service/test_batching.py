@@ -99,3 +99,31 @@ def test_batched_searcher_answers_exactly_as_the_direct_one(sample_index: Path, 
         assert batched.batcher is not None and batched.batcher.stats.queries == 3 * len(queries)
     finally:
         batched.close()
+
+
+def test_a_lone_query_is_answered_in_its_callers_thread() -> None:
+    batcher: QueryBatcher[str, str] = QueryBatcher(
+        lambda queries, params: [threading.current_thread().name for _ in queries], max_batch=4, workers=2)
+    assert batcher.submit("q", "p") == threading.current_thread().name  # no hand-off to a worker
+    assert not any(thread.is_alive() for thread in batcher._threads)
+    batcher.close()
+
+
+def test_never_more_batched_calls_at_once_than_workers() -> None:
+    lock, running, peak = threading.Lock(), [0], [0]
+
+    def slow(queries: list[str], params: str) -> list[str]:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        threading.Event().wait(0.02)
+        with lock:
+            running[0] -= 1
+        return list(queries)
+
+    batcher: QueryBatcher[str, str] = QueryBatcher(slow, max_batch=3, workers=2)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: batcher.submit(f"q{i}", "p"), range(40)))
+    assert answers == [f"q{i}" for i in range(40)]
+    assert peak[0] <= 2 and batcher.stats.queries == 40 and batcher.stats.largest <= 3
+    batcher.close()
