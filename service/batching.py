@@ -3,11 +3,11 @@
 Under concurrency the cost of a query is dominated by work that is far cheaper per query in a batch
 (one encoder call for many queries, one FAISS scan for many vectors) and by threads fighting over the
 GIL and the encoder's lock. :class:`QueryBatcher` lets at most ``workers`` batched calls run at once.
-A query that finds a free slot and nothing queued is answered at once in its caller's thread (no
-hand-off: latency at concurrency 1 is that of a plain call); one that arrives while every slot is busy
-is queued, and worker threads answer what is queued (up to ``max_batch`` queries with equal parameters)
-with one batched call. Nothing ever waits for a batch to fill: batches form only from queries that
-arrived while others were being answered.
+A query that finds the batcher idle (nothing running, nothing queued) is answered at once in its
+caller's thread (no hand-off: latency at concurrency 1 is that of a plain call); one that arrives while
+others are being answered is queued, and worker threads answer what is queued (up to ``max_batch``
+queries with equal parameters) with one batched call. Nothing ever waits for a batch to fill: batches
+form only from queries that arrived while others were being answered.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class QueryBatcher(Generic[P, R]):
         with self._cond:
             if self._closed:
                 raise BatcherClosedError("this index is closed")
-            inline = self._running < self._slots and not self._queue
+            inline = self._running == 0 and not self._queue  # idle: no batch is running or waiting
             if inline:
                 self._running += 1
             else:
@@ -92,7 +92,7 @@ class QueryBatcher(Generic[P, R]):
                         thread.start()
                 self._queue.append(request)
                 self._cond.notify()
-        if inline:  # a free slot and nobody waiting: answer it here, without a thread hand-off
+        if inline:  # answer it here, without a thread hand-off
             try:
                 self._answer([request])
             finally:
