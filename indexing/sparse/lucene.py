@@ -124,19 +124,7 @@ class LuceneView:
         with _FRESH_OBJECT_CALLS:
             terms = [str(t) for t in jvm.autoclass("io.anserini.analysis.AnalyzerUtils")
                      .analyze(searcher.get_analyzer(), query).toArray()]
-        if not terms:
-            return 0.0
-        reader = searcher.reader
-        n_docs = max(int(reader.numDocs()), 1)
-        term = jvm.autoclass("org.apache.lucene.index.Term")
-        total = present = 0.0
-        for text in terms:
-            df = int(reader.docFreq(term("contents", text)))
-            idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-            total += idf
-            if df > 0:
-                present += idf
-        return present / total if total > 0 else 0.0
+        return idf_coverage(searcher.reader, terms)
 
     def batch_search(self, queries: Sequence[str], k: int, *, threads: int = 2) -> list[list[tuple[str, float]]]:
         """Search many queries in Java threads (one JNI round trip)."""
@@ -155,6 +143,23 @@ class LuceneView:
             for searcher in self._searchers.values():
                 searcher.close()
             self._searchers.clear()
+
+
+def idf_coverage(reader: Any, terms: Sequence[str]) -> float:
+    """``sum(idf of terms present) / sum(idf of all terms)`` over the ``contents`` field of a Lucene
+    ``reader``, with Lucene's BM25 idf ``ln(1 + (N - df + 0.5) / (df + 0.5))`` (0 without terms)."""
+    if not terms:
+        return 0.0
+    n_docs = max(int(reader.numDocs()), 1)
+    term = jvm.autoclass("org.apache.lucene.index.Term")
+    total = present = 0.0
+    for text in terms:
+        df = int(reader.docFreq(term("contents", text)))
+        idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        total += idf
+        if df > 0:
+            present += idf
+    return present / total if total > 0 else 0.0
 
 
 def _java_list(items: Sequence[str]) -> Any:

@@ -15,7 +15,6 @@ top-k sorted by score then by the ``id`` field, then ``ScoreTiesAdjusterReranker
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 
 from passerelle.indexing.sparse import jvm
 from passerelle.indexing.sparse.analyzers import STANDARD
-from passerelle.indexing.sparse.lucene import DEFAULT_B, DEFAULT_K1
+from passerelle.indexing.sparse.lucene import DEFAULT_B, DEFAULT_K1, idf_coverage
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +77,6 @@ class MultiLuceneView:
         string_val = jvm.autoclass("org.apache.lucene.search.SortField$Type").STRING_VAL
         self._sort = jvm.autoclass("org.apache.lucene.search.Sort")(sort_field.FIELD_SCORE, sort_field(ID, string_val))
         self._scored_docs = jvm.autoclass("io.anserini.search.ScoredDocs")
-        self._term = jvm.autoclass("org.apache.lucene.index.Term")
         self._default = self._searcher(DEFAULT_K1, DEFAULT_B)
 
     def _searcher(self, k1: float, b: float) -> Any:
@@ -121,17 +119,7 @@ class MultiLuceneView:
         with _PER_CALL_OBJECTS:
             terms = [str(t) for t in jvm.autoclass("io.anserini.analysis.AnalyzerUtils")
                      .analyze(self._query_analyzer, query).toArray()]
-        if not terms:
-            return 0.0
-        n_docs = max(int(self.reader.numDocs()), 1)
-        total = present = 0.0
-        for text in terms:
-            df = int(self.reader.docFreq(self._term(CONTENTS, text)))
-            idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-            total += idf
-            if df > 0:
-                present += idf
-        return present / total if total > 0 else 0.0
+        return idf_coverage(self.reader, terms)
 
     def batch_search(self, queries: Sequence[str], k: int, *, threads: int = 2) -> list[list[tuple[str, float]]]:
         """Search many queries (one after the other: each search already spans every shard)."""
