@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from passerelle.indexing.dense import DenseStore
 from passerelle.indexing.docstore import DocStore
@@ -92,18 +92,30 @@ def load_index(path: Path | str, *, encoder: Encoder | None = None, verify: Veri
         loaded.dense.search_threads = query_threads
         loaded.encoder = encoder
     if sparse:
-        try:
-            for lang, analyzer in manifest.analyzers.items():
-                if (path / "sparse" / lang).is_dir():
-                    view = functools.partial(LuceneView, path / "sparse" / lang, analyzer)
-                    loaded.sparse[lang] = _opened(path, view, [loaded])
-        except JavaUnavailableError as exc:  # serve the dense side; /readyz and sparse requests say why
-            for view in loaded.sparse.values():
-                view.close()
-            loaded.sparse = {}
-            loaded.sparse_error = str(exc)
-            logger.error("sparse search disabled for %s: %s", path, exc)
+        def open_view(lang: str, analyzer: str) -> LuceneView | None:
+            if not (path / "sparse" / lang).is_dir():
+                return None
+            return _opened(path, functools.partial(LuceneView, path / "sparse" / lang, analyzer), [loaded])
+
+        open_sparse_views(loaded, open_view)
     return loaded
+
+
+def open_sparse_views(loaded: LoadedIndex, open_view: Callable[[str, str], Any]) -> None:
+    """Open one BM25 view per analyzed language of ``loaded.manifest`` (``open_view(lang, analyzer)``;
+    ``None`` where the index has no such view). When Java cannot start, the dense side is served alone and
+    ``sparse_error`` says why (/readyz and sparse requests report it)."""
+    try:
+        for lang, analyzer in loaded.manifest.analyzers.items():
+            view = open_view(lang, analyzer)
+            if view is not None:
+                loaded.sparse[lang] = view
+    except JavaUnavailableError as exc:
+        for opened in loaded.sparse.values():
+            opened.close()
+        loaded.sparse = {}
+        loaded.sparse_error = str(exc)
+        logger.error("sparse search disabled for %s: %s", loaded.path, exc)
 
 
 def _opened(path: Path, open_store: Callable[[], T], to_close: list[LoadedIndex]) -> T:

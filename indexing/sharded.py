@@ -27,7 +27,7 @@ import numpy as np
 from passerelle.indexing.dense import DenseStore
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.documents import Document
-from passerelle.indexing.errors import IndexFormatError, JavaUnavailableError, PasserelleError
+from passerelle.indexing.errors import IndexFormatError, PasserelleError
 from passerelle.indexing.manifest import read_manifest, verify_files
 from passerelle.indexing.shards import read_shards, shard_of, verify_shard_manifests
 
@@ -210,7 +210,7 @@ def load_sharded(path: Path, *, encoder: Encoder | None = None, verify: Verify =
     Raises:
         IndexFormatError: missing, incomplete, damaged or incompatible index or shard.
     """
-    from passerelle.indexing.load import LoadedIndex, load_index
+    from passerelle.indexing.load import LoadedIndex, load_index, open_sparse_views
 
     manifest = read_manifest(path)  # present only once the whole sharded build was published
     info = read_shards(path)
@@ -233,18 +233,12 @@ def load_sharded(path: Path, *, encoder: Encoder | None = None, verify: Verify =
         loaded = LoadedIndex(path=path, manifest=manifest, docstore=cast(DocStore, docstore),
                              dense=cast(DenseStore, dense_store), encoder=encoder if dense_store else None)
         if sparse:
-            try:
-                for lang, analyzer in manifest.analyzers.items():
-                    views = [path / e.path / "sparse" / lang for e in info.shards
-                             if (path / e.path / "sparse" / lang).is_dir()]
-                    if views:
-                        loaded.sparse[lang] = cast(Any, _opened_view(path, views, analyzer))
-            except JavaUnavailableError as exc:  # serve the dense side; /readyz and sparse requests say why
-                for view in loaded.sparse.values():
-                    view.close()
-                loaded.sparse = {}
-                loaded.sparse_error = str(exc)
-                logger.error("sparse search disabled for %s: %s", path, exc)
+            def open_view(lang: str, analyzer: str) -> Any:
+                views = [path / e.path / "sparse" / lang for e in info.shards
+                         if (path / e.path / "sparse" / lang).is_dir()]
+                return _opened_view(path, views, analyzer) if views else None
+
+            open_sparse_views(loaded, open_view)
     except BaseException:
         if loaded is not None:
             for view in loaded.sparse.values():
