@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from passerelle.eval.bench_server import stop_process
+
 API_KEY = "test-admin-key-0123456789"
 
 
@@ -110,10 +112,4 @@ def serve_process(indexes: Sequence[Path], log: Path, *, env: Mapping[str, str] 
                 time.sleep(0.2)
         yield server
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+        stop_process(process)
