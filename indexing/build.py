@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from passerelle.indexing.language import LanguageDetector
 from passerelle.indexing.manifest import Manifest, sha256_file, write_manifest
 from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.pipeline import Ingest
-from passerelle.indexing.publish import cleanup_staging, publish, recover, staging_dir
+from passerelle.indexing.publish import cleanup_staging, discard, publish, recover, staging_dir
 from passerelle.indexing.readers import Record, detect_format, read_records, to_document
 
 logger = logging.getLogger(__name__)
@@ -83,7 +82,7 @@ def build_index(corpus: Path | str, out: Path | str, options: BuildOptions | Non
         publish(staging, out)
         return manifest
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard(staging)
         raise
 
 

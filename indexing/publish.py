@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -54,6 +55,16 @@ def cleanup_staging(target: Path) -> None:
         return
     for stale in target.parent.glob(f".{target.name}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
+
+
+def discard(staging: Path, attempts: int = 5, pause_s: float = 0.5) -> None:
+    """Remove a failed build's staging directory, retrying while a dying writer still adds files to it."""
+    for attempt in range(attempts):
+        shutil.rmtree(staging, ignore_errors=True)
+        if not staging.exists():
+            return
+        time.sleep(pause_s * (attempt + 1))
+    logger.warning("could not remove %s; the next build of this index removes it", staging)
 
 
 def publish(staging: Path, target: Path) -> None:

@@ -129,9 +129,22 @@ def run_on_ray(tasks: Sequence[ShardTask], *, workers: int, threads: int) -> Non
                                 summary["pid"])
                     bar.update(1)
         except BaseException:
-            for ref in running:
-                ray.cancel(ref, force=True)
+            _cancel_and_wait(ray, list(running))
             raise
+
+
+def _cancel_and_wait(ray: Any, refs: list[Any], timeout_s: float = 60.0) -> None:
+    """Kill the still-running shard builds and wait until they have ended.
+
+    ``ray.cancel`` only asks; a worker still writing its shard would race the caller's removal of the
+    staging directory (and could recreate files in it) if the caller went on at once.
+    """
+    for ref in refs:
+        ray.cancel(ref, force=True)
+    if refs:
+        _, unfinished = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+        if unfinished:
+            logger.warning("%d cancelled shard builds did not end within %.0f s", len(unfinished), timeout_s)
 
 
 def _get(ray: Any, ref: Any, shard: int) -> Any:

@@ -34,7 +34,7 @@ from passerelle.indexing.finalize import describe, new_dense_store
 from passerelle.indexing.manifest import MANIFEST, Manifest, read_manifest, sha256_file, write_manifest
 from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.pipeline import Ingest
-from passerelle.indexing.publish import cleanup_staging, publish, recover, staging_dir
+from passerelle.indexing.publish import cleanup_staging, discard, publish, recover, staging_dir
 from passerelle.indexing.readers import ID_ALIASES, FieldMapping, Record, detect_format, read_records
 from passerelle.indexing.shards import (
     SHARDS_DIR,
@@ -218,7 +218,7 @@ def build_sharded(corpus: Path | str, out: Path | str, options: BuildOptions | N
         publish(staging, out)
         return manifest
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard(staging)
         raise
 
 

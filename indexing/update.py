@@ -24,7 +24,7 @@ from passerelle.indexing.finalize import append_vectors, describe
 from passerelle.indexing.manifest import Manifest, read_manifest, write_manifest
 from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.pipeline import Ingest
-from passerelle.indexing.publish import cleanup_staging, publish, recover, staging_dir
+from passerelle.indexing.publish import cleanup_staging, discard, publish, recover, staging_dir
 from passerelle.indexing.readers import Record, read_records
 from passerelle.indexing.shards import is_sharded
 from passerelle.indexing.sparse.lucene import LuceneView
@@ -80,7 +80,7 @@ def add_documents(index_dir: Path | str, corpus: Path | str, options: BuildOptio
                                                  previous=manifest.augmentation)
         return _publish(staging, index_dir, manifest, docstore, dense, analyzers, skipped, augmentation)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard(staging)
         raise
 
 
@@ -107,7 +107,7 @@ def delete_documents(index_dir: Path | str, doc_ids: Sequence[str], *, missing_o
         return _publish(staging, index_dir, manifest, docstore, dense, dict(manifest.analyzers),
                         dict(manifest.skipped), manifest.augmentation)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard(staging)
         raise
 
 
