@@ -12,8 +12,8 @@ from passerelle.service.errors import AdminDisabledError, AuthenticationError
 from passerelle.service.state import AppState
 
 
-def get_state(request: Request) -> AppState:
-    """The state of the app serving ``request``."""
+async def get_state(request: Request) -> AppState:
+    """The state of the app serving ``request`` (``async``: FastAPI would run a plain function in a thread)."""
     state: AppState = request.app.state.passerelle
     return state
 
@@ -30,7 +30,7 @@ Admitted = Annotated[None, Depends(_admitted)]
 """Holds one of the ``max_concurrency`` slots for the request, or refuses it with 503."""
 
 
-def _require_api_key(state: StateDep,
+async def _require_api_key(state: StateDep,
                      x_api_key: Annotated[str | None, Header(description="The service's admin key.")] = None,
                      ) -> None:
     configured = state.settings.api_key

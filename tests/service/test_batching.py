@@ -127,3 +127,53 @@ def test_never_more_batched_calls_at_once_than_workers() -> None:
     assert answers == [f"q{i}" for i in range(40)]
     assert peak[0] <= 2 and batcher.stats.queries == 40 and batcher.stats.largest <= 3
     batcher.close()
+
+
+def test_a_lone_query_goes_to_run_alone_and_queued_ones_to_run_batch() -> None:
+    run = GatedBatches()
+    alone: list[list[str]] = []
+
+    def run_alone(queries: list[str], params: str) -> list[str]:
+        alone.append(list(queries))
+        return run(queries, params)
+
+    batcher: QueryBatcher[str, str] = QueryBatcher(run, max_batch=4, workers=1, run_alone=run_alone)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(batcher.submit, "a", "p")
+        assert run.first_started.wait(10)  # "a" runs alone; the next ones queue behind it
+        rest = _submit_all(batcher, [("b", "p"), ("c", "p")], pool)
+        while len(batcher._queue) < 2:
+            threading.Event().wait(0.005)
+        run.release.set()
+        assert [f.result() for f in [first, *rest]] == ["p:a", "p:b", "p:c"]
+    assert alone == [["a"]]
+    assert run.batches == [(["a"], "p"), (["b", "c"], "p")]
+    batcher.close()
+
+
+def test_overlapped_bm25_runs_beside_the_encoder_and_changes_no_result(sample_index: Path, sample_dir: Path) -> None:
+    queries = list(read_tsv(sample_dir / "queries.dev.tsv").values())[:12]
+    direct = Searcher.open(sample_index, query_threads=1)
+    overlapped = Searcher(direct.index, micro_batch=8, search_workers=2, overlap_sparse=True)
+    threads: list[str] = []
+    for view in direct.index.sparse.values():
+        def recording(text: str, k: int, _search=view.search) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
+            threads.append(threading.current_thread().name)
+            return _search(text, k)
+
+        view.search = recording  # type: ignore[method-assign]
+    me, helper = threading.current_thread().name, f"bm25-{direct.name}_0"
+    try:
+        for params in (SearchParams(), SearchParams(fusion="rrf", explain=True), SearchParams(mode="sparse")):
+            for query in queries:
+                threads.clear()
+                want = direct.search(query, params)
+                assert threads and set(threads) == {me}
+                threads.clear()
+                have = overlapped.search(query, params)
+                assert threads and set(threads) == ({me} if params.mode == "sparse" else {helper})
+                assert [h.doc_id for h in have.hits] == [h.doc_id for h in want.hits]
+                assert [h.score for h in have.hits] == pytest.approx([h.score for h in want.hits], abs=1e-5)
+                assert have.query_lang == want.query_lang and set(have.timings_ms) == set(want.timings_ms)
+    finally:
+        overlapped.close()
