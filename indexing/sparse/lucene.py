@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_K1 = 0.9
 DEFAULT_B = 0.4
+CONTENTS, ID = "contents", "id"
 # pyjnius is not safe when threads call one method on *different* Java objects of one class at once (the
 # method is bound to its receiver on a shared object): concurrent `analyze(...).toArray()` calls raised
 # IncompatibleClassChangeError / NullPointerException under load. Calls on objects made per call take this
@@ -69,49 +70,85 @@ def delete_documents(path: Path, doc_ids: Sequence[str]) -> None:
         directory.close()
 
 
-class LuceneView:
-    """Searches one language view with BM25. Thread-safe; BM25 parameters are per call."""
+def query_analyzer(path: Path, analyzer: str) -> Any:
+    """The query analyzer Anserini's ``SimpleSearcher`` uses for ``analyzer`` on the index at ``path``."""
+    searcher = jvm.autoclass("io.anserini.search.SimpleSearcher")(str(path))
+    try:
+        if analyzer == STANDARD:
+            english = jvm.autoclass("io.anserini.analysis.DefaultEnglishAnalyzer")
+            searcher.set_analyzer(english.fromArguments("none", True, None))
+        else:
+            searcher.set_language(analyzer)
+        return searcher.get_analyzer()
+    finally:
+        searcher.close()
 
-    def __init__(self, path: Path, analyzer: str) -> None:
-        self.path = Path(path)
+
+class ReaderView:
+    """BM25 over an open Lucene ``IndexReader``, scored exactly as Anserini's ``SimpleSearcher.search``.
+
+    ``BagOfWordsQueryGenerator`` on the ``contents`` field with the view's analyzer, ``BM25Similarity(k1,
+    b)``, top-k sorted by score then by the ``id`` field, then ``ScoreTiesAdjusterReranker`` (scores
+    rounded to 1e-4, ties nudged by 1e-6 in rank order). Driving Lucene's ``IndexSearcher`` directly
+    returns ids and scores as two arrays instead of one Java ``Result`` per hit with its stored document:
+    0.99 vs 1.34 ms per query at depth 100 on biomed-en-fr, the same hits. Thread-safe; BM25 parameters
+    are per call. Takes ownership of ``reader`` (closed by :meth:`close`).
+    """
+
+    def __init__(self, reader: Any, analyzer_index: Path, analyzer: str, label: str) -> None:
+        self.reader = reader
         self.analyzer = analyzer
-        self._searchers: dict[tuple[float, float], Any] = {}
+        self._label = label
         self._lock = threading.Lock()
         self._closed = False
-        self._default = self._searcher(DEFAULT_K1, DEFAULT_B)
+        self._searchers: dict[tuple[float, float], Any] = {}
+        try:
+            self._query_analyzer = query_analyzer(analyzer_index, analyzer)
+            self._generator = jvm.autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+            self._reranker = jvm.autoclass("io.anserini.rerank.lib.ScoreTiesAdjusterReranker")()
+            sort_field = jvm.autoclass("org.apache.lucene.search.SortField")
+            string_val = jvm.autoclass("org.apache.lucene.search.SortField$Type").STRING_VAL
+            self._sort = jvm.autoclass("org.apache.lucene.search.Sort")(sort_field.FIELD_SCORE,
+                                                                         sort_field(ID, string_val))
+            self._scored_docs = jvm.autoclass("io.anserini.search.ScoredDocs")
+            self._searcher(DEFAULT_K1, DEFAULT_B)
+        except BaseException:
+            reader.close()
+            raise
 
     def _searcher(self, k1: float, b: float) -> Any:
         if self._closed:
-            raise RuntimeError(f"Lucene view {self.path} is closed")
+            raise RuntimeError(f"Lucene view {self._label} is closed")
         key = (round(k1, 4), round(b, 4))
         searcher = self._searchers.get(key)
-        if searcher is not None:
-            return searcher
-        with self._lock:
-            searcher = self._searchers.get(key)
-            if searcher is None:
-                searcher = jvm.autoclass("io.anserini.search.SimpleSearcher")(str(self.path))
-                if self.analyzer == STANDARD:
-                    english = jvm.autoclass("io.anserini.analysis.DefaultEnglishAnalyzer")
-                    searcher.set_analyzer(english.fromArguments("none", True, None))
-                else:
-                    searcher.set_language(self.analyzer)
-                if key != (DEFAULT_K1, DEFAULT_B):
-                    searcher.set_bm25(float(k1), float(b))
-                self._searchers[key] = searcher
+        if searcher is None:
+            with self._lock:
+                searcher = self._searchers.get(key)
+                if searcher is None:
+                    # IndexSearcher(IndexReader) is IndexSearcher(reader.getContext()); pyjnius picks the
+                    # context overload for a MultiReader, so hand it the context itself
+                    searcher = jvm.autoclass("org.apache.lucene.search.IndexSearcher")(self.reader.getContext())
+                    bm25 = jvm.autoclass("org.apache.lucene.search.similarities.BM25Similarity")
+                    searcher.setSimilarity(bm25(float(k1), float(b)))
+                    self._searchers[key] = searcher
         return searcher
 
     @property
     def num_docs(self) -> int:
         """Number of live documents in this view."""
-        return int(self._searcher(DEFAULT_K1, DEFAULT_B).get_total_num_docs())
+        return int(self.reader.numDocs())
 
     def search(self, query: str, k: int, *, k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> list[tuple[str, float]]:
         """BM25 top-``k`` as ``(doc_id, score)``, best first. An empty or all-stopword query finds nothing."""
         if not query.strip() or k <= 0:
             return []
-        hits = self._searcher(k1, b).search(query, int(k))
-        return [(str(hit.docid), float(hit.score)) for hit in hits]
+        searcher = self._searcher(k1, b)
+        lucene_query = self._generator.buildQuery(CONTENTS, self._query_analyzer, query)
+        top = searcher.search(lucene_query, int(k), self._sort, True)
+        # only methods of shared objects and fields of the per-call ones: no lock needed (_FRESH_OBJECT_CALLS)
+        docs = self._reranker.rerank(self._scored_docs.fromTopDocs(top, searcher), None)
+        ids, scores = docs.docids or [], docs.scores or []
+        return [(str(doc_id), float(score)) for doc_id, score in zip(ids, scores, strict=True)]
 
     def term_coverage(self, query: str) -> float:
         """Share of the query's evidence this view can match: the idf-weighted fraction of the analyzed
@@ -120,29 +157,34 @@ class LuceneView:
         ``idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))`` (Lucene's BM25 idf); a term absent from the view
         counts with ``df = 0``, the largest idf, so a query whose rare words are all missing scores near 0.
         """
-        searcher = self._searcher(DEFAULT_K1, DEFAULT_B)
         with _FRESH_OBJECT_CALLS:
             terms = [str(t) for t in jvm.autoclass("io.anserini.analysis.AnalyzerUtils")
-                     .analyze(searcher.get_analyzer(), query).toArray()]
-        return idf_coverage(searcher.reader, terms)
-
-    def batch_search(self, queries: Sequence[str], k: int, *, threads: int = 2) -> list[list[tuple[str, float]]]:
-        """Search many queries in Java threads (one JNI round trip)."""
-        if not queries:
-            return []
-        qids = [str(i) for i in range(len(queries))]
-        searcher = self._searcher(DEFAULT_K1, DEFAULT_B)
-        results = searcher.batch_search(_java_list(queries), _java_list(qids), int(k), int(threads))
-        by_qid = {str(entry.getKey()): entry.getValue() for entry in results.entrySet().toArray()}
-        return [[(str(h.docid), float(h.score)) for h in by_qid.get(qid, [])] for qid in qids]
+                     .analyze(self._query_analyzer, query).toArray()]
+        return idf_coverage(self.reader, terms)
 
     def close(self) -> None:
-        """Release the Lucene readers; searching a closed view raises."""
+        """Release the reader; searching a closed view raises."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            for searcher in self._searchers.values():
-                searcher.close()
             self._searchers.clear()
+            self.reader.close()
+
+
+def open_reader(path: Path) -> Any:
+    """A Lucene ``DirectoryReader`` on the index directory at ``path``."""
+    directory = jvm.autoclass("org.apache.lucene.store.FSDirectory").open(
+        jvm.autoclass("java.nio.file.Paths").get(str(path)))
+    return jvm.autoclass("org.apache.lucene.index.DirectoryReader").open(directory)
+
+
+class LuceneView(ReaderView):
+    """Searches one language view (one Lucene index directory) with BM25."""
+
+    def __init__(self, path: Path, analyzer: str) -> None:
+        self.path = Path(path)
+        super().__init__(open_reader(self.path), self.path, analyzer, str(self.path))
 
 
 def idf_coverage(reader: Any, terms: Sequence[str]) -> float:
@@ -160,10 +202,3 @@ def idf_coverage(reader: Any, terms: Sequence[str]) -> float:
         if df > 0:
             present += idf
     return present / total if total > 0 else 0.0
-
-
-def _java_list(items: Sequence[str]) -> Any:
-    array_list = jvm.autoclass("java.util.ArrayList")()
-    for item in items:
-        array_list.add(item)
-    return array_list
