@@ -30,8 +30,9 @@ def serving_settings(variant: Variant = "shipped") -> ServiceSettings:
     """The settings a benchmarked Passerelle searcher is opened with.
 
     ``shipped``: a default :class:`~passerelle.service.settings.ServiceSettings` (what ``passerelle serve``
-    runs); ``unbatched``: the same with ``micro_batch=1`` (so no BM25 overlap either); ``all-cores``: the behaviour before the serving
-    settings existed (``query_threads=None``: encoder and FAISS on every core per query; ``micro_batch=1``).
+    runs); ``unbatched``: the same with ``micro_batch=1`` (so no BM25 overlap either); ``all-cores``: the
+    behaviour before the serving settings existed (``query_threads=None``: encoder and FAISS on every core
+    per query; ``micro_batch=1``).
 
     Raises:
         BenchmarkError: unknown variant.
