@@ -125,6 +125,14 @@ def _verdict(fast_enough: bool, ours: float | None, ref: float | None) -> str:
     return "met" if ours >= ref - QUALITY_SLACK else "not met (lower quality)"
 
 
+def _passes_text(report: dict[str, Any]) -> str:
+    rounds = report["options"].get("rounds", 1)
+    if rounds <= 1:
+        return "QPS = queries / wall time of the pass"
+    return (f"each system timed in {rounds} passes, the systems interleaved (order reversed every pass); QPS = "
+            "queries / wall time of the median pass, whose p50/p99 are shown")
+
+
 def _search(name: str, report: dict[str, Any]) -> list[str]:
     index = report["index"]
     ndcg = report.get("ndcg@10", {})
@@ -132,14 +140,14 @@ def _search(name: str, report: dict[str, Any]) -> list[str]:
              f"{index['documents']:,} documents, encoder `{index['encoder']}`, FAISS `{index['faiss']}`, "
              f"Lucene view `{index['sparse_view']}`; {report['queries']} queries, k={report['options']['k']}, "
              f"depth={report['options']['depth']} candidates per retriever; {_load(report)}. "
-             "QPS = queries / wall time of the "
-             "pass; ×Pyserini = QPS ratio to Pyserini's HybridSearcher at the same concurrency. nDCG@10 from "
-             "the first pass.", ""]
+             f"{_passes_text(report)}; ×Pyserini = QPS ratio to Pyserini's HybridSearcher at the same "
+             "concurrency. nDCG@10 from the first pass.", ""]
     rows = [(r["system"], r["concurrency"], r["qps"], r["p50_ms"], r["p99_ms"], r.get("qps_vs_ref"),
              ndcg.get(r["system"]) if r["concurrency"] == report["options"]["concurrency"][0] else None,
-             r.get("mean_batch")) for r in report["rows"]]
-    lines += table(["system", "concurrency", "QPS", "p50 ms", "p99 ms", "×Pyserini", "nDCG@10", "mean batch"],
-                   rows)
+             r.get("mean_batch"), " / ".join(f"{q:.0f}" for q in r["qps_rounds"]) if r.get("qps_rounds") else None)
+            for r in report["rows"]]
+    lines += table(["system", "concurrency", "QPS", "p50 ms", "p99 ms", "×Pyserini", "nDCG@10", "mean batch",
+                    "QPS of each pass"], rows)
     if report.get("batch_rows"):
         lines += ["Batched calls (one worker, each call answers a batch; p50/p99 per call, QPS per query):", ""]
         lines += table(["system", "batch", "QPS", "p50 ms per call", "p99 ms per call", "×Pyserini batch"],

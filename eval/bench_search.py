@@ -67,6 +67,7 @@ class SearchBenchOptions:
     systems: tuple[str, ...] = ALL_SYSTEMS
     alpha: float = 0.1
     batch: int = 8
+    rounds: int = 3
 
 
 def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path, *, qrels: Qrels | None = None,
@@ -121,8 +122,10 @@ def _time_systems(searcher: Any, index_dir: Path, workdir: Path, texts: list[str
     Lucene's search path (JIT) and the OS has the index files in cache before any system is timed:
     otherwise the systems timed first would pay for the warm-up of those timed later.
 
-    Each pass's warm-up queries run before the batcher's counters are read, so a row's ``mean_batch``
-    describes the timed pass alone.
+    Each system is timed ``options.rounds`` times at each concurrency, the systems interleaved (the order
+    reversed every round), and its row is its median pass by QPS (``qps_rounds`` lists every pass): on a
+    shared 2-core machine one pass of one system can be 20% off. Each pass's warm-up queries run before
+    the batcher's counters are read, so a row's ``mean_batch`` describes the timed pass alone.
     """
     from passerelle.eval.bench_systems import batch_counts, batching_delta, passerelle_params
 
@@ -133,26 +136,31 @@ def _time_systems(searcher: Any, index_dir: Path, workdir: Path, texts: list[str
     answers: dict[str, list[Ranking]] = {}
     with contextlib.ExitStack() as stack:
         pyserini_state: dict[str, Any] = {}
-        owned: dict[str, Any] = {}  # searchers opened for one contrast system, closed once it is timed
+        owned: dict[str, Any] = {}  # searchers opened for one contrast system, closed at the end
         stack.callback(lambda: [opened.close() for opened in owned.values()])
-        systems = _systems(searcher, index_dir, workdir, options, stack, report, pyserini_state, owned)
-        for name in options.systems:
-            search = systems[name]()
-            for concurrency in options.concurrency:
-                # Pyserini's FaissSearcher.search sets OpenMP to 1 thread in the calling thread, on every call
-                set_faiss_threads(None)
-                for text in texts[:options.warmup]:
-                    search(text)
-                before = batch_counts(search)
-                stats, got = measure(name, search, texts, concurrency=concurrency, warmup=0)
-                logger.info("%s c=%d: %.1f q/s, p50 %.1f ms", name, concurrency, stats.qps, stats.p50_ms)
-                report["rows"].append({**stats.to_dict(), **batching_delta(before, batch_counts(search))})
-                if concurrency == options.concurrency[0]:
-                    answers[name] = got
-            if name == "passerelle-http":
-                report["server_memory"] = report.pop("_server").memory_mb()
-            if name in owned:
-                owned.pop(name).close()
+        factories = _systems(searcher, index_dir, workdir, options, stack, report, pyserini_state, owned)
+        systems = {name: factories[name]() for name in options.systems}
+        passes: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for round_no in range(max(options.rounds, 1)):
+            # every system once per round, the order reversed each round: no system is always timed first
+            for name in options.systems if round_no % 2 == 0 else options.systems[::-1]:
+                search = systems[name]
+                for concurrency in options.concurrency:
+                    # Pyserini's FaissSearcher.search sets OpenMP to 1 thread in the calling thread, each call
+                    set_faiss_threads(None)
+                    for text in texts[:options.warmup]:
+                        search(text)
+                    before = batch_counts(search)
+                    stats, got = measure(name, search, texts, concurrency=concurrency, warmup=0)
+                    logger.info("round %d, %s c=%d: %.1f q/s, p50 %.1f ms", round_no + 1, name, concurrency,
+                                stats.qps, stats.p50_ms)
+                    passes.setdefault((name, concurrency), []).append(
+                        {**stats.to_dict(), **batching_delta(before, batch_counts(search))})
+                    if round_no == 0 and concurrency == options.concurrency[0]:
+                        answers[name] = got
+        report["rows"] += [median_pass(passes[(name, c)]) for name in options.systems for c in options.concurrency]
+        if "_server" in report:
+            report["server_memory"] = report.pop("_server").memory_mb()
         set_faiss_threads(None)
         if "systems" in pyserini_state:
             report["failed_queries"] = {"pyserini-hybrid-norm": len(pyserini_state["systems"].failed)}
@@ -262,6 +270,15 @@ def _batches(searcher: Any, pyserini: Any, texts: list[str],
         row["batch"] = options.batch
         row["qps_vs_ref"] = round(row["qps"] / theirs.qps, 3)
     return rows, answers
+
+
+def median_pass(passes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pass with the median QPS (the lower middle one for an even count), with every pass's QPS in
+    run order as ``qps_rounds``."""
+    if not passes:
+        raise BenchmarkError("no timed pass to summarize")
+    ranked = sorted(passes, key=lambda row: row["qps"])
+    return {**ranked[(len(ranked) - 1) // 2], "qps_rounds": [round(row["qps"], 1) for row in passes]}
 
 
 def _index_facts(searcher: Any) -> dict[str, Any]:

@@ -63,6 +63,7 @@ def bench_search(
     systems: str = typer.Option(",".join(_DEFAULT_SYSTEMS), "--systems", help="Comma-separated systems to time."),
     concurrency: str = typer.Option("1,8", "--concurrency", help="Comma-separated worker counts."),
     max_queries: int = typer.Option(0, "--max-queries", help="Time only the first N queries (0: all)."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Passes per system, interleaved; rows show the median."),
     k: int = typer.Option(10, "--k", help="Hits per query."),
     depth: int = typer.Option(100, "--depth", help="Candidates per retriever (Pyserini's k0)."),
     workdir: Path = typer.Option(None, "--workdir", help="Scratch folder (default: a temporary folder)."),
@@ -89,7 +90,7 @@ def bench_search(
         else:
             texts = read_queries(queries)
         options = SearchBenchOptions(k=k, depth=depth, concurrency=_csv_ints(concurrency),
-                                     max_queries=max_queries or None, systems=_csv(systems))
+                                     max_queries=max_queries or None, systems=_csv(systems), rounds=rounds)
         with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as tmp:
             report = benchmark_search(index, texts, workdir or Path(tmp), qrels=qrels, options=options)
     _emit(report, out)
@@ -175,6 +176,8 @@ def bench_all(
     sizes: str = typer.Option("10000,100000,1000000", "--sizes", help="Synthetic corpus sizes."),
     concurrency: str = typer.Option("1,8", "--concurrency", help="Comma-separated worker counts."),
     max_queries: int = typer.Option(0, "--max-queries", help="Queries timed per collection (0: all)."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Search passes per system, interleaved; rows show the "
+                               "median."),
     encoder_docs: int = typer.Option(1000, "--encoder-docs", help="Documents of the build-vs-raw-encoder run."),
     workdir: Path = typer.Option(None, "--workdir", help="Indexes, synthetic corpora and per-stage results "
                                  "(default: <tmp>/passerelle-bench)."),
@@ -205,7 +208,8 @@ def bench_all(
             data_dir=data, workdir=workdir or Path(tempfile.gettempdir()) / "passerelle-bench",
             collections=_csv(collections), encoder=encoder, stages=_csv(stages), reuse=reuse,
             encoder_docs=encoder_docs,
-            search=SearchBenchOptions(concurrency=_csv_ints(concurrency), max_queries=max_queries or None),
+            search=SearchBenchOptions(concurrency=_csv_ints(concurrency), max_queries=max_queries or None,
+                                      rounds=rounds),
             scale=ScaleOptions(sizes=_csv_ints(sizes)))
         results = run_all(plan, "passerelle bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else
                           "passerelle bench all")

@@ -32,6 +32,7 @@ def test_search_bench_report_structure(sample_usem3_index: Path, sample: tuple, 
     assert [(r["system"], r["concurrency"]) for r in report["rows"]] == [(s, c) for s in IN_PROCESS for c in (1, 2)]
     for row in report["rows"]:
         assert row["queries"] == 5 and row["qps"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0
+        assert len(row["qps_rounds"]) == options.rounds and round(row["qps"], 1) in row["qps_rounds"]
         assert row["qps_vs_ref"] is not None
     shipped = ServiceSettings()
     assert report["shipped_settings"] == {"query_threads": shipped.query_threads, "micro_batch": shipped.micro_batch,
@@ -176,7 +177,7 @@ def test_shipped_passerelle_uses_one_faiss_thread_and_micro_batches(
 
     monkeypatch.setattr(bench_systems, "open_passerelle", recording_open)
     queries = sample[0]
-    options = SearchBenchOptions(concurrency=(8,), warmup=0, systems=("passerelle",), batch=1)
+    options = SearchBenchOptions(concurrency=(8,), warmup=0, systems=("passerelle",), batch=1, rounds=1)
     report = benchmark_search(sample_usem3_index, queries, tmp_path, options=options)
 
     shipped = ServiceSettings()

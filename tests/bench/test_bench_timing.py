@@ -96,3 +96,14 @@ def test_measure_batches_counts_queries_not_calls() -> None:
     assert stats.queries == 7 and stats.qps == pytest.approx(7 / stats.seconds, rel=0.01)
     with pytest.raises(BenchmarkError, match="2 answers for a batch of 3"):
         measure_batches("short", lambda g: [[]] * 2, ["a", "b", "c"], batch=3, warmup=0)
+
+
+def test_a_row_is_the_median_pass_and_lists_every_pass() -> None:
+    from passerelle.eval.bench_search import median_pass
+
+    passes = [{"qps": 180.0, "p50_ms": 5.0}, {"qps": 120.0, "p50_ms": 9.0}, {"qps": 150.0, "p50_ms": 6.0}]
+    assert median_pass(passes) == {"qps": 150.0, "p50_ms": 6.0, "qps_rounds": [180.0, 120.0, 150.0]}
+    assert median_pass(passes[:2])["qps"] == 120.0  # even count: the lower middle, never flattering
+    assert median_pass(passes[:1])["qps_rounds"] == [180.0]
+    with pytest.raises(BenchmarkError):
+        median_pass([])
