@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -13,6 +14,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+if TYPE_CHECKING:
+    from passerelle.service.query_translation import CacheStats
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -39,9 +44,33 @@ class Metrics:
         self.reloads = Counter("passerelle_index_reloads", "Index reloads by outcome.", ["index", "outcome"],
                                registry=r)
 
+    def watch_query_translation(self, stats: Callable[[], CacheStats]) -> None:
+        """Export the query-translation cache's lookups (hit / miss) and entries, read from ``stats`` at
+        each scrape (the cache keeps its own counters: it is shared by every index and reload)."""
+        self.registry.register(_TranslationCacheCollector(stats))
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _TranslationCacheCollector:
+    def __init__(self, stats: Callable[[], CacheStats]) -> None:
+        self._stats = stats
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to read at registration: the translator may not exist yet
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._stats()
+        lookups = CounterMetricFamily("passerelle_query_translation_cache_lookups",
+                                      "Query translation cache lookups (translate_query=true) by result.",
+                                      labels=["result"])
+        lookups.add_metric(["hit"], stats.hits)
+        lookups.add_metric(["miss"], stats.misses)
+        yield lookups
+        yield GaugeMetricFamily("passerelle_query_translation_cache_entries",
+                                "Translations held in the query translation cache.", value=stats.size)
 
 
 class MetricsMiddleware:

@@ -114,6 +114,10 @@ def test_translate_query_over_http_uses_the_cache(qt_server) -> None:  # type: i
         assert all(set(hit["sources"]) == {"sparse:fr"} for hit in first.json()["hits"])
         plain = client.post("/v1/search", json={**body, "translate_query": False})
         assert plain.status_code == 200 and cache.stats().hits == before.hits + 1  # no translation asked
+        metrics = client.get("/metrics").text
+    assert f'passerelle_query_translation_cache_lookups_total{{result="hit"}} {before.hits + 1}.0' in metrics
+    assert f'passerelle_query_translation_cache_lookups_total{{result="miss"}} {before.misses + 1}.0' in metrics
+    assert f"passerelle_query_translation_cache_entries {cache.stats().size}.0" in metrics
 
 
 @pytest.mark.slow
