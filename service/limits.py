@@ -1,18 +1,26 @@
 """The request body size limit: a larger body gets a clear 413 before the app parses any of it.
 
-A request that announces its size (``Content-Length``) is refused at once, unread. A chunked request is
-read up to the limit and refused as soon as it passes it, so no request can make the server buffer more
-than ``max_body_bytes``; one that stays under the limit is replayed to the app unchanged.
+A request that announces its size (``Content-Length``) is refused before the app sees it. A chunked
+request is read up to the limit and refused as soon as it passes it, so no request can make the server
+buffer more than ``max_body_bytes``; one that stays under the limit is replayed to the app unchanged.
+
+Before a refusal is sent, up to ``DRAIN_BYTES`` more of the body (for at most ``DRAIN_SECONDS``) are read
+and dropped: closing a socket with unread data in it makes the kernel reset the connection, and a client
+still sending its body then gets "connection reset" instead of the 413 that explains the problem.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from passerelle.service.http_errors import error_response
 from passerelle.service.metrics import Metrics
 
 ERROR = "RequestTooLargeError"
+DRAIN_BYTES = 1 << 20
+DRAIN_SECONDS = 1.0
 
 
 class BodySizeLimitMiddleware:
@@ -46,7 +54,7 @@ class BodySizeLimitMiddleware:
                 break
             size += len(message.get("body", b""))
             if size > self.limit:
-                await self._refuse(scope, receive, send, f"more than {self.limit} bytes (chunked)")
+                await self._refuse(scope, receive, send, f"more than {self.limit} bytes (chunked)", message)
                 return
             if not message.get("more_body", False):
                 break
@@ -57,13 +65,26 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, replayed, send)
 
-    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any, size: str) -> None:
+    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any, size: str,
+                      last: dict[str, Any] | None = None) -> None:
+        if last is None or last.get("more_body", False):
+            with anyio.move_on_after(DRAIN_SECONDS):  # a client trickling its body does not hold us
+                await _drain(receive, DRAIN_BYTES)
         if self.metrics is not None:
             self.metrics.errors.labels(ERROR, "413").inc()
         response = error_response(
             413, ERROR, f"the request body ({size}) is over the limit of {self.limit} bytes (max_body_bytes); "
             "send fewer or shorter queries, or split the batch", headers={"Connection": "close"})
         await response(scope, receive, send)
+
+
+async def _drain(receive: Any, budget: int) -> None:
+    """Read and drop the request body until it ends, the client leaves, or ``budget`` bytes were read."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        budget -= len(message.get("body", b""))
 
 
 def _header(scope: dict[str, Any], name: bytes) -> bytes | None:

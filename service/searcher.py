@@ -315,6 +315,8 @@ class Searcher:
         if params.fusion == "auto":
             profile = load_profile(params.profile) if params.profile else self.fusion_profile
             fused, weights = fuse_language_aware(rankings, retrieval.signals, profile, limit=params.k)
+            if not params.explain:  # the explanation's extras cost ~0.1 ms (asdict deep-copies): skip unasked
+                return fused, {}
             return fused, {"profile": profile.name, "weights": weights,
                            "normalization": {"dense": profile.dense_normalization,
                                              "sparse": profile.sparse_normalization},
