@@ -24,6 +24,13 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from passerelle.indexing.augment.apply import (
+    AugmentSet,
+    describe_augmentation,
+    load_augment,
+    merge_augmentation,
+    new_mixer,
+)
 from passerelle.indexing.build import DOCSTORE, NO_ENCODER, count_records, scan_languages
 from passerelle.indexing.dense import FLAT_MAX_DOCS, HNSW_MAX_DOCS
 from passerelle.indexing.docstore import DocStore
@@ -66,6 +73,7 @@ class ShardTask:
     records: int
     source: dict[str, Any]
     threads: int | None = None
+    augment: Path | None = None  # this shard's share of the augmentation files (a pickled AugmentSet)
 
 
 ShardRunner = Callable[[Sequence[ShardTask]], None]
@@ -119,6 +127,32 @@ def partition(corpus: Path, spill_dir: Path, options: BuildOptions, shard_count:
     return counts, skipped
 
 
+def partition_augment(augment: AugmentSet | None, spill_dir: Path, shard_count: int) -> list[Path | None]:
+    """Each shard's share of the augmentation (by the hash of the document id), pickled beside its
+    spill; ``None`` for a shard none of whose documents is named (or without augmentation)."""
+    if augment is None:
+        return [None] * shard_count
+    paths: list[Path | None] = []
+    for shard in range(shard_count):
+        part = augment.part(lambda doc_id, shard=shard: shard_of(doc_id, shard_count) == shard)
+        if not part.doc_ids():
+            paths.append(None)
+            continue
+        path = spill_dir / f"{shard}.augment.pkl"
+        with open(path, "wb") as handle:
+            pickle.dump(part, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        paths.append(path)
+    return paths
+
+
+def _read_augment(path: Path | None) -> AugmentSet | None:
+    if path is None:
+        return None
+    with open(path, "rb") as handle:
+        part: AugmentSet = pickle.load(handle)  # written by this build's driver moments ago
+    return part
+
+
 def read_spill(path: Path) -> Iterator[Record]:
     """The records of a spill file, in corpus order."""
     with open(path, "rb") as handle:
@@ -148,9 +182,12 @@ def build_shard(task: ShardTask) -> Manifest:
     encoder = None
     if options.dense:
         encoder = _encoder(options.encoder, options.query_prefix, options.passage_prefix, task.threads)
+    augment = _read_augment(task.augment)
+    mixer = new_mixer(augment, encoder, options.augment_alpha, options.augment_agg, options.augment_normalize)
     docstore = DocStore(out / DOCSTORE)
     try:
-        ingest = Ingest(out, options, docstore, encoder, analyzers={}, total=task.records)
+        ingest = Ingest(out, options, docstore, encoder, analyzers={}, total=task.records, augment=augment,
+                        mixer=mixer)
         result = ingest.run(read_spill(task.spill))
         strays = [doc_id for doc_id in result.row_ids if shard_of(doc_id, task.count) != task.index]
         if strays:  # record_id() and to_document() disagree on an id: loaders would look in the wrong shard
@@ -161,8 +198,12 @@ def build_shard(task: ShardTask) -> Manifest:
             store.save(out / "dense")
             faiss_spec, dense_rows = store.spec, len(store.row_ids)
         source = {**task.source, "shard": task.index, "shard_count": task.count}
+        augmentation = None if augment is None else describe_augmentation(
+            augment, options.augment_alpha, options.augment_agg, options.augment_normalize,
+            mixer.mixed if mixer else 0, warn=False)  # the driver warns once for the whole corpus
         manifest = describe(out, docstore, encoder.spec if encoder else NO_ENCODER, faiss_spec, ingest.analyzers,
-                            dict(result.sparse_added), dense_rows, dict(result.skipped), source)
+                            dict(result.sparse_added), dense_rows, dict(result.skipped), source,
+                            augmentation=augmentation)
     finally:
         docstore.close()
     write_manifest(out, manifest)
@@ -193,11 +234,9 @@ def build_sharded(corpus: Path | str, out: Path | str, options: BuildOptions | N
     if not 1 <= shards <= MAX_SHARDS:
         raise ConfigError(f"--shards must be between 1 and {MAX_SHARDS}, got {shards}")
     options = options or BuildOptions()
-    if getattr(options, "augment_files", ()):
-        raise ConfigError("augmentation files are not supported by sharded builds yet; build without --shards "
-                          "and --engine ray, or without --augment")
     corpus, out = Path(corpus), Path(out)
     read_records(corpus, options.fmt)  # validates the path and format before any work
+    augment = load_augment(options.augment_files, options.augment_alpha, options.augment_agg)
     recover(out)
     cleanup_staging(out)
     staging = staging_dir(out)
@@ -205,16 +244,17 @@ def build_sharded(corpus: Path | str, out: Path | str, options: BuildOptions | N
         total = count_records(corpus, options)
         options = _resolved(corpus, options, total, shards)
         counts, skipped = partition(corpus, staging / SPILL_DIR, options, shards, total)
+        augment_parts = partition_augment(augment, staging / SPILL_DIR, shards)
         source: dict[str, Any] = {"path": str(corpus.resolve()), "format": options.fmt if options.fmt != "auto"
                                   else detect_format(corpus)}
         if corpus.is_file():
             source["sha256"] = sha256_file(corpus)
         tasks = [ShardTask(index=i, count=shards, spill=staging / SPILL_DIR / f"{i}.pkl",
                            out=staging / SHARDS_DIR / shard_name(i), options=options, records=counts[i],
-                           source=source, threads=threads) for i in range(shards)]
+                           source=source, threads=threads, augment=augment_parts[i]) for i in range(shards)]
         runner(tasks)
         shutil.rmtree(staging / SPILL_DIR)
-        manifest = _finish(staging, tasks, options, source, skipped, engine or {"name": "local"})
+        manifest = _finish(staging, tasks, options, source, skipped, engine or {"name": "local"}, augment)
         publish(staging, out)
         return manifest
     except BaseException:
@@ -237,7 +277,7 @@ def _resolved(corpus: Path, options: BuildOptions, total: int | None, shards: in
 
 
 def _finish(staging: Path, tasks: Sequence[ShardTask], options: BuildOptions, source: dict[str, Any],
-            skipped: Counter[str], engine: dict[str, Any]) -> Manifest:
+            skipped: Counter[str], engine: dict[str, Any], augment: AugmentSet | None = None) -> Manifest:
     manifests = [read_manifest(task.out) for task in tasks]
     if sum(m.doc_count for m in manifests) == 0:
         raise CorpusError("the corpus has no usable documents", path=source["path"])
@@ -251,6 +291,10 @@ def _finish(staging: Path, tasks: Sequence[ShardTask], options: BuildOptions, so
                for task, m in zip(tasks, manifests, strict=True)]
     merged = merge_manifests(manifests, encoder=encoder, faiss=faiss, skipped=skipped,
                              source={**source, "sharded": {"shards": len(tasks), "engine": engine}})
+    if augment is not None:
+        augment.copy_files(staging)  # the index keeps the files it was built from, once, at the top
+        merged.augmentation = merge_augmentation(augment, [m.augmentation for m in manifests],
+                                                 options.augment_alpha, options.augment_agg, options.augment_normalize)
     info = ShardsInfo(shards=entries, encoder=encoder, faiss=faiss, doc_count=merged.doc_count, engine=engine,
                       skipped=dict(sorted(skipped.items())), created_at=merged.created_at)
     write_shards(staging, info)

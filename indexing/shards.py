@@ -188,10 +188,11 @@ def merge_manifests(manifests: Sequence[Manifest], *, encoder: EncoderSpec, fais
 def write_top_manifest(root: Path, manifest: Manifest, info: ShardsInfo) -> None:
     """Write the merged ``manifest.json`` (the last file of a sharded build).
 
-    Its ``files`` are ``shards.json`` and each shard's manifest (which checksums that shard's own files),
-    so nothing is hashed twice.
+    Its ``files`` are ``shards.json``, each shard's manifest (which checksums that shard's own files), so
+    nothing is hashed twice, and the augmentation files the build copied.
     """
     listed = [SHARDS_FILE] + [f"{entry.path}/{MANIFEST}" for entry in info.shards]
+    listed += [entry["stored_as"] for entry in (manifest.augmentation or {}).get("files", [])]
     manifest.files = {rel: {"size": (root / rel).stat().st_size, "sha256": sha256_file(root / rel)}
                       for rel in listed}
     manifest.packages = package_versions()

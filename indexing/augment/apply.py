@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,14 @@ class AugmentSet:
                                                  f"{path.name}", sha256=digest, queries=counts["query"],
                                                  translations=counts["translation"]))
         return augment
+
+    def part(self, keep: Callable[[str], bool]) -> AugmentSet:
+        """The queries and translations of the documents ``keep`` accepts (no files: a shard's share)."""
+        part = AugmentSet()
+        part.translations = {doc_id: dict(v) for doc_id, v in self.translations.items() if keep(doc_id)}
+        part.queries = {doc_id: {lang: list(q) for lang, q in v.items()}
+                        for doc_id, v in self.queries.items() if keep(doc_id)}
+        return part
 
     def doc_ids(self) -> set[str]:
         """Every document id the files name."""
@@ -151,14 +160,16 @@ class QueryMixer:
         return mix_embeddings(vectors, groups, self.alpha, self.agg, normalize=self.normalize)
 
 
+COUNT_KEYS = ("docs_augmented", "docs_with_queries", "docs_with_translations", "dense_mixed", "unmatched_doc_ids",
+              "same_lang_translations_ignored")
+
+
 def describe_augmentation(augment: AugmentSet, alpha: float, agg: str, normalize: bool, dense_mixed: int,
-                          previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                          previous: dict[str, Any] | None = None, *, warn: bool = True) -> dict[str, Any]:
     """The manifest's ``augmentation`` entry (counts added to ``previous`` for ``index add``)."""
     unmatched = augment.unmatched()
-    if unmatched:
-        shown = ", ".join(repr(d) for d in unmatched[:5])
-        logger.warning("%d document id(s) in the augmentation files are not in the corpus (ignored): %s%s",
-                       len(unmatched), shown, " ..." if len(unmatched) > 5 else "")
+    if unmatched and warn:
+        _warn_unmatched(len(unmatched), unmatched[:5])
     counts = {
         "docs_augmented": len(augment.used),
         "docs_with_queries": sum(1 for d in augment.used if d in augment.queries),
@@ -171,11 +182,33 @@ def describe_augmentation(augment: AugmentSet, alpha: float, agg: str, normalize
     if previous:
         files = list(previous.get("files", [])) + files
         counts = {key: int(previous.get(key, 0)) + value for key, value in counts.items()}
+    return _entry(files, alpha, agg, normalize, counts)
+
+
+def merge_augmentation(augment: AugmentSet, parts: Sequence[dict[str, Any] | None], alpha: float, agg: str,
+                       normalize: bool) -> dict[str, Any]:
+    """One ``augmentation`` entry for a sharded index: the files read by the driver, the counts summed over
+    the shards' entries (each document, and so each augmented id, lives in exactly one shard)."""
+    counts = {key: sum(int((part or {}).get(key, 0)) for part in parts) for key in COUNT_KEYS}
+    counts["unmatched_doc_ids"] = len(augment.doc_ids()) - counts["docs_augmented"]
+    if counts["unmatched_doc_ids"]:
+        _warn_unmatched(counts["unmatched_doc_ids"], [])
+    return _entry([info.__dict__.copy() for info in augment.files], alpha, agg, normalize, counts)
+
+
+def _entry(files: list[dict[str, Any]], alpha: float, agg: str, normalize: bool,
+           counts: dict[str, int]) -> dict[str, Any]:
     return {
         "files": files, "alpha": alpha, "agg": agg, "renormalized": normalize,
         "formula": f"(1 - alpha) * e_p + alpha * {agg}(e_q)" + (", L2-renormalized" if normalize else ""),
         "query_encoding": "encode_queries", **counts,
     }
+
+
+def _warn_unmatched(count: int, shown_ids: list[str]) -> None:
+    shown = ": " + ", ".join(repr(d) for d in shown_ids) + (" ..." if count > len(shown_ids) else "") \
+        if shown_ids else ""
+    logger.warning("%d document id(s) in the augmentation files are not in the corpus (ignored)%s", count, shown)
 
 
 def load_augment(files: tuple[Path, ...] | list[Path], alpha: float, agg: str) -> AugmentSet | None:

