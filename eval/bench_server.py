@@ -12,12 +12,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from passerelle.eval.bench_timing import BenchmarkError
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,16 @@ class ServerProcess:
     def memory_mb(self) -> dict[str, float]:
         """``{"rss_mb", "peak_rss_mb"}`` of the server process now (Linux ``/proc``; psutil elsewhere)."""
         return process_memory_mb(self.process.pid)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An HTTP client for this server (60 s timeout unless given)."""
+        import httpx
+
+        return httpx.Client(base_url=self.url, **{"timeout": 60.0, **kwargs})
+
+    def log_text(self) -> str:
+        """Everything the server has logged so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
 
 
 def process_memory_mb(pid: int) -> dict[str, float]:
@@ -58,10 +72,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(indexes: Sequence[Path], log: Path, *, timeout_s: float = 900.0) -> Iterator[ServerProcess]:
-    """Run ``python -m passerelle serve --index ...`` on a free loopback port until the block ends.
+def serve(indexes: Sequence[Path], log: Path, *, args: Sequence[str] = ("--max-concurrency", "64"),
+          env: Mapping[str, str] | None = None, ready_path: str = "/readyz",
+          timeout_s: float = 900.0) -> Iterator[ServerProcess]:
+    """Run ``python -m passerelle serve --index ... *args`` on a free loopback port until the block ends.
 
-    Waits until ``/readyz`` answers 200 (every index loaded); stops the server with SIGTERM after.
+    Waits until ``ready_path`` answers below 500 (``/readyz``: every index loaded); stops the server
+    with SIGTERM after. ``env`` is added to this process's environment.
 
     Raises:
         BenchmarkError: the server exited, or was not ready within ``timeout_s`` (its log tail is shown).
@@ -70,24 +87,24 @@ def serve(indexes: Sequence[Path], log: Path, *, timeout_s: float = 900.0) -> It
 
     port = free_port()
     command = [sys.executable, "-m", "passerelle", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--no-access-log", "--max-concurrency", "64"]
+               "--no-access-log", *args]
     for index in indexes:
         command += ["--index", str(index)]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                   env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                                   env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
     server = ServerProcess(url=f"http://127.0.0.1:{port}", process=process, log=log)
     try:
         deadline = time.monotonic() + timeout_s
-        with httpx.Client(timeout=5.0) as client:
+        with server.client(timeout=5.0) as client:
             while True:
                 if process.poll() is not None:
                     raise BenchmarkError(f"the server exited with {process.returncode}: {_tail(log)}")
                 if time.monotonic() > deadline:
                     raise BenchmarkError(f"the server was not ready within {timeout_s:.0f} s: {_tail(log)}")
                 try:
-                    if client.get(f"{server.url}/readyz").status_code == 200:
+                    if client.get(ready_path).status_code < 500:
                         break
                 except httpx.TransportError:
                     pass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typer.testing import CliRunner
 
 from passerelle.commands import search as search_cmd
 from passerelle.commands import serve as serve_cmd
+from passerelle.eval.bench_server import free_port
 
 QUERY = "How long is the bread dough left to rise in the cold at a bakery in Lyon?"
 
@@ -114,15 +114,9 @@ def test_serve_refuses(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_p
     assert message in result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_runs_a_real_server_and_stops_on_sigterm(sample_index: Path) -> None:
-    port = _free_port()
+    port = free_port()
     key = "serve-test-admin-key-42"
     code = ("import sys, typer; from passerelle.commands import serve\n"
             "root = typer.Typer(); root.add_typer(serve.app, name='serve')\n"
