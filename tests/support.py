@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -13,3 +16,26 @@ def read_tsv(path: Path) -> dict[str, str]:
     """``qid<TAB>text`` lines as a dict."""
     rows = (line.rstrip("\n").split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line)
     return {qid: text for qid, text in rows}
+
+
+def kill_while_staging(proc: subprocess.Popen[bytes], root: Path, what: str, poll_s: float = 0.2) -> None:
+    """SIGKILL ``proc`` once its staged build under ``root`` has started writing vectors (within 120 s).
+
+    Fails the test when the process ends first or never writes; always leaves it dead.
+    """
+    try:
+        deadline = time.monotonic() + 120
+        staged: list[Path] = []
+        while time.monotonic() < deadline:  # wait until the staged index is being written
+            staged = list(root.glob(".idx.tmp-*/dense/vectors.f32"))
+            if staged and staged[0].stat().st_size > 0:
+                break
+            assert proc.poll() is None, f"the {what} ended before it could be killed"
+            time.sleep(poll_s)
+        assert staged, f"the {what} never started writing"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL

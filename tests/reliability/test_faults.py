@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from support import SAMPLE_DIR
+from support import SAMPLE_DIR, kill_while_staging
 from support_reliability import reliability_settings
 from support_server import API_KEY
 
@@ -159,22 +157,7 @@ def test_sigkill_during_index_add_keeps_the_published_index(sample_usem3_index: 
                              "--corpus", str(corpus), "--batch-size", "16"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    try:
-        deadline = time.monotonic() + 120
-        staged: list[Path] = []
-        while time.monotonic() < deadline:  # wait until the staged copy is being written
-            staged = list(tmp_path.glob(".idx.tmp-*/dense/vectors.f32"))
-            if staged and staged[0].stat().st_size > 0:
-                break
-            assert proc.poll() is None, "the add ended before it could be killed"
-            time.sleep(0.05)
-        assert staged, "the add never started writing"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    kill_while_staging(proc, tmp_path, "add", poll_s=0.05)
     # the published index: same manifest, every file intact (sha256), loadable and complete
     assert (index / "manifest.json").read_bytes() == manifest_before
     loaded = load_index(index, verify="full")
