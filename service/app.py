@@ -71,10 +71,10 @@ def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | No
 
     serve_given()  # usable at once, even by a client that does not run the lifespan
     if settings.query_translator:
-        from passerelle.service.query_translation import shared_query_translator
+        from passerelle.service.query_translation import routes_key, shared_query_translator
 
-        model = settings.query_translator
-        metrics.watch_query_translation(lambda: shared_query_translator(model).stats())
+        key = routes_key(settings.query_translator)
+        metrics.watch_query_translation(lambda: shared_query_translator(key).stats())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
+from passerelle.service.query_translation import ROUTE_PATTERN
 
 Mode = Literal["dense", "sparse", "hybrid"]
 
@@ -79,10 +80,12 @@ class ServiceSettings(BaseModel):
     overlap_sparse: bool = Field(True, description=(
         "A hybrid query that arrives while the index is idle runs BM25 on a second thread while its query is "
         "encoded (uses a free core; needs micro_batch > 1, which knows when the index is idle)."))
-    query_translator: str | None = Field(None, description=(
-        "Query translation model for translate_query=true (BM25 on the query translated into the document "
-        "languages): a Hugging Face seq2seq id or local path (Marian, NLLB), e.g. Helsinki-NLP/opus-mt-en-fr. "
-        "None (the default): translate_query is refused with 400."))
+    query_translator: str | dict[str, str] | None = Field(None, description=(
+        "Query translation for translate_query=true (BM25 on the query translated into the document "
+        "languages): one Hugging Face seq2seq id or local path for every pair (NLLB, M2M), or one per pair "
+        "as Marian models are: {\"en-fr\": \"Helsinki-NLP/opus-mt-en-fr\", \"de\": ..., \"*\": ...} (keys "
+        "'src-tgt', 'tgt' or '*'; a view no model translates into gets the original query). None (the "
+        "default): translate_query is refused."))
     docs_enabled: bool = Field(True, description="Serve the OpenAPI UI at /docs and /redoc.")
 
     @field_validator("host")
@@ -93,6 +96,21 @@ class ServiceSettings(BaseModel):
         except ValueError:
             if not _HOSTNAME.match(value):
                 raise ValueError(f"host {value!r} is neither an IP address nor a host name") from None
+        return value
+
+    @field_validator("query_translator")
+    @classmethod
+    def _check_query_translator(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        if isinstance(value, dict):
+            bad = [key for key in value if not ROUTE_PATTERN.match(key)]
+            if bad or not value:
+                raise ValueError(f"query_translator routes must be keyed 'src-tgt' (en-fr), 'tgt' (fr) or '*', "
+                                 f"got {bad or 'no route'}")
+            empty = [key for key, model in value.items() if not model.strip()]
+            if empty:
+                raise ValueError(f"query_translator route(s) {empty} name no model")
+        elif isinstance(value, str) and not value.strip():
+            raise ValueError("query_translator is empty: give a model id or path, or leave it unset")
         return value
 
     @field_validator("api_key")

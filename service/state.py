@@ -60,10 +60,11 @@ def open_searcher(path: Path, settings: ServiceSettings) -> Searcher:
     Raises:
         IndexFormatError: the index is missing, incomplete or damaged.
     """
-    from passerelle.service.query_translation import shared_query_translator
+    from passerelle.service.query_translation import routes_key, shared_query_translator
     from passerelle.service.searcher import Searcher
 
-    translator = shared_query_translator(settings.query_translator) if settings.query_translator else None
+    setting = settings.query_translator
+    translator = shared_query_translator(routes_key(setting)) if setting else None
     if translator is not None:
         translator.warm_up()
     return Searcher.open(path, verify=settings.verify, fusion_profile=settings.fusion_profile,
