@@ -107,14 +107,10 @@ def _shipped(results: dict[str, Any]) -> str:
 
 
 def settings_text(facts: dict[str, Any]) -> str:
-    """``query_threads=1, micro_batch=16, search_workers=2, overlap_sparse=True`` (``query_threads`` None:
-    every core; ``overlap_sparse`` only where the run recorded it)."""
+    """``query_threads=1, micro_batch=16, search_workers=2`` (``query_threads`` None: every core)."""
     threads = facts.get("query_threads")
-    text = (f"query_threads={threads if threads is not None else 'every core'}, "
+    return (f"query_threads={threads if threads is not None else 'every core'}, "
             f"micro_batch={facts.get('micro_batch')}, search_workers={facts.get('search_workers')}")
-    if "overlap_sparse" in facts:
-        text += f", overlap_sparse={facts['overlap_sparse']}"
-    return text
 
 
 def _verdict(fast_enough: bool, ours: float | None, ref: float | None) -> str:

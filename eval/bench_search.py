@@ -38,8 +38,7 @@ DESCRIPTIONS: Mapping[str, str] = {
                   "serving settings (threads per query, micro-batching: see below); detects the query language, "
                   "weighs the views, returns hits with title, snippet and per-retriever ranks",
     "passerelle-unbatched": "contrast: the same with the shipped threads per query but no micro-batching "
-                            "(micro_batch=1): each query answered alone, in its caller's thread, BM25 after "
-                            "the encoder (no overlap)",
+                            "(micro_batch=1): each query answered alone, in its caller's thread",
     "passerelle-all-cores": "contrast, the behaviour before the serving settings: every core per query "
                             "(query_threads=None: the encoder and FAISS each use every core) and no micro-batching",
     "passerelle-rrf": "Passerelle hybrid with RRF fusion (k=60), in process, shipped settings",

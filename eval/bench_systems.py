@@ -30,7 +30,7 @@ def serving_settings(variant: Variant = "shipped") -> ServiceSettings:
     """The settings a benchmarked Passerelle searcher is opened with.
 
     ``shipped``: a default :class:`~passerelle.service.settings.ServiceSettings` (what ``passerelle serve``
-    runs); ``unbatched``: the same with ``micro_batch=1`` (so no BM25 overlap either); ``all-cores``: the
+    runs); ``unbatched``: the same with ``micro_batch=1``; ``all-cores``: the
     behaviour before the serving settings existed (``query_threads=None``: encoder and FAISS on every core
     per query; ``micro_batch=1``).
 
@@ -52,7 +52,7 @@ def serving_settings(variant: Variant = "shipped") -> ServiceSettings:
 def settings_facts(settings: ServiceSettings) -> dict[str, Any]:
     """The serving settings that shape search speed, JSON-ready (``query_threads`` None: every core)."""
     return {"query_threads": settings.query_threads, "micro_batch": settings.micro_batch,
-            "search_workers": settings.search_workers, "overlap_sparse": settings.overlap_sparse}
+            "search_workers": settings.search_workers}
 
 
 def open_passerelle(index_dir: Path, variant: Variant = "shipped") -> Searcher:

@@ -55,17 +55,13 @@ class QueryBatcher(Generic[P, R]):
         max_batch: most queries answered by one call.
         workers: batched calls running at once (callers answering their own query included); as many
             worker threads answer the queue.
-        run_alone: answers a query that arrives while nothing else runs, in its caller's thread (default:
-            ``run_batch`` with one query). It may use more than one core: nothing else is running.
     """
 
     def __init__(self, run_batch: Callable[[list[str], P], Sequence[R]], *, max_batch: int = 16,
-                 workers: int = 1, name: str = "passerelle-batcher",
-                 run_alone: Callable[[list[str], P], Sequence[R]] | None = None) -> None:
+                 workers: int = 1, name: str = "passerelle-batcher") -> None:
         if max_batch < 1 or workers < 1:
             raise ValueError("max_batch and workers must be at least 1")
         self._run_batch = run_batch
-        self._run_alone = run_alone or run_batch
         self.max_batch = max_batch
         self._cond = threading.Condition()
         self._queue: deque[_Request[P, R]] = deque()
@@ -98,7 +94,7 @@ class QueryBatcher(Generic[P, R]):
                 self._cond.notify()
         if inline:  # answer it here, without a thread hand-off
             try:
-                self._answer([request], self._run_alone)
+                self._answer([request])
             finally:
                 self._release()
         else:
@@ -131,7 +127,7 @@ class QueryBatcher(Generic[P, R]):
                 batch = self._take()
                 self._running += 1
             try:
-                self._answer(batch, self._run_batch)
+                self._answer(batch)
             finally:
                 self._release()
 
@@ -146,9 +142,9 @@ class QueryBatcher(Generic[P, R]):
         self._queue.extendleft(reversed(others))  # back at the front, in their order
         return batch
 
-    def _answer(self, batch: list[_Request[P, R]], run: Callable[[list[str], P], Sequence[R]]) -> None:
+    def _answer(self, batch: list[_Request[P, R]]) -> None:
         try:
-            results = run([r.query for r in batch], batch[0].params)
+            results = self._run_batch([r.query for r in batch], batch[0].params)
             if len(results) != len(batch):
                 raise RuntimeError(f"batched search answered {len(results)} results for {len(batch)} queries")
             for request, result in zip(batch, results, strict=True):

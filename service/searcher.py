@@ -5,11 +5,9 @@ Importable without FastAPI; the HTTP layer and the evaluation runners both use i
 
 from __future__ import annotations
 
-import threading
 import time
 import unicodedata
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -105,26 +103,22 @@ class Searcher:
 
     ``micro_batch`` > 1 answers concurrent :meth:`search` calls together, in batches of up to that many
     queries, on ``search_workers`` threads (see :mod:`passerelle.service.batching`); 1 answers each call
-    in its caller's thread. With ``overlap_sparse`` a hybrid query that arrives while nothing else runs
-    has its BM25 run on a second thread while it is encoded (micro-batching only: it knows when it is idle).
+    in its caller's thread.
     """
 
     def __init__(self, index: LoadedIndex, *, default_query_lang: str = "en",
                  fusion_profile: str = DEFAULT_PROFILE, micro_batch: int = 1, search_workers: int = 1,
-                 query_translator: CachedQueryTranslator | None = None, overlap_sparse: bool = False) -> None:
+                 query_translator: CachedQueryTranslator | None = None) -> None:
         self.index = index
         self.query_translator = query_translator  # for translate_query (service/query_translation.py)
         self.default_query_lang = default_query_lang
         self.fusion_profile = load_profile(fusion_profile)  # fail at load, not at the first query
         candidates = set(index.manifest.analyzers) | set(index.manifest.languages) | {default_query_lang}
         self._detector = LanguageDetector(candidates)
-        self._pool: ThreadPoolExecutor | None = None  # the BM25 thread for overlap, started on first use
-        self._pool_lock = threading.Lock()
         self.batcher: QueryBatcher[SearchParams, SearchResult] | None = None
         if micro_batch > 1:
             self.batcher = QueryBatcher(self.search_batch, max_batch=micro_batch, workers=search_workers,
-                                        name=f"search-{index.name}",
-                                        run_alone=self._search_alone if overlap_sparse else None)
+                                        name=f"search-{index.name}")
 
     @classmethod
     def open(cls, index_dir: str | Path, *, verify: Verify = "size", query_threads: int | None = None,
@@ -170,23 +164,16 @@ class Searcher:
         """Answer the queued queries, then release the index."""
         if self.batcher is not None:
             self.batcher.close()
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.shutdown()
         self.index.close()
 
-    def _search_alone(self, queries: Sequence[str], params: SearchParams) -> list[SearchResult]:
-        return self.search_batch(queries, params, overlap=True)
-
-    def search_batch(self, queries: Sequence[str], params: SearchParams | None = None, *,
-                     overlap: bool = False) -> list[SearchResult]:
-        """Search many queries; dense queries are encoded in one batch (``overlap``: see :meth:`retrieve`)."""
+    def search_batch(self, queries: Sequence[str], params: SearchParams | None = None) -> list[SearchResult]:
+        """Search many queries; dense queries are encoded in one batch."""
         params = params or SearchParams()
         warnings: tuple[str, ...] = ()
         if params.mode == "hybrid" and self.index.sparse_error:
             warnings = (f"BM25 is unavailable, these are dense results only: {self.index.sparse_error}",)
         results = []
-        for retrieval in self.retrieve(queries, params, overlap=overlap):
+        for retrieval in self.retrieve(queries, params):
             start = time.perf_counter()
             fused, explain_extra = self._fuse(retrieval, params)
             hits = self._hits(fused, params, explain_extra)
@@ -196,13 +183,8 @@ class Searcher:
                                         hits=hits, timings_ms=timings, warnings=warnings))
         return results
 
-    def retrieve(self, queries: Sequence[str], params: SearchParams | None = None, *,
-                 overlap: bool = False) -> list[Retrieval]:
-        """Run the retrievers a mode needs, without fusing: the ranked lists and the query-time signals.
-
-        ``overlap`` runs BM25 on a helper thread while the queries are encoded (hybrid mode; worth it only
-        when a core is free, as for a lone query: the micro-batcher asks for it then).
-        """
+    def retrieve(self, queries: Sequence[str], params: SearchParams | None = None) -> list[Retrieval]:
+        """Run the retrievers a mode needs, without fusing: the ranked lists and the query-time signals."""
         params = params or SearchParams()
         self._check(params)
         queries = [unicodedata.normalize("NFC", q) for q in queries]  # "e\u0301" must match "é" in BM25
@@ -213,14 +195,9 @@ class Searcher:
         dense_wanted = params.mode in ("dense", "hybrid") and self.index.dense is not None \
             and self.index.encoder is not None
         sparse_wanted = params.mode in ("sparse", "hybrid")
-        pending: Future[list[SparseLists]] | None = None
-        if overlap and dense_wanted and sparse_wanted and self.index.sparse:
-            pending = self._overlap_pool().submit(self._sparse_all, queries, langs, params, timings)
         dense_lists = self._dense_all(queries, params, timings) if dense_wanted else None
         sparse: list[SparseLists] = [({}, {}) for _ in queries]
-        if pending is not None:
-            sparse = pending.result()
-        elif sparse_wanted:
+        if sparse_wanted:
             sparse = self._sparse_all(queries, langs, params, timings)
         return [Retrieval(query=q, query_lang=lang, dense=dense_lists[i] if dense_lists is not None else None,
                           sparse=sparse[i][0], signals=sparse[i][1], timings_ms=timings)
@@ -243,12 +220,6 @@ class Searcher:
         lists = [self._sparse(q, lang, params, with_signals) for q, lang in zip(queries, langs, strict=True)]
         timings["sparse"] = _ms(clock)
         return lists
-
-    def _overlap_pool(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"bm25-{self.name}")
-            return self._pool
 
     def detect_language(self, query: str) -> str:
         """The query's language among the index's languages and the default; the default when unsure."""

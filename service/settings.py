@@ -77,9 +77,6 @@ class ServiceSettings(BaseModel):
         "(never waiting for a batch to fill); 1 answers each request on its own."))
     search_workers: int = Field(2, ge=1, le=256, description=(
         "Threads answering those batches, per index."))
-    overlap_sparse: bool = Field(True, description=(
-        "A hybrid query that arrives while the index is idle runs BM25 on a second thread while its query is "
-        "encoded (uses a free core; needs micro_batch > 1, which knows when the index is idle)."))
     query_translator: str | dict[str, str] | None = Field(None, description=(
         "Query translation for translate_query=true (BM25 on the query translated into the document "
         "languages): one Hugging Face seq2seq id or local path for every pair (NLLB, M2M), or one per pair "

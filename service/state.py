@@ -55,7 +55,7 @@ class ServedIndex:
 
 def open_searcher(path: Path, settings: ServiceSettings) -> Searcher:
     """Load the index directory at ``path`` as ``settings`` say (file checks, fusion profile, query threads,
-    micro-batching, BM25 overlap) and warm it up (blocking: call it in a worker thread).
+    micro-batching) and warm it up (blocking: call it in a worker thread).
 
     Raises:
         IndexFormatError: the index is missing, incomplete or damaged.
@@ -69,8 +69,7 @@ def open_searcher(path: Path, settings: ServiceSettings) -> Searcher:
         translator.warm_up()
     return Searcher.open(path, verify=settings.verify, fusion_profile=settings.fusion_profile,
                          query_threads=settings.query_threads, micro_batch=settings.micro_batch,
-                         search_workers=settings.search_workers, query_translator=translator,
-                         overlap_sparse=settings.overlap_sparse)
+                         search_workers=settings.search_workers, query_translator=translator)
 
 
 class IndexRegistry:

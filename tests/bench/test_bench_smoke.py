@@ -36,8 +36,7 @@ def test_search_bench_report_structure(sample_usem3_index: Path, sample: tuple, 
         assert row["qps_vs_ref"] is not None
     shipped = ServiceSettings()
     assert report["shipped_settings"] == {"query_threads": shipped.query_threads, "micro_batch": shipped.micro_batch,
-                                          "search_workers": shipped.search_workers,
-                                          "overlap_sparse": shipped.overlap_sparse}
+                                          "search_workers": shipped.search_workers}
     # The shipped searcher micro-batches: one caller at a time gets batches of exactly 1; two callers get
     # batches of 1 or 2 holding the 5 timed queries (warm-up excluded). The contrasts and the others do not batch.
     by = {(r["system"], r["concurrency"]): r for r in report["rows"]}
