@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from passerelle.indexing.errors import ConfigError, IndexFormatError
+from passerelle.indexing.hugepages import collapse_faiss_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +212,8 @@ class DenseStore:
                 raise IndexFormatError(f"missing dense file {path}")
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap and spec.kind != "hnsw" else 0
         index = faiss.read_index(str(index_path), flags)
+        if not flags:  # vectors in anonymous memory: huge pages make the scan faster and steady
+            collapse_faiss_vectors(index)
         row_ids, row_langs = [], []
         with open(rows_path, encoding="utf-8") as rows:
             for line in rows:
