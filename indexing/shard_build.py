@@ -133,8 +133,7 @@ def partition_augment(augment: AugmentSet | None, spill_dir: Path, shard_count: 
     if augment is None:
         return [None] * shard_count
     paths: list[Path | None] = []
-    for shard in range(shard_count):
-        part = augment.part(lambda doc_id, shard=shard: shard_of(doc_id, shard_count) == shard)
+    for shard, part in enumerate(augment.split(lambda doc_id: shard_of(doc_id, shard_count), shard_count)):
         if not part.doc_ids():
             paths.append(None)
             continue

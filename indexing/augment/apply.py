@@ -79,13 +79,15 @@ class AugmentSet:
                                                  translations=counts["translation"]))
         return augment
 
-    def part(self, keep: Callable[[str], bool]) -> AugmentSet:
-        """The queries and translations of the documents ``keep`` accepts (no files: a shard's share)."""
-        part = AugmentSet()
-        part.translations = {doc_id: dict(v) for doc_id, v in self.translations.items() if keep(doc_id)}
-        part.queries = {doc_id: {lang: list(q) for lang, q in v.items()}
-                        for doc_id, v in self.queries.items() if keep(doc_id)}
-        return part
+    def split(self, assign: Callable[[str], int], count: int) -> list[AugmentSet]:
+        """The queries and translations divided into ``count`` sets (no files) by ``assign(doc_id)``, in one
+        pass: a sharded build's share per shard."""
+        parts = [AugmentSet() for _ in range(count)]
+        for doc_id, translations in self.translations.items():
+            parts[assign(doc_id)].translations[doc_id] = dict(translations)
+        for doc_id, queries in self.queries.items():
+            parts[assign(doc_id)].queries[doc_id] = {lang: list(texts) for lang, texts in queries.items()}
+        return parts
 
     def doc_ids(self) -> set[str]:
         """Every document id the files name."""
