@@ -12,15 +12,12 @@ the same code): only the reader differs.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from passerelle.indexing.sparse import jvm
 from passerelle.indexing.sparse.lucene import ReaderView, open_reader
-
-logger = logging.getLogger(__name__)
 
 
 class MultiLuceneView(ReaderView):
