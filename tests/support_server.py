@@ -1,5 +1,5 @@
 """Real servers for tests: uvicorn in a background thread, or ``passerelle serve`` in a subprocess (the
-benchmark's runner, :func:`passerelle.eval.bench_server.serve`).
+benchmark's runner, :func:`passerelle.bench.server.serve`).
 
 Importable from any test (``tests/`` is on the pytest pythonpath). Both bind 127.0.0.1 only.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from passerelle.eval.bench_server import ServerProcess, free_port, serve
+from passerelle.bench.server import ServerProcess, free_port, serve
 
 __all__ = ["API_KEY", "LiveServer", "ServerProcess", "free_port", "serve_process", "start_server", "stop_server"]
 

@@ -9,7 +9,7 @@ import typer
 app = typer.Typer(help="Benchmarks against the tools users would pick instead: search (Pyserini, FAISS, bm25s), "
                   "indexing, memory and scale; `bench all` writes docs/BENCHMARKS.md.", no_args_is_help=True)
 
-# The systems `bench search` times by default (passerelle.eval.bench_search.ALL_SYSTEMS; listed here so
+# The systems `bench search` times by default (passerelle.bench.search.ALL_SYSTEMS; listed here so
 # --help does not import the benchmark modules).
 _DEFAULT_SYSTEMS = ("passerelle-http", "passerelle", "passerelle-unbatched", "passerelle-all-cores",
                     "passerelle-rrf", "passerelle-dense", "passerelle-sparse", "pyserini-hybrid",
@@ -33,7 +33,7 @@ def bench_index(
     offline_environment()
     setup_logging("WARNING")
     with fail_on_error():
-        from passerelle.indexing.benchmark import benchmark_index
+        from passerelle.bench.index_build import benchmark_index
 
         report = benchmark_index(corpus, encoder=encoder, limit=limit or None, lang=lang, batch_size=batch_size)
     text = json.dumps(report, indent=2)
@@ -77,8 +77,8 @@ def bench_search(
     with fail_on_error():
         import tempfile
 
-        from passerelle.eval.bench_search import SearchBenchOptions, benchmark_search
-        from passerelle.eval.bench_timing import BenchmarkError
+        from passerelle.bench.search import SearchBenchOptions, benchmark_search
+        from passerelle.bench.timing import BenchmarkError
         from passerelle.eval.collections import load_collection, read_queries
 
         if (collection is None) == (queries is None):
@@ -112,8 +112,8 @@ def bench_scale(
     offline_environment()
     setup_logging("INFO")
     with fail_on_error():
-        from passerelle.eval.bench_scale import ScaleOptions, benchmark_scale
-        from passerelle.eval.bench_synthetic import base_from_index
+        from passerelle.bench.scale import ScaleOptions, benchmark_scale
+        from passerelle.bench.synthetic import base_from_index
         from passerelle.eval.collections import read_queries
         from passerelle.indexing.load import load_index
 
@@ -150,8 +150,8 @@ def bench_shards(
     offline_environment()
     setup_logging("INFO")
     with fail_on_error():
-        from passerelle.eval.bench_env import wait_for_quiet
-        from passerelle.eval.bench_shards import ShardBenchOptions, benchmark_shards, to_markdown
+        from passerelle.bench.env import wait_for_quiet
+        from passerelle.bench.shards import ShardBenchOptions, benchmark_shards, to_markdown
 
         if max_load > 0:
             wait_for_quiet(max_load, wait_s)
@@ -197,10 +197,10 @@ def bench_all(
     offline_environment()
     setup_logging("INFO")
     with fail_on_error():
-        from passerelle.eval.bench_all import BenchPlan, run_all, write_report
-        from passerelle.eval.bench_env import wait_for_quiet
-        from passerelle.eval.bench_scale import ScaleOptions
-        from passerelle.eval.bench_search import SearchBenchOptions
+        from passerelle.bench.env import wait_for_quiet
+        from passerelle.bench.scale import ScaleOptions
+        from passerelle.bench.search import SearchBenchOptions
+        from passerelle.bench.suite import BenchPlan, run_all, write_report
 
         if max_load > 0:
             wait_for_quiet(max_load, wait_s)
@@ -227,7 +227,7 @@ def bench_report(
     from passerelle.commands.common import fail_on_error
 
     with fail_on_error():
-        from passerelle.eval.bench_all import load_results, write_report
+        from passerelle.bench.suite import load_results, write_report
 
         write_report(load_results(results), out, plot)
     typer.echo(f"wrote {out}")

@@ -15,9 +15,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from passerelle.bench.server import free_port
 from passerelle.commands import search as search_cmd
 from passerelle.commands import serve as serve_cmd
-from passerelle.eval.bench_server import free_port
 
 QUERY = "How long is the bread dough left to rise in the cold at a bakery in Lyon?"
 

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from passerelle.eval.bench_env import load_average, set_faiss_threads
-from passerelle.eval.bench_timing import BenchmarkError, Ranking, measure
+from passerelle.bench.env import load_average, set_faiss_threads
+from passerelle.bench.timing import BenchmarkError, Ranking, measure
 from passerelle.eval.trec import Qrels
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path,
     if not qids:
         raise BenchmarkError("no query to benchmark")
     texts = [queries[q] for q in qids]
-    from passerelle.eval.bench_systems import open_passerelle, serving_settings, settings_facts
+    from passerelle.bench.systems import open_passerelle, serving_settings, settings_facts
     from passerelle.indexing.sparse import jvm
 
     jvm.start()
@@ -126,7 +126,7 @@ def _time_systems(searcher: Any, index_dir: Path, workdir: Path, texts: list[str
     shared 2-core machine one pass of one system can be 20% off. Each pass's warm-up queries run before
     the batcher's counters are read, so a row's ``mean_batch`` describes the timed pass alone.
     """
-    from passerelle.eval.bench_systems import batch_counts, batching_delta, passerelle_params
+    from passerelle.bench.systems import batch_counts, batching_delta, passerelle_params
 
     for mode in ("sparse", "dense"):
         params = passerelle_params(mode, k=options.k, depth=options.depth)
@@ -178,7 +178,7 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
     ``searcher`` is opened with the shipped settings; a contrast system opens its own copy of the index
     with its settings and leaves it in ``owned`` under its name (the caller closes it).
     """
-    from passerelle.eval.bench_systems import (
+    from passerelle.bench.systems import (
         FaissEncoderSystem,
         HttpSystem,
         PasserelleSystem,
@@ -193,7 +193,7 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
 
     def pyserini_systems() -> Any:
         if "systems" not in pyserini:
-            from passerelle.eval.bench_pyserini import PyseriniSystems
+            from passerelle.bench.pyserini_peer import PyseriniSystems
 
             pyserini["systems"] = PyseriniSystems(index_dir, view, searcher.index.manifest.analyzers[view],
                                                   searcher.index.encoder, workdir, depth=depth, k=k,
@@ -202,7 +202,7 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
         return pyserini["systems"]
 
     def http() -> Callable[[str], Ranking]:
-        from passerelle.eval.bench_server import serve
+        from passerelle.bench.server import serve
 
         server = stack.enter_context(serve([index_dir], workdir / "server.log"))
         report["_server"] = server
@@ -213,7 +213,7 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
         return system
 
     def bm25s() -> Callable[[str], Ranking]:
-        from passerelle.eval.bench_bm25s import Bm25sSystem
+        from passerelle.bench.bm25s_peer import Bm25sSystem
 
         docs = [(doc.id, doc.view(view) or "") for doc in searcher.index.docstore]
         system = Bm25sSystem([(d, t) for d, t in docs if t], view, depth=depth)
@@ -252,9 +252,9 @@ def _batches(searcher: Any, pyserini: Any, texts: list[str],
     searcher (its threads per query; one encoder call per batch, in the caller's thread) and Pyserini's
     ``HybridSearcher.batch_search`` (``encode_batch``, then FAISS and Lucene with one thread per core).
     Returns their rows and Passerelle's answers."""
-    from passerelle.eval.bench_env import cpu_count
-    from passerelle.eval.bench_systems import passerelle_params
-    from passerelle.eval.bench_timing import measure_batches
+    from passerelle.bench.env import cpu_count
+    from passerelle.bench.systems import passerelle_params
+    from passerelle.bench.timing import measure_batches
 
     params = passerelle_params("hybrid", k=options.k, depth=options.depth)
     set_faiss_threads(None)
@@ -281,7 +281,7 @@ def median_pass(passes: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _index_facts(searcher: Any) -> dict[str, Any]:
-    from passerelle.eval.bench_systems import sparse_view
+    from passerelle.bench.systems import sparse_view
 
     manifest = searcher.index.manifest
     return {"name": searcher.name, "documents": manifest.doc_count, "encoder": manifest.encoder.name,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from passerelle.eval.bench_report import fmt, memory_per_100k, recommend, render_markdown, table
+from passerelle.bench.report import fmt, memory_per_100k, recommend, render_markdown, table
 
 
 def _row(system: str, concurrency: int, qps: float, p50: float) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def test_old_results_with_the_one_thread_what_if_still_render() -> None:
 
 
 def test_speed_without_quality_is_not_met() -> None:
-    from passerelle.eval.bench_report import _verdict
+    from passerelle.bench.report import _verdict
 
     assert _verdict(True, 0.50, 0.60) == "not met (lower quality)"
     assert _verdict(True, 0.596, 0.60) == "met"  # within the slack
@@ -125,15 +125,15 @@ def test_speed_without_quality_is_not_met() -> None:
 
 
 def test_plot_is_written(tmp_path: Path) -> None:
-    from passerelle.eval.bench_plot import plot_latency
+    from passerelle.bench.plot import plot_latency
 
     out = plot_latency(SCALE, tmp_path / "latency.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_default_systems_are_the_benchmark_systems() -> None:
+    from passerelle.bench.search import ALL_SYSTEMS
     from passerelle.commands.bench import _DEFAULT_SYSTEMS
-    from passerelle.eval.bench_search import ALL_SYSTEMS
 
     assert _DEFAULT_SYSTEMS == ALL_SYSTEMS
 
@@ -141,8 +141,8 @@ def test_cli_default_systems_are_the_benchmark_systems() -> None:
 def test_saved_stages_merge_into_one_report(tmp_path: Path) -> None:
     import json
 
-    from passerelle.eval.bench_all import load_results, write_report
-    from passerelle.eval.bench_timing import BenchmarkError
+    from passerelle.bench.suite import load_results, write_report
+    from passerelle.bench.timing import BenchmarkError
 
     with pytest.raises(BenchmarkError, match="no benchmark results"):
         load_results(tmp_path)

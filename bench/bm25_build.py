@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from passerelle.eval.bench_timing import BenchmarkError
+from passerelle.bench.timing import BenchmarkError
 
 WRITER_BATCH = 128  # the build pipeline's default batch size
 
@@ -78,13 +78,13 @@ def benchmark_bm25_build(corpus: Path, workdir: Path, *, lang: str, limit: int |
          time.perf_counter() - start, n)
 
     if pyserini_cli:
-        from passerelle.eval.bench_pyserini import run_indexer_cli
+        from passerelle.bench.pyserini_peer import run_indexer_cli
 
         cli = run_indexer_cli(root / "json", root / "pyserini-cli", lang)
         _row(results, "python -m pyserini.index.lucene (subprocess, wall)", cli["wall_s"], n,
              note=f"start-up alone {cli['startup_s']:.1f} s")
 
-    from passerelle.eval.bench_bm25s import Bm25sSystem
+    from passerelle.bench.bm25s_peer import Bm25sSystem
 
     system = Bm25sSystem(pairs, lang)
     _row(results, f"bm25s (tokenize + index, {system.backend} backend)", system.build_s, n)

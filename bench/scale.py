@@ -1,6 +1,6 @@
 """Scale benchmark: how hybrid latency and serving memory grow with the corpus, and which FAISS kind fits.
 
-For each size, a synthetic corpus is grown from a real base index (:mod:`passerelle.eval.bench_synthetic`:
+For each size, a synthetic corpus is grown from a real base index (:mod:`passerelle.bench.synthetic`:
 perturbed copies of real documents and real vectors), indexed by Passerelle's own build (docstore, Lucene,
 flat FAISS; the precomputed vectors replace only the encoding), then:
 
@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from passerelle.eval.bench_env import cpu_count, set_faiss_threads
-from passerelle.eval.bench_synthetic import BaseSet, Perturbation, PrecomputedEncoder, write_synthetic
-from passerelle.eval.bench_timing import BenchmarkError, measure, summarize
+from passerelle.bench.env import cpu_count, set_faiss_threads
+from passerelle.bench.synthetic import BaseSet, Perturbation, PrecomputedEncoder, write_synthetic
+from passerelle.bench.timing import BenchmarkError, measure, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def benchmark_scale(base: BaseSet, encoder: Any, queries: Sequence[str], workdir
     options = options or ScaleOptions()
     if not queries:
         raise BenchmarkError("no query for the scale benchmark")
-    from passerelle.eval.bench_systems import serving_settings, settings_facts
+    from passerelle.bench.systems import serving_settings, settings_facts
 
     texts = list(queries)[:options.queries]
     report: dict[str, Any] = {"base_documents": len(base.docs), "queries": len(texts),
@@ -92,7 +92,7 @@ def _skipped(options: ScaleOptions) -> list[str]:
 
 def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: int,
               options: ScaleOptions) -> dict[str, Any]:
-    from passerelle.eval.bench_systems import all_cores_searcher, open_passerelle
+    from passerelle.bench.systems import all_cores_searcher, open_passerelle
     from passerelle.indexing.build import build_index
     from passerelle.indexing.dense import FaissSpec
     from passerelle.indexing.options import BuildOptions
@@ -201,20 +201,20 @@ def _time_hybrid(searcher: Any, texts: list[str], options: ScaleOptions) -> tupl
 
 def _shipped_threads() -> int:
     """FAISS threads per search as shipped (``query_threads``; ``None`` there means every core)."""
-    from passerelle.eval.bench_systems import serving_settings
+    from passerelle.bench.systems import serving_settings
 
     return serving_settings("shipped").query_threads or cpu_count()
 
 
 def _params(options: ScaleOptions) -> Any:
-    from passerelle.eval.bench_systems import passerelle_params
+    from passerelle.bench.systems import passerelle_params
 
     return passerelle_params("hybrid", k=options.k, depth=options.depth)
 
 
 def _serving_memory(index_dir: Path, texts: list[str], root: Path, options: ScaleOptions) -> dict[str, Any]:
-    from passerelle.eval.bench_server import serve
-    from passerelle.eval.bench_systems import HttpSystem, http_options
+    from passerelle.bench.server import serve
+    from passerelle.bench.systems import HttpSystem, http_options
 
     with serve([index_dir], root / "server.log") as server:
         ready = server.memory_mb()

@@ -149,7 +149,7 @@ def _search(name: str, report: dict[str, Any]) -> list[str]:
         lines += table(["system", "batch", "QPS", "p50 ms per call", "p99 ms per call", "×Pyserini batch"],
                        [(r["system"], r["batch"], r["qps"], r["p50_ms"], r["p99_ms"], r["qps_vs_ref"])
                         for r in report["batch_rows"]])
-    from passerelle.eval.bench_search import DESCRIPTIONS  # the current wording; older results carry their own
+    from passerelle.bench.search import DESCRIPTIONS  # the current wording; older results carry their own
 
     described = {name: DESCRIPTIONS.get(name, text) for name, text in report.get("descriptions", {}).items()}
     lines += ["Systems:", ""] + [f"- `{k}`: {v}" for k, v in described.items()] + [""]

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from passerelle.eval.bench_profile import profile_queries
-from passerelle.eval.bench_timing import BenchmarkError
+from passerelle.bench.profile import profile_queries
+from passerelle.bench.timing import BenchmarkError
 
 
 def _tokenize(query: str) -> list[str]:
@@ -31,7 +31,7 @@ def test_calls_per_query_are_exact() -> None:
     assert by_name["_score"]["calls_per_query"] == 2
     assert by_name["_search"]["cumulative_ms"] >= by_name["_score"]["cumulative_ms"] >= 4.0  # 2 sleeps of 2 ms
     assert report["queries"] == 2
-    assert "test_bench_profile.py" in by_name["_score"]["function"]
+    assert "test_profile.py" in by_name["_score"]["function"]
 
 
 def test_profile_refuses_no_query() -> None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from passerelle.eval.bench_timing import BenchmarkError, Ranking
+from passerelle.bench.timing import BenchmarkError, Ranking
 
 # ISO 639-1 -> Snowball algorithm (PyStemmer) for the languages both sides know.
 SNOWBALL = {"ar": "arabic", "da": "danish", "de": "german", "en": "english", "es": "spanish", "fi": "finnish",

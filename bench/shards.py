@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from passerelle.eval.bench_env import load_average, machine_info
-from passerelle.eval.bench_timing import BenchmarkError, percentile_ms
+from passerelle.bench.env import load_average, machine_info
+from passerelle.bench.timing import BenchmarkError, percentile_ms
 
 logger = logging.getLogger(__name__)
 

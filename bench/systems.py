@@ -3,7 +3,7 @@
 Passerelle in process (:class:`~passerelle.service.searcher.Searcher`, opened with the shipped serving
 settings or a contrast variant of them) and over HTTP (a live ``passerelle serve``), and the raw-library
 floor: FAISS plus the same encoder, with no fusion, no docstore, no language logic. Pyserini's searchers
-are in :mod:`passerelle.eval.bench_pyserini`, bm25s in :mod:`passerelle.eval.bench_bm25s`.
+are in :mod:`passerelle.bench.pyserini_peer`, bm25s in :mod:`passerelle.bench.bm25s_peer`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from passerelle.eval.bench_timing import BenchmarkError, Ranking
+from passerelle.bench.timing import BenchmarkError, Ranking
 
 if TYPE_CHECKING:
     import httpx

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from passerelle.eval.bench_timing import BenchmarkError
+from passerelle.bench.timing import BenchmarkError
 
 
 def plot_latency(scale: dict[str, Any], out: Path, *, title: str = "") -> Path:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from passerelle.eval.bench_timing import BenchmarkError
+from passerelle.bench.timing import BenchmarkError
 
 _PREFIXES = ("site-packages/", str(Path(__file__).resolve().parents[1]) + "/")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from passerelle.eval.bench_synthetic import (
+from passerelle.bench.synthetic import (
     BaseSet,
     Perturbation,
     PrecomputedEncoder,
@@ -16,7 +16,7 @@ from passerelle.eval.bench_synthetic import (
     perturb_vectors,
     write_synthetic,
 )
-from passerelle.eval.bench_timing import BenchmarkError
+from passerelle.bench.timing import BenchmarkError
 from passerelle.indexing.documents import Document
 from passerelle.indexing.encoders.base import EncoderSpec
 

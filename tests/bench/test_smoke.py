@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from support import SAMPLE_DIR
 
-from passerelle.eval.bench_search import ALL_SYSTEMS, SearchBenchOptions, benchmark_search
+from passerelle.bench.search import ALL_SYSTEMS, SearchBenchOptions, benchmark_search
 from passerelle.eval.collections import load_collection
 from passerelle.service.settings import ServiceSettings
 
@@ -67,14 +67,14 @@ def test_search_bench_report_structure(sample_usem3_index: Path, sample: tuple, 
 
 
 def test_search_bench_refuses_unknown_system(sample_usem3_index: Path, sample: tuple, tmp_path: Path) -> None:
-    from passerelle.eval.bench_timing import BenchmarkError
+    from passerelle.bench.timing import BenchmarkError
 
     with pytest.raises(BenchmarkError, match="unknown systems"):
         benchmark_search(sample_usem3_index, sample[0], tmp_path, options=SearchBenchOptions(systems=("elastic",)))
 
 
 def test_pyserini_faiss_dir_matches_rows(sample_usem3_index: Path, tmp_path: Path) -> None:
-    from passerelle.eval.bench_pyserini import faiss_dir
+    from passerelle.bench.pyserini_peer import faiss_dir
 
     out = faiss_dir(sample_usem3_index, tmp_path / "pyserini")
     rows = (sample_usem3_index / "dense" / "rows.tsv").read_text(encoding="utf-8").splitlines()
@@ -96,7 +96,7 @@ def test_search_bench_over_http(sample_usem3_index: Path, sample: tuple, tmp_pat
 
 @pytest.mark.slow
 def test_bm25_build_bench(tmp_path: Path) -> None:
-    from passerelle.eval.bench_bm25_build import benchmark_bm25_build
+    from passerelle.bench.bm25_build import benchmark_bm25_build
 
     report = benchmark_bm25_build(SAMPLE_DIR / "corpus.jsonl", tmp_path, lang="fr", pyserini_cli=False)
     french = sum(1 for line in (SAMPLE_DIR / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
@@ -109,8 +109,8 @@ def test_bm25_build_bench(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_scale_bench_on_a_tiny_synthetic_corpus(sample_usem3_index: Path, sample: tuple, tmp_path: Path) -> None:
-    from passerelle.eval.bench_scale import ScaleOptions, benchmark_scale
-    from passerelle.eval.bench_synthetic import base_from_index
+    from passerelle.bench.scale import ScaleOptions, benchmark_scale
+    from passerelle.bench.synthetic import base_from_index
     from passerelle.indexing.load import shared_encoder
 
     base = base_from_index(sample_usem3_index)
@@ -133,8 +133,8 @@ def test_scale_bench_on_a_tiny_synthetic_corpus(sample_usem3_index: Path, sample
 
 
 def test_variants_read_the_shipped_settings() -> None:
-    from passerelle.eval.bench_systems import serving_settings
-    from passerelle.eval.bench_timing import BenchmarkError
+    from passerelle.bench.systems import serving_settings
+    from passerelle.bench.timing import BenchmarkError
 
     shipped = ServiceSettings()
     assert serving_settings("shipped") == shipped
@@ -155,7 +155,7 @@ def test_shipped_passerelle_uses_one_faiss_thread_and_micro_batches(
 
     import faiss
 
-    from passerelle.eval import bench_systems
+    from passerelle.bench import systems as bench_systems
 
     opened: list = []
     seen: list[tuple[str, int]] = []

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from passerelle.eval.bench_timing import BenchmarkError, measure, percentile_ms, summarize
+from passerelle.bench.timing import BenchmarkError, measure, percentile_ms, summarize
 
 
 def test_percentiles_interpolate_like_numpy() -> None:
@@ -81,7 +81,7 @@ def test_stats_are_plain_json() -> None:
 
 
 def test_measure_batches_counts_queries_not_calls() -> None:
-    from passerelle.eval.bench_timing import measure_batches
+    from passerelle.bench.timing import measure_batches
 
     calls: list[list[str]] = []
 
@@ -99,7 +99,7 @@ def test_measure_batches_counts_queries_not_calls() -> None:
 
 
 def test_a_row_is_the_median_pass_and_lists_every_pass() -> None:
-    from passerelle.eval.bench_search import median_pass
+    from passerelle.bench.search import median_pass
 
     passes = [{"qps": 180.0, "p50_ms": 5.0}, {"qps": 120.0, "p50_ms": 9.0}, {"qps": 150.0, "p50_ms": 6.0}]
     assert median_pass(passes) == {"qps": 150.0, "p50_ms": 6.0, "qps_rounds": [180.0, 120.0, 150.0]}

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from passerelle.eval.bench_systems import read_row_ids
-from passerelle.eval.bench_timing import BenchmarkError, Ranking
+from passerelle.bench.systems import read_row_ids
+from passerelle.bench.timing import BenchmarkError, Ranking
 
 if TYPE_CHECKING:
     from passerelle.indexing.encoders.base import Encoder

@@ -3,11 +3,11 @@
 Stages (each saves ``<workdir>/results/<stage>.json`` as soon as it ends, so a later failure loses
 nothing and ``passerelle bench report`` can render what exists):
 
-- ``search``: :func:`~passerelle.eval.bench_search.benchmark_search` on each real collection;
+- ``search``: :func:`~passerelle.bench.search.benchmark_search` on each real collection;
 - ``profile``: where one hybrid query's time goes (cProfile) on the first collection, with the shipped
   threads per query but no micro-batching (batching would move the work to threads cProfile does not see);
 - ``indexing``: the build vs the raw encoder, and BM25 build time vs Pyserini's indexer and bm25s;
-- ``scale``: synthetic corpora (:mod:`~passerelle.eval.bench_scale`); the one of ``scale_search_size``
+- ``scale``: synthetic corpora (:mod:`~passerelle.bench.scale`); the one of ``scale_search_size``
   documents is kept;
 - ``scale-search``: the search comparison again, on that kept synthetic corpus.
 """
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from passerelle.eval.bench_scale import ScaleOptions
-from passerelle.eval.bench_search import SearchBenchOptions
-from passerelle.eval.bench_timing import BenchmarkError
+from passerelle.bench.scale import ScaleOptions
+from passerelle.bench.search import SearchBenchOptions
+from passerelle.bench.timing import BenchmarkError
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def run_all(plan: BenchPlan, command: str) -> dict[str, Any]:
     Raises:
         BenchmarkError: unknown stage, missing collection, or a benchmark that failed.
     """
-    from passerelle.eval.bench_env import load_average, machine_info
+    from passerelle.bench.env import load_average, machine_info
 
     unknown = [s for s in plan.stages if s not in STAGES]
     if unknown:
@@ -124,8 +124,8 @@ def load_results(results_dir: Path) -> dict[str, Any]:
 
 def write_report(results: dict[str, Any], markdown: Path, plot: Path) -> None:
     """Write the Markdown report and, when there is a scale study, the latency plot beside it."""
-    from passerelle.eval.bench_plot import plot_latency
-    from passerelle.eval.bench_report import render_markdown
+    from passerelle.bench.plot import plot_latency
+    from passerelle.bench.report import render_markdown
 
     plot_name = None
     if results.get("scale", {}).get("sizes"):
@@ -145,7 +145,7 @@ def _collection(plan: BenchPlan, name: str) -> Any:
 
 
 def _search(plan: BenchPlan) -> dict[str, Any]:
-    from passerelle.eval.bench_search import benchmark_search
+    from passerelle.bench.search import benchmark_search
 
     out = {}
     for name in plan.collections:
@@ -159,8 +159,8 @@ def _search(plan: BenchPlan) -> dict[str, Any]:
 def _profile(plan: BenchPlan) -> dict[str, Any]:
     import numpy as np
 
-    from passerelle.eval.bench_profile import profile_queries
-    from passerelle.eval.bench_systems import open_passerelle, passerelle_params, serving_settings, settings_facts
+    from passerelle.bench.profile import profile_queries
+    from passerelle.bench.systems import open_passerelle, passerelle_params, serving_settings, settings_facts
 
     name = plan.collections[0]
     queries = list(_collection(plan, name).queries.values())[:plan.profile_queries]
@@ -179,8 +179,8 @@ def _profile(plan: BenchPlan) -> dict[str, Any]:
 
 
 def _indexing(plan: BenchPlan) -> dict[str, Any]:
-    from passerelle.eval.bench_bm25_build import benchmark_bm25_build
-    from passerelle.indexing.benchmark import benchmark_index
+    from passerelle.bench.bm25_build import benchmark_bm25_build
+    from passerelle.bench.index_build import benchmark_index
 
     name = plan.collections[0]
     corpus = Path(plan.data_dir) / name / "corpus.jsonl"
@@ -190,8 +190,8 @@ def _indexing(plan: BenchPlan) -> dict[str, Any]:
 
 
 def _scale(plan: BenchPlan) -> dict[str, Any]:
-    from passerelle.eval.bench_scale import benchmark_scale
-    from passerelle.eval.bench_synthetic import base_from_index
+    from passerelle.bench.scale import benchmark_scale
+    from passerelle.bench.synthetic import base_from_index
     from passerelle.indexing.load import shared_encoder
 
     name = plan.collections[0]
@@ -205,7 +205,7 @@ def _scale(plan: BenchPlan) -> dict[str, Any]:
 
 def _scale_search(plan: BenchPlan) -> dict[str, Any]:
     """The search comparison on each synthetic index the scale stage kept (``index_dir`` in scale.json)."""
-    from passerelle.eval.bench_search import benchmark_search
+    from passerelle.bench.search import benchmark_search
 
     path = Path(plan.workdir) / "results" / "scale.json"
     if not path.is_file():
