@@ -85,8 +85,8 @@ def bench_builds(corpus: Path, workdir: Path, docs: int, options: ShardBenchOpti
     """
     from passerelle.indexing.build import build_index
     from passerelle.indexing.options import BuildOptions
-    from passerelle.indexing.ray_build import build_index_ray, ray_session
-    from passerelle.indexing.shard_build import build_sharded
+    from passerelle.indexing.shards.build import build_sharded
+    from passerelle.indexing.shards.ray_build import build_index_ray, ray_session
 
     build_options = BuildOptions(encoder=options.encoder, progress=False)
     tiny = workdir / "warmup.jsonl"

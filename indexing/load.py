@@ -1,58 +1,20 @@
-"""Load an index directory for searching: manifest checked, stores opened, encoder matched."""
+"""Load an index directory for searching: manifest checked, stores opened, encoder matched.
+
+One entry point for both layouts: a plain index directory (:func:`~passerelle.indexing.loaded.load_directory`)
+and a sharded one (:func:`~passerelle.indexing.shards.load.load_sharded`).
+"""
 
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
 
-from passerelle.indexing.dense import DenseStore
-from passerelle.indexing.docstore import DocStore
-from passerelle.indexing.encoders.base import Encoder, check_compatible
-from passerelle.indexing.encoders.registry import create_encoder
-from passerelle.indexing.errors import IndexFormatError, JavaUnavailableError, PasserelleError
-from passerelle.indexing.manifest import Manifest, read_manifest, verify_files
+from passerelle.indexing.encoders.base import Encoder
+from passerelle.indexing.loaded import LoadedIndex, Verify, load_directory, shared_encoder
 from passerelle.indexing.publish import recover
-from passerelle.indexing.shards import SHARDS_FILE
-from passerelle.indexing.sparse.lucene import LuceneView
+from passerelle.indexing.shards.layout import SHARDS_FILE
+from passerelle.indexing.shards.load import load_sharded
 
-logger = logging.getLogger(__name__)
-
-Verify = Literal["full", "size", "none"]
-T = TypeVar("T")
-
-
-@dataclass
-class LoadedIndex:
-    """An index ready to search. ``sparse_error`` says why BM25 is unavailable when the JVM failed."""
-
-    path: Path
-    manifest: Manifest
-    docstore: DocStore
-    dense: DenseStore | None
-    encoder: Encoder | None
-    sparse: dict[str, LuceneView] = field(default_factory=dict)
-    sparse_error: str | None = None
-
-    @property
-    def name(self) -> str:
-        """The index directory's name (used to address it over HTTP)."""
-        return self.path.name
-
-    def close(self) -> None:
-        """Release Lucene readers and the docstore connection of this thread."""
-        for view in self.sparse.values():
-            view.close()
-        self.docstore.close()
-
-
-@functools.lru_cache(maxsize=8)
-def shared_encoder(name: str, query_prefix: str, passage_prefix: str, threads: int | None = None) -> Encoder:
-    """One encoder instance per process, spec and thread count: reloading an index does not reload the model."""
-    return create_encoder(name, query_prefix=query_prefix, passage_prefix=passage_prefix, threads=threads)
+__all__ = ["LoadedIndex", "Verify", "load_index", "shared_encoder"]
 
 
 def load_index(path: Path | str, *, encoder: Encoder | None = None, verify: Verify = "size",
@@ -73,67 +35,5 @@ def load_index(path: Path | str, *, encoder: Encoder | None = None, verify: Veri
     """
     path = Path(path).resolve()
     recover(path)
-    if (path / SHARDS_FILE).is_file():  # a sharded index: stores that span the shards and merge exactly
-        from passerelle.indexing.sharded import load_sharded
-
-        return load_sharded(path, encoder=encoder, verify=verify, dense=dense, sparse=sparse,
-                            query_threads=query_threads)
-    manifest = read_manifest(path)
-    if verify != "none":
-        verify_files(path, manifest, full=verify == "full")
-    docstore = _opened(path, lambda: DocStore(path / "docs.sqlite", readonly=True), [])
-    loaded = LoadedIndex(path=path, manifest=manifest, docstore=docstore, dense=None, encoder=None)
-    if dense and manifest.dense_rows and (path / "dense").is_dir():
-        spec = manifest.encoder
-        if encoder is None:
-            encoder = shared_encoder(spec.name, spec.query_prefix, spec.passage_prefix, query_threads)
-        check_compatible(spec, encoder.spec)
-        loaded.dense = _opened(path, lambda: DenseStore.load(path / "dense", manifest.faiss), [loaded])
-        loaded.dense.search_threads = query_threads
-        loaded.encoder = encoder
-    if sparse:
-        def open_view(lang: str, analyzer: str) -> LuceneView | None:
-            if not (path / "sparse" / lang).is_dir():
-                return None
-            return _opened(path, functools.partial(LuceneView, path / "sparse" / lang, analyzer), [loaded])
-
-        open_sparse_views(loaded, open_view)
-    return loaded
-
-
-def open_sparse_views(loaded: LoadedIndex, open_view: Callable[[str, str], Any]) -> None:
-    """Open one BM25 view per analyzed language of ``loaded.manifest`` (``open_view(lang, analyzer)``;
-    ``None`` where the index has no such view). When Java cannot start, the dense side is served alone and
-    ``sparse_error`` says why (/readyz and sparse requests report it)."""
-    try:
-        for lang, analyzer in loaded.manifest.analyzers.items():
-            view = open_view(lang, analyzer)
-            if view is not None:
-                loaded.sparse[lang] = view
-    except JavaUnavailableError as exc:
-        for opened in loaded.sparse.values():
-            opened.close()
-        loaded.sparse = {}
-        loaded.sparse_error = str(exc)
-        logger.error("sparse search disabled for %s: %s", loaded.path, exc)
-
-
-def _opened(path: Path, open_store: Callable[[], T], to_close: list[LoadedIndex]) -> T:
-    """Open one store; a damaged file (whatever its reader raises) becomes an :class:`IndexFormatError`.
-
-    What was already opened (``to_close``) is closed first, so a refused index holds no file or reader.
-    """
-    try:
-        return open_store()
-    except JavaUnavailableError:  # not a damaged index: the caller serves without the sparse side
-        raise
-    except PasserelleError:
-        for loaded in to_close:
-            loaded.close()
-        raise
-    except Exception as exc:  # sqlite3, faiss, Lucene (Java), decoding... each fails its own way
-        for loaded in to_close:
-            loaded.close()
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
-        raise IndexFormatError(f"index {path} is damaged or unreadable ({reason}); rebuild it, or load it with "
-                               "full verification (verify=full) to name the damaged file") from exc
+    opener = load_sharded if (path / SHARDS_FILE).is_file() else load_directory
+    return opener(path, encoder=encoder, verify=verify, dense=dense, sparse=sparse, query_threads=query_threads)

@@ -26,7 +26,7 @@ from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.pipeline import Ingest
 from passerelle.indexing.publish import cleanup_staging, discard, publish, recover, staging_dir
 from passerelle.indexing.readers import Record, read_records
-from passerelle.indexing.shards import is_sharded
+from passerelle.indexing.shards.layout import is_sharded
 from passerelle.indexing.sparse.lucene import LuceneView
 from passerelle.indexing.sparse.lucene import delete_documents as lucene_delete
 

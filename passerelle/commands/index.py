@@ -131,11 +131,11 @@ def build(
         options = _options(**locals())
         n_shards = shards or (2 if engine == "ray" else 1)
         if engine == "ray":
-            from passerelle.indexing.ray_build import build_index_ray
+            from passerelle.indexing.shards.ray_build import build_index_ray
 
             manifest = build_index_ray(corpus, out, options, shards=n_shards, address=address, workers=workers)
         elif n_shards > 1:
-            from passerelle.indexing.shard_build import build_sharded
+            from passerelle.indexing.shards.build import build_sharded
 
             manifest = build_sharded(corpus, out, options, shards=n_shards)
         else:
@@ -241,7 +241,7 @@ def _summary(path: Path, manifest: Any) -> None:
 def _refuse_sharded(index: Path) -> None:
     """Adding to or deleting from a sharded index is not supported yet: say so before touching anything."""
     from passerelle.indexing.errors import ConfigError
-    from passerelle.indexing.shards import is_sharded
+    from passerelle.indexing.shards.layout import is_sharded
 
     if is_sharded(index):
         raise ConfigError(f"{index} is a sharded index (shards.json): adding and deleting documents is not "

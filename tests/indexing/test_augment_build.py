@@ -119,7 +119,7 @@ def test_cli_build_mean_then_add_keeps_the_index_mixing(tmp_path: Path) -> None:
 
 def test_sharded_build_with_augmentation_searches_like_the_single_build(built: tuple[Path, Path],
                                                                        tmp_path: Path) -> None:
-    from passerelle.indexing.shard_build import build_sharded
+    from passerelle.indexing.shards.build import build_sharded
 
     single, augment = built
     corpus = _jsonl(tmp_path / "corpus.jsonl", DOCS)

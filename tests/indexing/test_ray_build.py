@@ -16,7 +16,7 @@ from passerelle.indexing.errors import CorpusError
 from passerelle.indexing.load import load_index
 from passerelle.indexing.manifest import MANIFEST
 from passerelle.indexing.options import BuildOptions
-from passerelle.indexing.shards import read_shards
+from passerelle.indexing.shards.layout import read_shards
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def ray_local() -> Iterator[Any]:
     ray = pytest.importorskip("ray")
     if ray.is_initialized():
         pytest.skip("a Ray session is already running in this process")
-    from passerelle.indexing.ray_build import ray_session
+    from passerelle.indexing.shards.ray_build import ray_session
     from passerelle.indexing.sparse import jvm
 
     jvm.start()
@@ -67,7 +67,7 @@ def test_ray_build_searches_like_a_local_single_build(sample_usem3_index: Path, 
 
 
 def test_failed_ray_build_names_the_record_and_keeps_the_previous_index(ray_index: Path, tmp_path: Path) -> None:
-    from passerelle.indexing.ray_build import build_index_ray
+    from passerelle.indexing.shards.ray_build import build_index_ray
 
     lines = (SAMPLE_DIR / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
     lines[30] = json.dumps({"id": "broken-031", "lang": "fr", "title": 5, "text": "pas une chaîne"})

@@ -16,9 +16,9 @@ from passerelle.indexing.errors import ConfigError, IndexFormatError
 from passerelle.indexing.load import load_index
 from passerelle.indexing.manifest import MANIFEST, sha256_file
 from passerelle.indexing.options import BuildOptions
-from passerelle.indexing.shard_build import build_sharded
-from passerelle.indexing.sharded import merge_top_k
-from passerelle.indexing.shards import SHARDS_FILE, read_shards, shard_of
+from passerelle.indexing.shards.build import build_sharded
+from passerelle.indexing.shards.layout import SHARDS_FILE, read_shards, shard_of
+from passerelle.indexing.shards.load import merge_top_k
 
 SAMPLE_IDS = [json.loads(line)["id"] for line in (SAMPLE_DIR / "corpus.jsonl").read_text().splitlines() if line]
 

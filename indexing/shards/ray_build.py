@@ -1,4 +1,4 @@
-"""Sharded index builds on Ray: the same shards as :func:`~passerelle.indexing.shard_build.build_sharded`,
+"""Sharded index builds on Ray: the same shards as :func:`~passerelle.indexing.shards.build.build_sharded`,
 built by a pool of Ray workers, on this machine (``address="local"``) or on a cluster (``"auto"``).
 
 The driver reads the corpus once with Passerelle's readers (formats, field mappings, file:line errors) and
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from passerelle.indexing.errors import ConfigError, PasserelleError
 from passerelle.indexing.manifest import Manifest
 from passerelle.indexing.options import BuildOptions
-from passerelle.indexing.shard_build import ShardTask, build_shard, build_sharded
+from passerelle.indexing.shards.build import ShardTask, build_shard, build_sharded
 from passerelle.indexing.sparse import jvm
 
 logger = logging.getLogger(__name__)

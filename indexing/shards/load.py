@@ -28,12 +28,12 @@ from passerelle.indexing.dense import DenseStore
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.documents import Document
 from passerelle.indexing.errors import IndexFormatError, PasserelleError
+from passerelle.indexing.loaded import LoadedIndex, Verify, load_directory, open_sparse_views
 from passerelle.indexing.manifest import read_manifest, verify_files
-from passerelle.indexing.shards import read_shards, shard_of, verify_shard_manifests
+from passerelle.indexing.shards.layout import read_shards, shard_of, verify_shard_manifests
 
 if TYPE_CHECKING:
     from passerelle.indexing.encoders.base import Encoder
-    from passerelle.indexing.load import LoadedIndex, Verify
 
 logger = logging.getLogger(__name__)
 
@@ -205,13 +205,12 @@ class ShardedDocStore:
 
 def load_sharded(path: Path, *, encoder: Encoder | None = None, verify: Verify = "size", dense: bool = True,
                  sparse: bool = True, query_threads: int | None = None) -> LoadedIndex:
-    """Open the sharded index at ``path`` (see :func:`passerelle.indexing.load.load_index`, which calls this).
+    """Open the sharded index at ``path`` (see :func:`passerelle.indexing.load.load_index`, which calls this;
+    ``path`` resolved and recovered there).
 
     Raises:
         IndexFormatError: missing, incomplete, damaged or incompatible index or shard.
     """
-    from passerelle.indexing.load import LoadedIndex, load_index, open_sparse_views
-
     manifest = read_manifest(path)  # present only once the whole sharded build was published
     info = read_shards(path)
     if verify != "none":
@@ -222,7 +221,7 @@ def load_sharded(path: Path, *, encoder: Encoder | None = None, verify: Verify =
     loaded: LoadedIndex | None = None
     try:
         for entry in info.shards:
-            shard = load_index(path / entry.path, encoder=encoder, verify=verify, dense=dense, sparse=False,
+            shard = load_directory(path / entry.path, encoder=encoder, verify=verify, dense=dense, sparse=False,
                                query_threads=query_threads)
             encoder = encoder or shard.encoder
             shards.append(shard)

@@ -4,7 +4,7 @@ The corpus is read once, by the same readers as a single build (formats, field m
 and each record is appended to its shard's spill file (pickled :class:`Record` batches, which keep the
 original path and line). Each shard is then built from its spill by :func:`build_shard` (the ordinary
 ingest: docstore, Lucene views, encoder, FAISS) by whatever runs the shard tasks: in this process one
-after the other (:func:`run_local`), or on a pool of Ray workers (:mod:`passerelle.indexing.ray_build`).
+after the other (:func:`run_local`), or on a pool of Ray workers (:mod:`passerelle.indexing.shards.ray_build`).
 Everything happens in one staging directory published atomically at the end, so a failed build leaves
 the previous index untouched.
 """
@@ -43,7 +43,7 @@ from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.pipeline import Ingest
 from passerelle.indexing.publish import cleanup_staging, discard, publish, recover, staging_dir
 from passerelle.indexing.readers import ID_ALIASES, FieldMapping, Record, detect_format, read_records
-from passerelle.indexing.shards import (
+from passerelle.indexing.shards.layout import (
     SHARDS_DIR,
     ShardEntry,
     ShardsInfo,
@@ -221,7 +221,7 @@ def build_sharded(corpus: Path | str, out: Path | str, options: BuildOptions | N
     """Build ``corpus`` into a sharded index at ``out`` (replacing any index there only on success).
 
     Args:
-        shards: number of shards (documents assigned by :func:`~passerelle.indexing.shards.shard_of`).
+        shards: number of shards (documents assigned by :func:`~passerelle.indexing.shards.layout.shard_of`).
         runner: runs the shard tasks (:func:`run_local`, or a Ray pool).
         engine: how it was built, recorded in ``shards.json``.
         threads: CPU threads each shard build may use for encoding (``None``: the encoder's default).
