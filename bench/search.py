@@ -2,7 +2,7 @@
 
 Every system answers the same queries over the same files: Passerelle's hybrid over HTTP (a real
 ``passerelle serve`` on loopback) and in process, both with the shipped serving settings (a default
-:class:`~passerelle.service.settings.ServiceSettings`: threads per query, micro-batching), plus two
+:class:`~passerelle.service.api.settings.ServiceSettings`: threads per query, micro-batching), plus two
 in-process contrasts (no micro-batching; every core per query, the behaviour before those settings);
 Pyserini's ``HybridSearcher`` over the same Lucene view, the same FAISS file and the same encoder at the
 same depth; Pyserini's ``LuceneSearcher`` alone; FAISS plus the encoder alone; and bm25s over the same

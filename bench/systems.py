@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     import httpx
 
     from passerelle.indexing.encoders.base import Encoder
+    from passerelle.service.api.settings import ServiceSettings
     from passerelle.service.searcher import Searcher, SearchParams
-    from passerelle.service.settings import ServiceSettings
 
 Variant = Literal["shipped", "unbatched", "all-cores"]
 VARIANTS: tuple[str, ...] = ("shipped", "unbatched", "all-cores")
@@ -29,7 +29,7 @@ VARIANTS: tuple[str, ...] = ("shipped", "unbatched", "all-cores")
 def serving_settings(variant: Variant = "shipped") -> ServiceSettings:
     """The settings a benchmarked Passerelle searcher is opened with.
 
-    ``shipped``: a default :class:`~passerelle.service.settings.ServiceSettings` (what ``passerelle serve``
+    ``shipped``: a default :class:`~passerelle.service.api.settings.ServiceSettings` (what ``passerelle serve``
     runs); ``unbatched``: the same with ``micro_batch=1``; ``all-cores``: the
     behaviour before the serving settings existed (``query_threads=None``: encoder and FAISS on every core
     per query; ``micro_batch=1``).
@@ -37,7 +37,7 @@ def serving_settings(variant: Variant = "shipped") -> ServiceSettings:
     Raises:
         BenchmarkError: unknown variant.
     """
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.settings import ServiceSettings
 
     shipped = ServiceSettings()
     if variant == "shipped":
@@ -64,7 +64,7 @@ def open_passerelle(index_dir: Path, variant: Variant = "shipped") -> Searcher:
         BenchmarkError: unknown variant.
         IndexFormatError: the index is missing, incomplete or damaged.
     """
-    from passerelle.service.state import open_searcher
+    from passerelle.service.api.state import open_searcher
 
     return open_searcher(Path(index_dir), serving_settings(variant))
 

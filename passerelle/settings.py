@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from passerelle.indexing.errors import ConfigError
-from passerelle.service.settings import ServiceSettings
+from passerelle.service.api.settings import ServiceSettings
 
 
 class IndexSettings(BaseModel):

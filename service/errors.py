@@ -2,7 +2,7 @@
 
 They derive from :class:`passerelle.indexing.errors.PasserelleError`, like every error Passerelle raises
 on purpose; the HTTP app maps the whole hierarchy to status codes in one place
-(:mod:`passerelle.service.http_errors`).
+(:mod:`passerelle.service.api.http_errors`).
 """
 
 from __future__ import annotations

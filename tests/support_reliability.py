@@ -14,6 +14,6 @@ LIMITS: dict[str, Any] = {"max_k": 20, "max_depth": 50, "default_depth": 50, "ma
 
 def reliability_settings(*indexes: Path, **overrides: Any) -> Any:
     """``ServiceSettings`` over ``indexes`` with the limits above and the test admin key."""
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.settings import ServiceSettings
 
     return ServiceSettings(indexes=list(indexes), api_key=API_KEY, **{**LIMITS, **overrides})

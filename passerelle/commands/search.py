@@ -47,7 +47,7 @@ def build_request(**values: Any) -> Any:
     from pydantic import ValidationError
 
     from passerelle.indexing.errors import ConfigError
-    from passerelle.service.schemas import SearchRequest
+    from passerelle.service.api.schemas import SearchRequest
 
     try:
         return SearchRequest(**{name: value for name, value in values.items() if value is not None})
@@ -132,8 +132,8 @@ def search(
     from rich.console import Console
 
     from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
-    from passerelle.service.schemas import SearchResponse
-    from passerelle.service.settings import index_name
+    from passerelle.service.api.schemas import SearchResponse
+    from passerelle.service.api.settings import index_name
 
     offline_environment()
     with fail_on_error():

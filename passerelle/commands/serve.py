@@ -19,7 +19,7 @@ def service_settings(config: Path | None = None, **overrides: Any) -> Any:
     from pydantic import ValidationError
 
     from passerelle.indexing.errors import ConfigError
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.settings import ServiceSettings
     from passerelle.settings import load_settings
 
     settings = load_settings(config)
@@ -57,7 +57,7 @@ def serve(
     import uvicorn
 
     from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
-    from passerelle.service.app import create_app
+    from passerelle.service.api.app import create_app
 
     offline_environment()
     with fail_on_error():

@@ -9,7 +9,7 @@ from support import SAMPLE_DIR
 
 from passerelle.bench.search import ALL_SYSTEMS, SearchBenchOptions, benchmark_search
 from passerelle.eval.collections import load_collection
-from passerelle.service.settings import ServiceSettings
+from passerelle.service.api.settings import ServiceSettings
 
 IN_PROCESS = tuple(name for name in ALL_SYSTEMS if name != "passerelle-http")
 

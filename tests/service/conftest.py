@@ -14,8 +14,8 @@ from support_server import API_KEY, LiveServer, start_server, stop_server
 @pytest.fixture(scope="session")
 def live(sample_index: Path) -> Iterator[LiveServer]:
     """The service over the sample index, loaded by its own lifespan, with an admin key."""
-    from passerelle.service.app import create_app
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
 
     settings = ServiceSettings(indexes=[sample_index], api_key=API_KEY, max_k=50, max_query_chars=300,
                                max_batch=8)

@@ -86,8 +86,8 @@ def test_admin_key(http: httpx.Client, api_key: str) -> None:
 
 
 def test_admin_disabled_without_key(searcher: Any) -> None:
-    from passerelle.service.app import create_app
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
 
     with TestClient(create_app(ServiceSettings(), searchers={"sample": searcher})) as client:
         response = client.post("/v1/admin/reload", headers={"X-API-Key": "anything-at-all-1234"})
@@ -96,8 +96,8 @@ def test_admin_disabled_without_key(searcher: Any) -> None:
 
 
 def test_busy_service_answers_503_with_retry_after(searcher: Any) -> None:
-    from passerelle.service.app import create_app
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
 
     app = create_app(ServiceSettings(max_concurrency=2, retry_after_s=7), searchers={"sample": searcher})
     admission = app.state.passerelle.admission

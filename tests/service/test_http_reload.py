@@ -78,8 +78,8 @@ def test_reload_under_load_drops_nothing(live: Any, api_key: str) -> None:
 
 
 def test_failed_reload_keeps_the_old_copy(sample_index: Path, tmp_path: Path) -> None:
-    from passerelle.service.app import create_app
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
 
     copy = tmp_path / "sample"
     shutil.copytree(sample_index, copy)
@@ -106,8 +106,8 @@ def test_failed_reload_keeps_the_old_copy(sample_index: Path, tmp_path: Path) ->
 
 
 def test_reload_needs_a_directory(searcher: Any) -> None:
-    from passerelle.service.app import create_app
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
 
     key = "yet-another-admin-key-123"
     app = create_app(ServiceSettings(api_key=key), searchers={"given": searcher})

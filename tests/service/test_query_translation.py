@@ -11,8 +11,8 @@ import pytest
 from support_augment import tiny_marian
 from support_server import start_server, stop_server
 
+from passerelle.service.api.http_errors import status_of
 from passerelle.service.errors import QueryTranslationUnavailableError
-from passerelle.service.http_errors import status_of
 from passerelle.service.query_translation import (
     CachedQueryTranslator,
     RoutedTranslator,
@@ -92,7 +92,7 @@ def test_routes_pick_the_most_specific_model_and_uncovered_views_keep_the_query(
 def test_query_translator_setting_takes_a_model_or_routes() -> None:
     from pydantic import ValidationError
 
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.settings import ServiceSettings
 
     assert ServiceSettings(query_translator="some/model").query_translator == "some/model"
     routes = ServiceSettings(query_translator={"en-fr": "opus-mt-en-fr", "*": "nllb"}).query_translator
@@ -131,8 +131,8 @@ def test_without_a_translator_the_request_is_refused_with_400(sample_usem3_index
 def qt_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from passerelle.indexing.build import build_index
     from passerelle.indexing.options import BuildOptions
-    from passerelle.service.app import create_app
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
 
     root = tmp_path_factory.mktemp("qt")
     marian = tiny_marian(root / "marian")

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from passerelle.service import schemas
-from passerelle.service.schemas import SearchResponse, plain, request_models
+from passerelle.service.api import schemas
+from passerelle.service.api.schemas import SearchResponse, plain, request_models
+from passerelle.service.api.settings import ServiceSettings
 from passerelle.service.searcher import Hit, SearchParams, SearchResult, SourceHit
-from passerelle.service.settings import ServiceSettings
 
 MODELS = request_models(ServiceSettings(max_k=20, max_query_chars=30, max_batch=3, default_k=5,
                                         default_mode="dense", default_depth=50, max_depth=200))
@@ -111,7 +111,7 @@ def test_every_model_has_a_valid_example(model: type[BaseModel]) -> None:
 def test_openapi_documents_every_route_with_examples(searcher: Any) -> None:
     from fastapi.testclient import TestClient
 
-    from passerelle.service.app import create_app
+    from passerelle.service.api.app import create_app
 
     app = create_app(ServiceSettings(max_k=42), searchers={"sample": searcher})
     spec = TestClient(app).get("/openapi.json").json()
@@ -129,7 +129,7 @@ def test_openapi_documents_every_route_with_examples(searcher: Any) -> None:
 def test_docs_can_be_turned_off(searcher: Any) -> None:
     from fastapi.testclient import TestClient
 
-    from passerelle.service.app import create_app
+    from passerelle.service.api.app import create_app
 
     client = TestClient(create_app(ServiceSettings(docs_enabled=False), searchers={"sample": searcher}))
     assert client.get("/openapi.json").status_code == 404
@@ -140,7 +140,7 @@ def test_docs_can_be_turned_off(searcher: Any) -> None:
 def test_cors(searcher: Any, origins: list[str], allowed: bool) -> None:
     from fastapi.testclient import TestClient
 
-    from passerelle.service.app import create_app
+    from passerelle.service.api.app import create_app
 
     client = TestClient(create_app(ServiceSettings(cors_origins=origins), searchers={"sample": searcher}))
     response = client.options("/v1/search", headers={"Origin": "https://app.example.org",
@@ -153,7 +153,7 @@ def test_cors(searcher: Any, origins: list[str], allowed: bool) -> None:
 
 def test_nothing_to_serve() -> None:
     from passerelle.indexing.errors import ConfigError
-    from passerelle.service.app import create_app
+    from passerelle.service.api.app import create_app
 
     with pytest.raises(ConfigError, match="nothing to serve"):
         create_app(ServiceSettings())

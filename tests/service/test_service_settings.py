@@ -8,7 +8,7 @@ from typing import get_args
 import pytest
 from pydantic import ValidationError
 
-from passerelle.service.settings import Mode, ServiceSettings, index_name
+from passerelle.service.api.settings import Mode, ServiceSettings, index_name
 
 
 def test_defaults_are_closed_and_local() -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from passerelle.service.api.metrics import Metrics
+from passerelle.service.api.state import Admission, IndexRegistry, ServedIndex
 from passerelle.service.errors import IndexNotFoundError, ServiceUnavailableError
-from passerelle.service.metrics import Metrics
-from passerelle.service.state import Admission, IndexRegistry, ServedIndex
 
 
 def _entry(name: str, searcher: Any) -> ServedIndex:

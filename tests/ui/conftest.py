@@ -31,8 +31,8 @@ class UiServer:
 @pytest.fixture(scope="session")
 def ui_server(sample_index: Path) -> Iterator[UiServer]:
     """The service over the sample index on 127.0.0.1."""
-    from passerelle.service.app import create_app
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
 
     live = start_server(create_app(ServiceSettings(indexes=[sample_index], max_k=50,
                                                    max_query_chars=MAX_QUERY_CHARS)))

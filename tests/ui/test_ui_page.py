@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from support import REPO
 
-from passerelle.service.routes_ui import CONTENT_SECURITY_POLICY, STATIC_DIR
+from passerelle.service.api.routes_ui import CONTENT_SECURITY_POLICY, STATIC_DIR
 
 ASSET = re.compile(r'(?:href|src)="(/ui/[^"]+)"')
 EXTERNAL = re.compile(r"https?:|//[a-z0-9.-]+\.[a-z]", re.IGNORECASE)
@@ -22,8 +22,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """An in-process client; the page needs no loaded index, so the lifespan (which loads them) is not run."""
     from fastapi.testclient import TestClient
 
-    from passerelle.service.app import create_app
-    from passerelle.service.settings import ServiceSettings
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
 
     settings = ServiceSettings(indexes=[tmp_path_factory.mktemp("indexes") / "sample"])
     yield TestClient(create_app(settings))
@@ -74,10 +74,10 @@ def test_only_page_assets_are_served(client: Any, name: str) -> None:
 
 
 def test_static_files_are_package_data() -> None:
-    """Every file of service/static/ matches the package-data globs, so a wheel installs it."""
+    """Every file of service/api/static/ matches the package-data globs, so a wheel installs it."""
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
-    globs = config["package-data"]["passerelle.service"]
-    service_dir = REPO / config["package-dir"]["passerelle.service"]
+    globs = config["package-data"]["passerelle.service.api"]
+    service_dir = REPO / config["package-dir"]["passerelle.service"] / "api"
     files = [path.relative_to(service_dir).as_posix() for path in STATIC_DIR.rglob("*") if path.is_file()]
     assert (service_dir / "static").resolve() == STATIC_DIR
     assert sorted(files) == ["static/app.css", "static/app.js", "static/index.html"]

@@ -19,14 +19,14 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from passerelle import __version__
 from passerelle.indexing.errors import ConfigError
-from passerelle.service import routes_admin, routes_meta, routes_ui
-from passerelle.service.http_errors import install_error_handlers
-from passerelle.service.limits import BodySizeLimitMiddleware
-from passerelle.service.metrics import Metrics, MetricsMiddleware
-from passerelle.service.routes_search import search_router
-from passerelle.service.schemas import request_models
-from passerelle.service.settings import ServiceSettings, index_name
-from passerelle.service.state import Admission, AppState, IndexRegistry, ServedIndex, open_searcher
+from passerelle.service.api import routes_admin, routes_meta, routes_ui
+from passerelle.service.api.http_errors import install_error_handlers
+from passerelle.service.api.limits import BodySizeLimitMiddleware
+from passerelle.service.api.metrics import Metrics, MetricsMiddleware
+from passerelle.service.api.routes_search import search_router
+from passerelle.service.api.schemas import request_models
+from passerelle.service.api.settings import ServiceSettings, index_name
+from passerelle.service.api.state import Admission, AppState, IndexRegistry, ServedIndex, open_searcher
 
 if TYPE_CHECKING:
     from passerelle.service.searcher import Searcher

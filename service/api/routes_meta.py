@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from passerelle.indexing.errors import DocumentNotFoundError
-from passerelle.service.deps import Admitted, StateDep
-from passerelle.service.schemas import (
+from passerelle.service.api.deps import Admitted, StateDep
+from passerelle.service.api.schemas import (
     DocumentResponse,
     ErrorResponse,
     HealthResponse,
@@ -19,7 +19,7 @@ from passerelle.service.schemas import (
     ReadyResponse,
     plain,
 )
-from passerelle.service.state import AppState, ServedIndex
+from passerelle.service.api.state import AppState, ServedIndex
 
 router = APIRouter()
 

@@ -27,9 +27,11 @@ from pydantic import (
     model_validator,
 )
 
+from passerelle.indexing.documents import Document
+from passerelle.service.api.settings import Mode, ServiceSettings
 from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
 from passerelle.service.language_fusion import shipped_profiles
-from passerelle.service.settings import Mode, ServiceSettings
+from passerelle.service.searcher import SearchParams, SearchResult
 
 _LANG_HELP = "ISO 639-1 (or 639-3) language code such as 'en', 'fr', 'de'"
 # The OpenAPI document states the text rules exactly (as regular expressions both JSON Schema and Python
@@ -122,10 +124,8 @@ class SearchOptions(BaseModel):
             self.depth = self.k
         return self
 
-    def to_params(self) -> Any:
+    def to_params(self) -> SearchParams:
         """The searcher's ``SearchParams`` for these options."""
-        from passerelle.service.searcher import SearchParams
-
         weights = getattr(self, "weights", None)  # not in GET's query string
 
         return SearchParams(
@@ -288,7 +288,7 @@ class SearchResponse(BaseModel):
         "Why the answer is degraded, e.g. hybrid results without BM25 when the Java runtime is unavailable."))
 
     @classmethod
-    def from_result(cls, index: str, result: Any) -> SearchResponse:
+    def from_result(cls, index: str, result: SearchResult) -> SearchResponse:
         """Build the response from the searcher's ``SearchResult``."""
         hits = [HitResponse(
             id=hit.doc_id, score=float(hit.score), lang=hit.lang, title=hit.title, snippet=hit.snippet,
@@ -327,7 +327,7 @@ class DocumentResponse(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def from_document(cls, index: str, doc: Any) -> DocumentResponse:
+    def from_document(cls, index: str, doc: Document) -> DocumentResponse:
         """Build the response from an ``indexing.documents.Document``."""
         return cls(index=index, id=doc.id, lang=doc.lang, title=doc.title, text=doc.text,
                    views=dict(doc.views), metadata=plain(doc.metadata))

@@ -2,7 +2,7 @@
 
 :class:`ServiceSettings` is a plain pydantic model: the one ``BaseSettings`` (environment variables,
 config file) lives at the entry point, ``passerelle.settings``, and nests this model. Nothing is read
-from the environment here; build the object and pass it to :func:`passerelle.service.app.create_app`.
+from the environment here; build the object and pass it to :func:`passerelle.service.api.app.create_app`.
 """
 
 from __future__ import annotations

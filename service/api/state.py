@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from passerelle.service.errors import IndexNotFoundError, ServiceUnavailableError
 
 if TYPE_CHECKING:
-    from passerelle.service.metrics import Metrics
-    from passerelle.service.schemas import RequestModels
+    from passerelle.service.api.metrics import Metrics
+    from passerelle.service.api.schemas import RequestModels
+    from passerelle.service.api.settings import ServiceSettings
     from passerelle.service.searcher import Searcher
-    from passerelle.service.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 

@@ -12,15 +12,15 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Query
 
-from passerelle.service.deps import Admitted, StateDep
-from passerelle.service.schemas import (
+from passerelle.service.api.deps import Admitted, StateDep
+from passerelle.service.api.schemas import (
     BatchSearchResponse,
     ErrorResponse,
     RequestModels,
     SearchOptions,
     SearchResponse,
 )
-from passerelle.service.state import AppState
+from passerelle.service.api.state import AppState
 
 ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (404, 422, 503)}
 # POST bodies can also be unreadable (400: not UTF-8) or too large (413: over max_body_bytes).

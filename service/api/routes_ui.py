@@ -1,6 +1,6 @@
 """The search page for people: ``GET /`` and its assets under ``/ui/``.
 
-The page is plain HTML, CSS and JavaScript from ``service/static/`` (installed as package data), with no
+The page is plain HTML, CSS and JavaScript from ``service/api/static/`` (installed as package data), with no
 build step and nothing fetched from elsewhere: it talks to this service's own API (``/v1/indexes``,
 ``/v1/search``, ``/v1/documents/{id}``). A Content-Security-Policy header holds it to that.
 """

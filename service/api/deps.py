@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from passerelle.service.api.state import AppState
 from passerelle.service.errors import AdminDisabledError, AuthenticationError
-from passerelle.service.state import AppState
 
 
 async def get_state(request: Request) -> AppState:

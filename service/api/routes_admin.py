@@ -9,11 +9,11 @@ import anyio
 from fastapi import APIRouter
 
 from passerelle.indexing.errors import PasserelleError
-from passerelle.service.deps import AdminKey, StateDep
+from passerelle.service.api.deps import AdminKey, StateDep
+from passerelle.service.api.routes_meta import index_info
+from passerelle.service.api.schemas import ErrorResponse, ReloadRequest, ReloadResponse
+from passerelle.service.api.state import ServedIndex, open_searcher
 from passerelle.service.errors import InvalidRequestError, ReloadError
-from passerelle.service.routes_meta import index_info
-from passerelle.service.schemas import ErrorResponse, ReloadRequest, ReloadResponse
-from passerelle.service.state import ServedIndex, open_searcher
 
 logger = logging.getLogger(__name__)
 

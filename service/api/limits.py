@@ -11,12 +11,11 @@ still sending its body then gets "connection reset" instead of the 413 that expl
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from passerelle.service.http_errors import error_response
-from passerelle.service.metrics import Metrics
+from passerelle.service.api.http_errors import error_response
+from passerelle.service.api.metrics import Metrics
 
 ERROR = "RequestTooLargeError"
 DRAIN_BYTES = 1 << 20
@@ -26,12 +25,12 @@ DRAIN_SECONDS = 1.0
 class BodySizeLimitMiddleware:
     """ASGI middleware answering 413 to any HTTP request whose body is over ``limit`` bytes."""
 
-    def __init__(self, app: Any, limit: int, metrics: Metrics | None = None) -> None:
+    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics | None = None) -> None:
         self.app = app
         self.limit = limit
         self.metrics = metrics
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -45,7 +44,7 @@ class BodySizeLimitMiddleware:
         if not _chunked(scope):
             await self.app(scope, receive, send)
             return
-        messages: list[dict[str, Any]] = []
+        messages: list[Message] = []
         size = 0
         while True:
             message = await receive()
@@ -60,13 +59,13 @@ class BodySizeLimitMiddleware:
                 break
         replay = iter(messages)
 
-        async def replayed() -> dict[str, Any]:
+        async def replayed() -> Message:
             return next(replay, None) or await receive()
 
         await self.app(scope, replayed, send)
 
-    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any, size: str,
-                      last: dict[str, Any] | None = None) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str,
+                      last: Message | None = None) -> None:
         if last is None or last.get("more_body", False):
             with anyio.move_on_after(DRAIN_SECONDS):  # a client trickling its body does not hold us
                 await _drain(receive, DRAIN_BYTES)
@@ -78,7 +77,7 @@ class BodySizeLimitMiddleware:
         await response(scope, receive, send)
 
 
-async def _drain(receive: Any, budget: int) -> None:
+async def _drain(receive: Receive, budget: int) -> None:
     """Read and drop the request body until it ends, the client leaves, or ``budget`` bytes were read."""
     while budget > 0:
         message = await receive()
@@ -87,14 +86,14 @@ async def _drain(receive: Any, budget: int) -> None:
         budget -= len(message.get("body", b""))
 
 
-def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
+def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
             return bytes(value)
     return None
 
 
-def _content_length(scope: dict[str, Any]) -> int | None:
+def _content_length(scope: Scope) -> int | None:
     raw = _header(scope, b"content-length")
     if raw is None:
         return None
@@ -104,6 +103,6 @@ def _content_length(scope: dict[str, Any]) -> int | None:
         return None
 
 
-def _chunked(scope: dict[str, Any]) -> bool:
+def _chunked(scope: Scope) -> bool:
     raw = _header(scope, b"transfer-encoding")
     return raw is not None and b"chunked" in raw.lower()
