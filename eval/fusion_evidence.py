@@ -17,6 +17,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from passerelle.eval.collections import Collection
+from passerelle.indexing.atomic_files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,7 @@ def collect_evidence(index_dir: Path, collection: Collection, *, depth: int = 10
                          for k, s in got.signals.items()}))
     searcher.index.close()
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps([_to_json(e) for e in evidence]), encoding="utf-8")
+        write_text_atomic(cache, json.dumps([_to_json(e) for e in evidence]))
     return evidence
 
 

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from passerelle.eval.report import ReportFiles, markdown_table, write_text_atomic
+from passerelle.eval.report import ReportFiles, markdown_table
 from passerelle.eval.sweep import SplitScore, SweepResult
+from passerelle.indexing.atomic_files import write_text_atomic
 
 
 def _ci(interval: tuple[float, float]) -> str:

@@ -9,12 +9,11 @@ system's ranking (best first); it decides ties between equal scores (see
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from passerelle.eval.errors import CollectionError
+from passerelle.indexing.atomic_files import write_text_atomic
 
 Run = dict[str, dict[str, float]]
 Qrels = dict[str, dict[str, int]]
@@ -66,7 +65,7 @@ def write_qrels(qrels: Mapping[str, Mapping[str, int]], path: str | Path) -> Pat
             _check_token(qid, "query id")
             _check_token(docid, "document id")
             lines.append(f"{qid} 0 {docid} {int(rel)}\n")
-    return _write_atomic(Path(path), lines)
+    return write_text_atomic(path, "".join(lines))
 
 
 def read_run(path: str | Path) -> Run:
@@ -128,23 +127,10 @@ def write_run(run: Mapping[str, Mapping[str, float]], path: str | Path, tag: str
         for rank, (docid, score) in enumerate(ranked(docs), start=1):
             _check_token(docid, "document id")
             lines.append(f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n")
-    return _write_atomic(Path(path), lines)
+    return write_text_atomic(path, "".join(lines))
 
 
 def _check_token(value: str, what: str) -> None:
     if not value or any(ch.isspace() for ch in value):
         raise CollectionError(f"{what} {value!r} is empty or contains whitespace; TREC files cannot "
                               "hold it (rename it)")
-
-
-def _write_atomic(path: Path, lines: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(lines)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

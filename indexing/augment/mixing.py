@@ -21,10 +21,11 @@ from typing import Literal
 import numpy as np
 
 from passerelle.indexing.augment.errors import AugmentConfigError
+from passerelle.indexing.defaults import AUGMENT_ALPHA
 
 Aggregation = Literal["sum", "mean"]
 AGGREGATIONS: tuple[str, ...] = ("sum", "mean")
-DEFAULT_ALPHA = 0.01
+DEFAULT_ALPHA = AUGMENT_ALPHA
 
 
 def check_mixing(alpha: float, agg: str) -> None:

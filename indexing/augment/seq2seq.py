@@ -19,6 +19,7 @@ from typing import Any
 
 from passerelle.indexing.augment.errors import AugmentConfigError, ModelLoadError
 from passerelle.indexing.augment.protocols import DEFAULT_TRANSLATION_PROMPT, DEFAULT_XQG_PROMPT, language_name
+from passerelle.indexing.defaults import MAX_INPUT_TOKENS, MAX_NEW_TOKENS, MODEL_BATCH, XQG_TOP_K
 from passerelle.indexing.documents import Document
 
 logger = logging.getLogger(__name__)
@@ -48,11 +49,11 @@ class Seq2SeqConfig:
 
     model: str
     device: str = "auto"
-    batch_size: int = 8
-    max_input_tokens: int = 512
-    max_new_tokens: int = 64
+    batch_size: int = MODEL_BATCH
+    max_input_tokens: int = MAX_INPUT_TOKENS
+    max_new_tokens: int = MAX_NEW_TOKENS
     seed: int = 0
-    top_k: int = 10
+    top_k: int = XQG_TOP_K
     num_beams: int = 1
     prompt: str | None = None
 

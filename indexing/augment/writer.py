@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from passerelle.indexing.atomic_files import write_bytes_atomic
 from passerelle.indexing.augment.errors import AugmentFileError
 from passerelle.indexing.augment.records import AugmentRecord, parse_record
 
@@ -76,9 +76,7 @@ class AugmentWriter:
             self.dropped_lines = len(records) - len(kept) + int(torn)
             logger.warning("%s: dropping %d torn or incomplete line(s); their units are redone", self.path,
                            self.dropped_lines)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_bytes(b"".join(line + b"\n" for line in kept))
-            os.replace(tmp, self.path)
+            write_bytes_atomic(self.path, b"".join(line + b"\n" for line in kept))
         self.counts = Counter({unit: n for unit, n in counts.items() if unit not in partial})
         self.resumed_units = len(self.counts)
 

