@@ -40,7 +40,7 @@ def benchmark_bm25_build(corpus: Path, workdir: Path, *, lang: str, limit: int |
     (root / "json").mkdir(parents=True)
     records = (r for r in read_records(Path(corpus)) if isinstance(r, Record))
     docs = [to_document(r, BuildOptions().mapping, default_lang=lang) for r in itertools.islice(records, limit)]
-    pairs = [(doc.id, doc.view(lang)) for doc in docs if doc.view(lang)]
+    pairs = [(doc.id, text) for doc in docs if (text := doc.view(lang))]
     if not pairs:
         raise BenchmarkError(f"no document of {corpus} has a {lang!r} view")
     subset = root / "corpus.jsonl"

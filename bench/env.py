@@ -103,4 +103,4 @@ def _memory_gib() -> float:
                 return round(int(line.split()[1]) / 2**20, 1)
     import psutil
 
-    return round(psutil.virtual_memory().total / 2**30, 1)
+    return round(float(psutil.virtual_memory().total) / 2**30, 1)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,9 +29,12 @@ from passerelle.bench.env import cpu_count, set_faiss_threads
 from passerelle.bench.synthetic import BaseSet, Perturbation, PrecomputedEncoder, write_synthetic
 from passerelle.bench.timing import BenchmarkError, measure, summarize
 
+if TYPE_CHECKING:
+    from passerelle.indexing.dense import FaissKind
+
 logger = logging.getLogger(__name__)
 
-KINDS = ("flat", "hnsw", "ivf-pq")
+KINDS: tuple[FaissKind, ...] = ("flat", "hnsw", "ivf-pq")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class ScaleOptions:
     """
 
     sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
-    kinds: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    kinds: Mapping[int, tuple[FaissKind, ...]] = field(default_factory=dict)
     hnsw_max: int = 100_000
     queries: int = 200
     depth: int = 100
@@ -53,7 +56,7 @@ class ScaleOptions:
     perturbation: Perturbation = field(default_factory=Perturbation)
     keep_sizes: tuple[int, ...] = ()
 
-    def kinds_for(self, size: int) -> tuple[str, ...]:
+    def kinds_for(self, size: int) -> tuple[FaissKind, ...]:
         """FAISS kinds measured at ``size``."""
         if size in self.kinds:
             return self.kinds[size]
@@ -112,6 +115,8 @@ def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: i
     try:
         variant = all_cores_searcher(searcher)  # shares the shipped searcher's stores: one copy in memory
         flat = searcher.index.dense
+        if flat is None:
+            raise BenchmarkError(f"{index_dir} has no dense side to grow and search")
         exact = flat.search(query_vectors, options.k)
         for kind in options.kinds_for(size):
             store, build_s = (flat, 0.0) if kind == "flat" else _dense_store(kind, vectors, flat.row_ids,
@@ -131,7 +136,7 @@ def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: i
     return entry
 
 
-def _dense_store(kind: str, vectors: np.ndarray, row_ids: list[str], row_langs: list[str]) -> tuple[Any, float]:
+def _dense_store(kind: FaissKind, vectors: np.ndarray, row_ids: list[str], row_langs: list[str]) -> tuple[Any, float]:
     """A DenseStore of ``kind`` over ``vectors`` (trained on a sample for IVF-PQ) and its build seconds."""
     from passerelle.indexing.dense import DenseStore, FaissSpec, create_faiss_index
     from passerelle.indexing.finalize import ADD_CHUNK, TRAIN_SAMPLE

@@ -18,11 +18,15 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from passerelle.bench.env import load_average, set_faiss_threads
 from passerelle.bench.timing import BenchmarkError, Ranking, measure
 from passerelle.eval.trec import Qrels
+
+if TYPE_CHECKING:
+    from passerelle.service.fusion import FusionMethod
+    from passerelle.service.searcher import Mode
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +224,7 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
         report["bm25s_build_s"] = round(system.build_s, 3)
         return system
 
-    def in_process(mode: str, fusion: str = "auto") -> Callable[[], Callable[[str], Ranking]]:
+    def in_process(mode: Mode, fusion: FusionMethod = "auto") -> Callable[[], Callable[[str], Ranking]]:
         return lambda: PasserelleSystem(searcher, passerelle_params(mode, k=k, depth=depth, fusion=fusion))
 
     def contrast(name: str, variant: Any) -> Callable[[], Callable[[str], Ranking]]:

@@ -14,14 +14,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from passerelle.bench.env import load_average, machine_info
 from passerelle.bench.timing import BenchmarkError, percentile_ms
 
+if TYPE_CHECKING:
+    from passerelle.service.searcher import Mode
+
 logger = logging.getLogger(__name__)
 
-MODES = ("dense", "sparse", "hybrid")
+MODES: tuple[Mode, ...] = ("dense", "sparse", "hybrid")
 WARMUP_DOCS = 64
 
 

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
     from passerelle.indexing.encoders.base import Encoder
     from passerelle.service.api.settings import ServiceSettings
-    from passerelle.service.searcher import Searcher, SearchParams
+    from passerelle.service.fusion import FusionMethod
+    from passerelle.service.searcher import Mode, Searcher, SearchParams
 
 Variant = Literal["shipped", "unbatched", "all-cores"]
 VARIANTS: tuple[str, ...] = ("shipped", "unbatched", "all-cores")
@@ -173,7 +174,7 @@ def read_row_ids(index_dir: Path) -> list[str]:
         return [line.rstrip("\n").partition("\t")[0] for line in rows]
 
 
-def passerelle_params(mode: str, *, k: int, depth: int, fusion: str = "auto") -> SearchParams:
+def passerelle_params(mode: Mode, *, k: int, depth: int, fusion: FusionMethod = "auto") -> SearchParams:
     """Search parameters of a Passerelle benchmark system (English queries, as in the collections)."""
     from passerelle.service.searcher import SearchParams
 

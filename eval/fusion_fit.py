@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from passerelle.eval.fusion_evidence import QueryEvidence
 from passerelle.eval.metrics import evaluate
-from passerelle.service.fusion import FusedHit, Normalization, fuse, normalize
+from passerelle.service.fusion import FusedHit, FusionMethod, Normalization, fuse, normalize
 from passerelle.service.language_fusion import FusionProfile, ViewSignals, dense_margin, fuse_language_aware
 
 Fuser = Callable[[QueryEvidence], list[FusedHit]]
@@ -44,7 +44,7 @@ def profile_fuser(profile: FusionProfile) -> Fuser:
     return lambda e: fuse_language_aware(rankings_of(e), signals_of(e), profile)[0]
 
 
-def fixed_fuser(method: str, *, dense: bool = True, sparse: bool = True, weights: Mapping[str, float] | None = None,
+def fixed_fuser(method: FusionMethod, *, dense: bool = True, sparse: bool = True, weights: Mapping[str, float] | None = None,
                 normalization: Normalization = "minmax", rrf_k: int = 60) -> Fuser:
     """A fixed-weight recipe (or one retriever alone when the other side is off)."""
     def run(e: QueryEvidence) -> list[FusedHit]:
@@ -150,7 +150,7 @@ def tune_profile(evidence: Mapping[str, Sequence[QueryEvidence]], *, baselines: 
         improved = False
         for field_name in tuned:
             for value in grid[field_name]:
-                trial = replace(profile, **{field_name: value})
+                trial = replace(profile, **cast(dict[str, Any], {field_name: value}))
                 got, trial_per = objective(trial)
                 if got > best + 1e-9:
                     best, per, profile, improved = got, trial_per, trial, True

@@ -155,7 +155,7 @@ class HttpSystem:
                 client.close()
         return run
 
-    def _post(self, client: httpx.Client, payload: dict[str, Any], expected: int) -> list[list[dict]]:
+    def _post(self, client: httpx.Client, payload: dict[str, Any], expected: int) -> list[list[dict[str, Any]]]:
         import httpx
 
         endpoint = f"{self.url}/v1/search/batch"

@@ -29,8 +29,11 @@ logger = logging.getLogger(__name__)
 class HitLike(Protocol):
     """What a fusion function returns per document (``FusedHit`` of the service)."""
 
-    doc_id: str
-    score: float
+    @property
+    def doc_id(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
 
 
 Rankings = Mapping[str, Sequence[tuple[str, float]]]

@@ -65,7 +65,7 @@ def build_index(corpus: Path | str, out: Path | str, options: BuildOptions | Non
             store = new_dense_store(result, options.faiss, encoder.spec.dim)
             store.save(staging / "dense")
             faiss_spec, dense_rows = store.spec, len(store.row_ids)
-        source = {"path": str(corpus.resolve()), "format": options.fmt if options.fmt != "auto" else
+        source: dict[str, object] = {"path": str(corpus.resolve()), "format": options.fmt if options.fmt != "auto" else
                   detect_format(corpus)}
         if corpus.is_file():
             source["sha256"] = sha256_file(corpus)

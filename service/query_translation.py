@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from passerelle.indexing.augment.protocols import Translator
@@ -121,7 +121,7 @@ class RoutedTranslator:
         """Whether a route covers the pair."""
         return self.model_for(source_lang, target_lang) is not None
 
-    def translate(self, texts: list[str] | tuple[str, ...], source_lang: str, target_lang: str) -> list[str]:
+    def translate(self, texts: Sequence[str], source_lang: str, target_lang: str) -> list[str]:
         """Translate with the pair's model.
 
         Raises:

@@ -203,7 +203,8 @@ class Searcher:
                           sparse=sparse[i][0], signals=sparse[i][1], timings_ms=timings)
                 for i, (q, lang) in enumerate(zip(queries, langs, strict=True))]
 
-    def _dense_all(self, queries: list[str], params: SearchParams, timings: dict[str, float]) -> list[Ranking]:
+    def _dense_all(self, queries: list[str], params: SearchParams,
+                   timings: dict[str, float]) -> Sequence[Ranking]:
         assert self.index.encoder is not None and self.index.dense is not None
         clock = time.perf_counter()
         vectors = self.index.encoder.encode_queries(queries)

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from passerelle.indexing.augment.errors import AugmentConfigError
 from passerelle.indexing.augment.protocols import QueryGenerator, Translator
-from passerelle.indexing.augment.records import AugmentRecord
+from passerelle.indexing.augment.records import AugmentRecord, Kind
 from passerelle.indexing.augment.writer import AugmentWriter
 from passerelle.indexing.documents import Document
 from passerelle.indexing.errors import CorpusError
@@ -130,7 +130,7 @@ def translate_file(docs: Iterable[Document], translator: Translator, langs: Sequ
     return stats
 
 
-def _write(writer: AugmentWriter, stats: AugmentStats, doc_id: str, kind: str, lang: str,
+def _write(writer: AugmentWriter, stats: AugmentStats, doc_id: str, kind: Kind, lang: str,
            texts: Sequence[str]) -> None:
     kept = [" ".join(text.split()) for text in texts if text and text.strip()]
     stats.empty += len(texts) - len(kept)

@@ -32,7 +32,7 @@ from passerelle.indexing.augment.apply import (
     new_mixer,
 )
 from passerelle.indexing.build import DOCSTORE, NO_ENCODER, count_records, scan_languages
-from passerelle.indexing.dense import FLAT_MAX_DOCS, HNSW_MAX_DOCS
+from passerelle.indexing.dense import FLAT_MAX_DOCS, HNSW_MAX_DOCS, FaissKind
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.encoders.base import Encoder
 from passerelle.indexing.encoders.registry import choose_encoder, create_encoder
@@ -270,7 +270,7 @@ def _resolved(corpus: Path, options: BuildOptions, total: int | None, shards: in
     faiss = options.faiss
     if faiss.kind == "auto":  # by shard size: what each FAISS index will hold
         per_shard = -(-(total or 0) // shards)
-        kind = "flat" if per_shard <= FLAT_MAX_DOCS else "hnsw" if per_shard <= HNSW_MAX_DOCS else "ivf-pq"
+        kind: FaissKind = "flat" if per_shard <= FLAT_MAX_DOCS else "hnsw" if per_shard <= HNSW_MAX_DOCS else "ivf-pq"
         faiss = dataclasses.replace(faiss, kind=kind)
     return dataclasses.replace(options, encoder=encoder, faiss=faiss)
 

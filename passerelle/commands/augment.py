@@ -22,8 +22,10 @@ def _documents(source: Path, fmt: str, lang: str | None, limit: int | None) -> t
     import itertools
 
     from passerelle.indexing.augment.runner import iter_documents
+    from passerelle.indexing.choices import checked_choice
+    from passerelle.indexing.readers import CorpusFormat
 
-    docs = iter_documents(source, fmt=fmt, lang=lang)
+    docs = iter_documents(source, fmt=checked_choice(fmt, CorpusFormat, "--format"), lang=lang)
     total = None
     if (source / "manifest.json").is_file():
         from passerelle.indexing.manifest import read_manifest

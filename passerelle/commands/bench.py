@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -93,7 +93,7 @@ def bench_search(
         if collection is not None:
             loaded = load_collection(collection)
             texts, qrels = loaded.queries, loaded.qrels
-        else:
+        elif queries is not None:
             texts = read_queries(queries)
         options = SearchBenchOptions(k=k, depth=depth, concurrency=_csv_ints(concurrency),
                                      max_queries=max_queries or None, systems=_csv(systems), rounds=rounds)
@@ -245,7 +245,7 @@ def bench_report(
     typer.echo(f"wrote {out}")
 
 
-def _emit(report: dict, out: Path | None, indent: int = 1) -> None:
+def _emit(report: dict[str, Any], out: Path | None, indent: int = 1) -> None:
     """Print the JSON report, and write it to ``out`` too when given (atomically)."""
     import json
 

@@ -52,8 +52,9 @@ def fail_on_error(*also: type[Exception]) -> Iterator[None]:
     and exit code :data:`USER_ERROR` (no traceback)."""
     from passerelle.indexing.errors import PasserelleError
 
+    expected: tuple[type[Exception], ...] = (PasserelleError, *also)
     try:
         yield
-    except (PasserelleError, *also) as exc:
+    except expected as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(USER_ERROR) from exc

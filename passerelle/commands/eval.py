@@ -42,6 +42,8 @@ def _systems(names: list[str], index: Path | None, url: str | None, batch_size: 
                 for name in names]
     from passerelle.service.searcher import Searcher
 
+    if index is None:  # unreachable after the check above; says so to the type checker
+        raise typer.BadParameter("give --index")
     searcher = Searcher.open(index)
     return [SearcherSystem.from_preset(searcher, name, batch_size=batch_size, **extra) for name in names]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -12,7 +13,7 @@ app = typer.Typer(help="Fit, inspect and ablate the language-aware fusion profil
 PAIR_HELP = "COLLECTION_DIR=INDEX_DIR (repeatable): a dev collection and an index of its corpus."
 
 
-def _evidence(pairs: list[str], cache_dir: Path | None, depth: int) -> dict:
+def _evidence(pairs: list[str], cache_dir: Path | None, depth: int) -> dict[str, Any]:
     from passerelle.eval.collections import load_collection
     from passerelle.eval.fusion_evidence import collect_evidence
     from passerelle.indexing.errors import ConfigError

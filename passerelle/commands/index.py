@@ -15,9 +15,12 @@ app = typer.Typer(help="Build and maintain index directories (FAISS + per-langua
 
 def _options(**values: Any) -> Any:
     """BuildOptions from CLI values, falling back to the configured defaults."""
-    from passerelle.indexing.dense import FaissSpec
-    from passerelle.indexing.options import BuildOptions
-    from passerelle.indexing.readers import FieldMapping
+    from passerelle.indexing.augment.mixing import Aggregation
+    from passerelle.indexing.choices import checked_choice
+    from passerelle.indexing.dense import FaissKind, FaissSpec
+    from passerelle.indexing.options import BuildOptions, OnError
+    from passerelle.indexing.readers import CorpusFormat, FieldMapping
+    from passerelle.indexing.sparse.analyzers import Fallback
     from passerelle.settings import load_settings
 
     configured = load_settings().index
@@ -29,21 +32,23 @@ def _options(**values: Any) -> Any:
         views=FieldMapping.parse_views(values["view"] or []),
         metadata=tuple(f for f in (values["metadata_fields"] or "").split(",") if f),
     )
-    faiss = FaissSpec(kind=values.get("faiss") or configured.faiss, hnsw_m=values.get("hnsw_m", defaults.HNSW_M),
+    faiss = FaissSpec(kind=checked_choice(values.get("faiss") or configured.faiss, FaissKind, "--faiss"), hnsw_m=values.get("hnsw_m", defaults.HNSW_M),
                       ef_search=values.get("ef_search", defaults.HNSW_EF_SEARCH), nlist=values.get("nlist", 0),
                       pq_m=values.get("pq_m", 0), nprobe=values.get("nprobe", defaults.IVF_NPROBE))
     langs = values.get("langs")
     return BuildOptions(
         encoder=values.get("encoder") or configured.encoder, query_prefix=values.get("query_prefix"),
-        passage_prefix=values.get("passage_prefix"), faiss=faiss, fmt=values["fmt"], mapping=mapping,
+        passage_prefix=values.get("passage_prefix"), faiss=faiss,
+        fmt=checked_choice(values["fmt"], CorpusFormat, "--format"), mapping=mapping,
         lang=values["lang"], detect=not values["no_detect"],
         sparse_langs=frozenset(langs.split(",")) if langs else None,
-        sparse_fallback=values.get("sparse_fallback") or configured.sparse_fallback,
-        on_error=values["on_error"] or configured.on_error, strict_languages=values.get("strict", False),
+        sparse_fallback=checked_choice(values.get("sparse_fallback") or configured.sparse_fallback, Fallback,
+                                       "--sparse-fallback"),
+        on_error=checked_choice(values["on_error"] or configured.on_error, OnError, "--on-error"), strict_languages=values.get("strict", False),
         batch_size=values["batch_size"] or configured.batch_size,
         dense=not values.get("no_dense", False), sparse=not values.get("no_sparse", False),
         augment_files=tuple(values.get("augment") or ()), augment_alpha=values["augment_alpha"],
-        augment_agg=values["augment_agg"], augment_normalize=values["augment_normalize"],
+        augment_agg=checked_choice(values["augment_agg"], Aggregation, "--augment-agg"), augment_normalize=values["augment_normalize"],
     )
 
 

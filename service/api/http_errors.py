@@ -140,7 +140,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     # Starlette types handlers as taking any Exception; each of these gets only its own class.
-    app.add_exception_handler(PasserelleError, _passerelle_error)
+    app.add_exception_handler(PasserelleError, _passerelle_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

@@ -50,20 +50,25 @@ def search_router(models: RequestModels) -> APIRouter:
 
     @router.post("/search", response_model=SearchResponse, responses=BODY_ERRORS,
                  summary="Search one query (all options)")
-    async def search_post(body: models.search, state: StateDep, _slot: Admitted) -> SearchResponse:
+    # The request models are derived per app (subclasses of SearchRequest etc. with its limits), which
+    # FastAPI needs as the annotations themselves; mypy cannot take a variable as a type.
+    async def search_post(body: models.search, state: StateDep,  # type: ignore[name-defined]
+                          _slot: Admitted) -> SearchResponse:
         (response,) = await run_search(state, body, [body.query])
         return response
 
     @router.get("/search", response_model=SearchResponse, responses=ERRORS,
                 summary="Search one query (query-string options; no weights)")
-    async def search_get(params: Annotated[models.query_params, Query()], state: StateDep,
+    async def search_get(params: Annotated[models.query_params, Query()],  # type: ignore[name-defined]
+                         state: StateDep,
                          _slot: Admitted) -> SearchResponse:
         (response,) = await run_search(state, params, [params.q])
         return response
 
     @router.post("/search/batch", response_model=BatchSearchResponse, responses=BODY_ERRORS,
                  summary="Search several queries with the same options")
-    async def search_batch(body: models.batch, state: StateDep, _slot: Admitted) -> BatchSearchResponse:
+    async def search_batch(body: models.batch, state: StateDep,  # type: ignore[name-defined]
+                           _slot: Admitted) -> BatchSearchResponse:
         return BatchSearchResponse(results=await run_search(state, body, body.queries))
 
     return router

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support_augment import tiny_marian, tiny_t5
+from support.augment import tiny_marian, tiny_t5
 from typer.testing import CliRunner
 
 from passerelle.indexing.augment.records import read_augment_file

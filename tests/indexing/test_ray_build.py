@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from support import SAMPLE_DIR
-from support_shards import MODES, differences, ranked
+from support.shards import MODES, differences, ranked
 
 from passerelle.indexing.errors import CorpusError
 from passerelle.indexing.load import load_index

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from support import SAMPLE_DIR
-from support_shards import MODES, SAMPLE_QUERIES, differences, ranked
+from support.shards import MODES, SAMPLE_QUERIES, differences, ranked
 
 from passerelle.indexing.errors import ConfigError, IndexFormatError
 from passerelle.indexing.load import load_index
@@ -169,7 +169,7 @@ def test_invalid_shard_count_is_refused(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def live_sharded(sharded_index: Path) -> Iterator[object]:
-    from support_server import start_server, stop_server
+    from support.server import start_server, stop_server
 
     from passerelle.service.api.app import create_app
     from passerelle.service.api.settings import ServiceSettings

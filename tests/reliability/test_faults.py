@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from support import SAMPLE_DIR, kill_while_staging
-from support_reliability import reliability_settings
-from support_server import API_KEY
+from support.reliability import reliability_settings
+from support.server import API_KEY
 
 from passerelle.indexing.errors import IndexFormatError
 from passerelle.indexing.load import load_index

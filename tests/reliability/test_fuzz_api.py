@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from support_reliability import reliability_settings
-from support_server import LiveServer
+from support.reliability import reliability_settings
+from support.server import LiveServer
 
 from passerelle.service.api.app import create_app
 

@@ -1,6 +1,6 @@
 """Input limits and unicode edge cases over real HTTP: every limit answers a clear 4xx, at the limit works.
 
-The server (``reliable_server``) runs with the small limits of ``support_reliability.LIMITS``.
+The server (``reliable_server``) runs with the small limits of ``support.reliability.LIMITS``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from support_reliability import LIMITS
-from support_server import LiveServer
+from support.reliability import LIMITS
+from support.server import LiveServer
 
 from passerelle.service.api.schemas import LANG_PATTERN, SPACE, TEXT_PATTERN
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support_server import ServerProcess, serve_process
+from support.server import ServerProcess, serve_process
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 
 import pytest
 from support import REPO, SAMPLE_DIR, read_tsv
-from support_load import LoadReport, Request, run_load
-from support_server import ServerProcess, serve_process
+from support.load import LoadReport, Request, run_load
+from support.server import ServerProcess, serve_process
 
 pytestmark = pytest.mark.slow
 

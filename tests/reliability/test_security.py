@@ -13,8 +13,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from support_reliability import reliability_settings
-from support_server import API_KEY, LiveServer, start_server, stop_server
+from support.reliability import reliability_settings
+from support.server import API_KEY, LiveServer, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support_server import API_KEY, LiveServer, start_server, stop_server
+from support.server import API_KEY, LiveServer, start_server, stop_server
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from support_augment import tiny_marian
-from support_server import start_server, stop_server
+from support.augment import tiny_marian
+from support.server import start_server, stop_server
 
 from passerelle.service.api.http_errors import status_of
 from passerelle.service.errors import QueryTranslationUnavailableError

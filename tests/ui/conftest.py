@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support_server import start_server, stop_server
+from support.server import start_server, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

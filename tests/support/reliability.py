@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from support_server import API_KEY
+from support.server import API_KEY
 
 # Small on purpose: the limits are easy to cross in a test, and the fuzzer's requests stay fast.
 LIMITS: dict[str, Any] = {"max_k": 20, "max_depth": 50, "default_depth": 50, "max_query_chars": 200,
