@@ -48,6 +48,7 @@ run: sample-index
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # mypy cannot follow setuptools' package-dir mapping (passerelle.indexing -> indexing/, ...), so it would
 # see every cross-package import as Any. It checks a tree of symlinks laid out as the installed package.

@@ -23,8 +23,9 @@ from passerelle.bench.timing import BenchmarkError
 WRITER_BATCH = 128  # the build pipeline's default batch size
 
 
-def benchmark_bm25_build(corpus: Path, workdir: Path, *, lang: str, limit: int | None = None,
-                         pyserini_cli: bool = True) -> dict[str, Any]:
+def benchmark_bm25_build(
+    corpus: Path, workdir: Path, *, lang: str, limit: int | None = None, pyserini_cli: bool = True
+) -> dict[str, Any]:
     """Build BM25 over the first ``limit`` documents' ``lang`` view with each tool; seconds and docs/s.
 
     Raises:
@@ -46,8 +47,19 @@ def benchmark_bm25_build(corpus: Path, workdir: Path, *, lang: str, limit: int |
     subset = root / "corpus.jsonl"
     with open(subset, "w", encoding="utf-8") as out:
         for doc in docs:
-            out.write(json.dumps({"id": doc.id, "lang": doc.lang, "title": doc.title, "text": doc.text,
-                                  "translations": dict(doc.views)}, ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "id": doc.id,
+                        "lang": doc.lang,
+                        "title": doc.title,
+                        "text": doc.text,
+                        "translations": dict(doc.views),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     with open(root / "json" / "docs.jsonl", "w", encoding="utf-8") as out:
         for doc_id, text in pairs:
             out.write(json.dumps({"id": doc_id, "contents": text}, ensure_ascii=False) + "\n")
@@ -56,8 +68,11 @@ def benchmark_bm25_build(corpus: Path, workdir: Path, *, lang: str, limit: int |
     results: dict[str, Any] = {"documents": n, "lang": lang, "rows": []}
 
     start = time.perf_counter()
-    build_index(subset, root / "passerelle", BuildOptions(dense=False, lang=lang, detect=False,
-                                                          sparse_langs=frozenset({lang}), progress=False))
+    build_index(
+        subset,
+        root / "passerelle",
+        BuildOptions(dense=False, lang=lang, detect=False, sparse_langs=frozenset({lang}), progress=False),
+    )
     _row(results, "passerelle (docstore + Lucene, sparse-only build)", time.perf_counter() - start, n)
 
     from passerelle.indexing.sparse.lucene import LuceneWriter
@@ -65,24 +80,46 @@ def benchmark_bm25_build(corpus: Path, workdir: Path, *, lang: str, limit: int |
     start = time.perf_counter()
     writer = LuceneWriter(root / "writer-only", lang)
     for begin in range(0, n, WRITER_BATCH):
-        writer.add(pairs[begin:begin + WRITER_BATCH])
+        writer.add(pairs[begin : begin + WRITER_BATCH])
     writer.close()
-    _row(results, f"passerelle LuceneWriter alone (SimpleIndexer, batches of {WRITER_BATCH})",
-         time.perf_counter() - start, n, note="no docstore, no corpus reading")
+    _row(
+        results,
+        f"passerelle LuceneWriter alone (SimpleIndexer, batches of {WRITER_BATCH})",
+        time.perf_counter() - start,
+        n,
+        note="no docstore, no corpus reading",
+    )
 
     start = time.perf_counter()
-    args = ["-collection", "JsonCollection", "-input", str(root / "json"), "-index", str(root / "anserini"),
-            "-language", lang, "-threads", "1", "-quiet"]
+    args = [
+        "-collection",
+        "JsonCollection",
+        "-input",
+        str(root / "json"),
+        "-index",
+        str(root / "anserini"),
+        "-language",
+        lang,
+        "-threads",
+        "1",
+        "-quiet",
+    ]
     jvm.autoclass("io.anserini.index.IndexCollection").main(args)
-    _row(results, "pyserini indexer in process (IndexCollection.main, 1 thread, -quiet)",
-         time.perf_counter() - start, n)
+    _row(
+        results, "pyserini indexer in process (IndexCollection.main, 1 thread, -quiet)", time.perf_counter() - start, n
+    )
 
     if pyserini_cli:
         from passerelle.bench.pyserini_peer import run_indexer_cli
 
         cli = run_indexer_cli(root / "json", root / "pyserini-cli", lang)
-        _row(results, "python -m pyserini.index.lucene (subprocess, wall)", cli["wall_s"], n,
-             note=f"start-up alone {cli['startup_s']:.1f} s")
+        _row(
+            results,
+            "python -m pyserini.index.lucene (subprocess, wall)",
+            cli["wall_s"],
+            n,
+            note=f"start-up alone {cli['startup_s']:.1f} s",
+        )
 
     from passerelle.bench.bm25s_peer import Bm25sSystem
 
@@ -93,5 +130,6 @@ def benchmark_bm25_build(corpus: Path, workdir: Path, *, lang: str, limit: int |
 
 
 def _row(results: dict[str, Any], tool: str, seconds: float, n: int, note: str = "") -> None:
-    results["rows"].append({"tool": tool, "seconds": round(seconds, 6), "docs_per_s": round(n / seconds, 1),
-                            "note": note})
+    results["rows"].append(
+        {"tool": tool, "seconds": round(seconds, 6), "docs_per_s": round(n / seconds, 1), "note": note}
+    )

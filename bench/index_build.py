@@ -18,8 +18,14 @@ from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.readers import Record, read_records, to_document
 
 
-def benchmark_index(corpus: Path, *, encoder: str = DEFAULT_ENCODER, limit: int | None = None, lang: str | None = None,
-                    batch_size: int = BATCH_SIZE) -> dict[str, Any]:
+def benchmark_index(
+    corpus: Path,
+    *,
+    encoder: str = DEFAULT_ENCODER,
+    limit: int | None = None,
+    lang: str | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> dict[str, Any]:
     """Build an index of ``corpus`` (first ``limit`` docs) and encode the same texts with the raw encoder.
 
     Returns docs/s for both, their ratio, and the process's peak RSS. The encoder is loaded once and
@@ -39,10 +45,13 @@ def benchmark_index(corpus: Path, *, encoder: str = DEFAULT_ENCODER, limit: int 
         build_s = time.perf_counter() - start
     n = len(texts)
     return {
-        "documents": n, "encoder": encoder,
-        "raw_encoder_docs_per_s": round(n / raw_s, 2), "pipeline_docs_per_s": round(n / build_s, 2),
+        "documents": n,
+        "encoder": encoder,
+        "raw_encoder_docs_per_s": round(n / raw_s, 2),
+        "pipeline_docs_per_s": round(n / build_s, 2),
         "pipeline_vs_raw": round(raw_s / build_s, 3),
-        "raw_encoder_s": round(raw_s, 2), "pipeline_s": round(build_s, 2),
+        "raw_encoder_s": round(raw_s, 2),
+        "pipeline_s": round(build_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "machine": {"python": platform.python_version(), "cpu_count": _cpus(), "platform": platform.platform()},
     }
@@ -55,8 +64,19 @@ def _write_subset(corpus: Path, out: Path, limit: int | None, lang: str | None) 
         for record in itertools.islice(records, limit):
             doc = to_document(record, BuildOptions().mapping, default_lang=lang)
             texts.append(doc.contents)
-            handle.write(json.dumps({"id": doc.id, "lang": doc.lang, "title": doc.title, "text": doc.text,
-                                     "translations": dict(doc.views)}, ensure_ascii=False) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "id": doc.id,
+                        "lang": doc.lang,
+                        "title": doc.title,
+                        "text": doc.text,
+                        "translations": dict(doc.views),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     return texts
 
 

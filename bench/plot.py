@@ -28,8 +28,7 @@ def plot_latency(scale: dict[str, Any], out: Path, *, title: str = "") -> Path:
             hybrid = kind["hybrid"]
             series.setdefault(kind["kind"], []).append((entry["documents"], hybrid["p50_ms"], hybrid["p99_ms"]))
             if kind.get("hybrid_all_cores"):
-                all_cores.setdefault(kind["kind"], []).append((entry["documents"],
-                                                               kind["hybrid_all_cores"]["p50_ms"]))
+                all_cores.setdefault(kind["kind"], []).append((entry["documents"], kind["hybrid_all_cores"]["p50_ms"]))
     if not series:
         raise BenchmarkError("the scale report has no measurement to plot")
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=120)
@@ -37,12 +36,24 @@ def plot_latency(scale: dict[str, Any], out: Path, *, title: str = "") -> Path:
         points.sort()
         sizes = [p[0] for p in points]
         line = ax.plot(sizes, [p[1] for p in points], marker="o", label=f"{name} p50 (shipped)")[0]
-        ax.plot(sizes, [p[2] for p in points], marker="x", linestyle="--", color=line.get_color(),
-                label=f"{name} p99 (shipped)")
+        ax.plot(
+            sizes,
+            [p[2] for p in points],
+            marker="x",
+            linestyle="--",
+            color=line.get_color(),
+            label=f"{name} p99 (shipped)",
+        )
         if name in all_cores:
             alt = sorted(all_cores[name])
-            ax.plot([p[0] for p in alt], [p[1] for p in alt], marker=".", linestyle=":", color=line.get_color(),
-                    label=f"{name} p50, every core (before)")
+            ax.plot(
+                [p[0] for p in alt],
+                [p[1] for p in alt],
+                marker=".",
+                linestyle=":",
+                color=line.get_color(),
+                label=f"{name} p50, every core (before)",
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("documents (synthetic, grown from a real corpus)")

@@ -33,8 +33,9 @@ class ProfileRow:
         return asdict(self)
 
 
-def profile_queries(search: Callable[[str], Any], queries: Sequence[str], *, top: int = 20,
-                    warmup: int = 3) -> dict[str, Any]:
+def profile_queries(
+    search: Callable[[str], Any], queries: Sequence[str], *, top: int = 20, warmup: int = 3
+) -> dict[str, Any]:
     """Profile ``search`` over ``queries`` (after ``warmup`` untimed ones).
 
     Returns ``{"queries", "total_ms_per_query", "by_cumulative": [ProfileRow...], "by_self": [...]}``,
@@ -54,13 +55,22 @@ def profile_queries(search: Callable[[str], Any], queries: Sequence[str], *, top
     profiler.disable()
     stats = pstats.Stats(profiler)
     n = len(queries)
-    rows = [ProfileRow(function=_name(func), calls_per_query=round(calls / n, 2),
-                       self_ms=round(self_s * 1000 / n, 3), cumulative_ms=round(cum_s * 1000 / n, 3))
-            for func, (_, calls, self_s, cum_s, _) in stats.stats.items()]  # type: ignore[attr-defined]
+    rows = [
+        ProfileRow(
+            function=_name(func),
+            calls_per_query=round(calls / n, 2),
+            self_ms=round(self_s * 1000 / n, 3),
+            cumulative_ms=round(cum_s * 1000 / n, 3),
+        )
+        for func, (_, calls, self_s, cum_s, _) in stats.stats.items()  # type: ignore[attr-defined]
+    ]
     total = stats.total_tt * 1000 / n  # type: ignore[attr-defined]
-    return {"queries": n, "total_ms_per_query": round(total, 3),
-            "by_cumulative": [r.to_dict() for r in sorted(rows, key=lambda r: -r.cumulative_ms)[:top]],
-            "by_self": [r.to_dict() for r in sorted(rows, key=lambda r: -r.self_ms)[:top]]}
+    return {
+        "queries": n,
+        "total_ms_per_query": round(total, 3),
+        "by_cumulative": [r.to_dict() for r in sorted(rows, key=lambda r: -r.cumulative_ms)[:top]],
+        "by_self": [r.to_dict() for r in sorted(rows, key=lambda r: -r.self_ms)[:top]],
+    }
 
 
 def _name(func: tuple[str, int, str]) -> str:

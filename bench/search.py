@@ -32,24 +32,33 @@ logger = logging.getLogger(__name__)
 
 REFERENCE = "pyserini-hybrid"
 ALL_SYSTEMS: tuple[str, ...] = (
-    "passerelle-http", "passerelle", "passerelle-unbatched", "passerelle-all-cores", "passerelle-rrf",
-    "passerelle-dense", "passerelle-sparse", "pyserini-hybrid", "pyserini-hybrid-norm", "pyserini-lucene",
-    "faiss+encoder", "bm25s",
+    "passerelle-http",
+    "passerelle",
+    "passerelle-unbatched",
+    "passerelle-all-cores",
+    "passerelle-rrf",
+    "passerelle-dense",
+    "passerelle-sparse",
+    "pyserini-hybrid",
+    "pyserini-hybrid-norm",
+    "pyserini-lucene",
+    "faiss+encoder",
+    "bm25s",
 )
 DESCRIPTIONS: Mapping[str, str] = {
     "passerelle-http": "Passerelle hybrid (default fusion) over HTTP: POST /v1/search to `passerelle serve`",
     "passerelle": "Passerelle hybrid (default fusion: language-aware), in process (Searcher.search) with the shipped "
-                  "serving settings (threads per query, micro-batching: see below); detects the query language, "
-                  "weighs the views, returns hits with title, snippet and per-retriever ranks",
+    "serving settings (threads per query, micro-batching: see below); detects the query language, "
+    "weighs the views, returns hits with title, snippet and per-retriever ranks",
     "passerelle-unbatched": "contrast: the same with the shipped threads per query but no micro-batching "
-                            "(micro_batch=1): each query answered alone, in its caller's thread",
+    "(micro_batch=1): each query answered alone, in its caller's thread",
     "passerelle-all-cores": "contrast, the behaviour before the serving settings: every core per query "
-                            "(query_threads=None: the encoder and FAISS each use every core) and no micro-batching",
+    "(query_threads=None: the encoder and FAISS each use every core) and no micro-batching",
     "passerelle-rrf": "Passerelle hybrid with RRF fusion (k=60), in process, shipped settings",
     "passerelle-dense": "Passerelle dense only, in process, shipped settings",
     "passerelle-sparse": "Passerelle BM25 only, in process, shipped settings",
     "pyserini-hybrid": "Pyserini HybridSearcher(FaissSearcher, LuceneSearcher).search(k0=depth, alpha=0.1): "
-                       "returns ids and scores only; its FaissSearcher runs FAISS on 1 OpenMP thread",
+    "returns ids and scores only; its FaissSearcher runs FAISS on 1 OpenMP thread",
     "pyserini-hybrid-norm": "the same with Pyserini's normalization=True",
     "pyserini-lucene": "Pyserini LuceneSearcher.search(k=depth) alone",
     "faiss+encoder": "the encoder + faiss.Index.search(depth) alone, ids from rows.tsv",
@@ -73,8 +82,14 @@ class SearchBenchOptions:
     rounds: int = 3
 
 
-def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path, *, qrels: Qrels | None = None,
-                     options: SearchBenchOptions | None = None) -> dict[str, Any]:
+def benchmark_search(
+    index_dir: Path,
+    queries: Mapping[str, str],
+    workdir: Path,
+    *,
+    qrels: Qrels | None = None,
+    options: SearchBenchOptions | None = None,
+) -> dict[str, Any]:
     """Time every system of ``options.systems`` on ``queries`` over the index at ``index_dir``.
 
     Returns a JSON-ready report: index facts, the shipped serving settings, one row per system and
@@ -89,7 +104,7 @@ def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path,
     unknown = [name for name in options.systems if name not in ALL_SYSTEMS]
     if unknown:
         raise BenchmarkError(f"unknown systems {unknown}; choose from {', '.join(ALL_SYSTEMS)}")
-    qids = list(queries)[:options.max_queries] if options.max_queries else list(queries)
+    qids = list(queries)[: options.max_queries] if options.max_queries else list(queries)
     if not qids:
         raise BenchmarkError("no query to benchmark")
     texts = [queries[q] for q in qids]
@@ -98,11 +113,17 @@ def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path,
 
     jvm.start()
     searcher = open_passerelle(Path(index_dir), "shipped")
-    report: dict[str, Any] = {"index": _index_facts(searcher), "queries": len(qids), "load_start": load_average(),
-                              "shipped_settings": settings_facts(serving_settings("shipped")),
-                              "options": {**asdict(options), "concurrency": list(options.concurrency)},
-                              "descriptions": {name: DESCRIPTIONS[name] for name in options.systems},
-                              "rows": [], "ndcg@10": {}, "agreement@10": {}}
+    report: dict[str, Any] = {
+        "index": _index_facts(searcher),
+        "queries": len(qids),
+        "load_start": load_average(),
+        "shipped_settings": settings_facts(serving_settings("shipped")),
+        "options": {**asdict(options), "concurrency": list(options.concurrency)},
+        "descriptions": {name: DESCRIPTIONS[name] for name in options.systems},
+        "rows": [],
+        "ndcg@10": {},
+        "agreement@10": {},
+    }
     try:
         answers = _time_systems(searcher, Path(index_dir), Path(workdir), texts, options, report)
     finally:
@@ -117,8 +138,9 @@ def benchmark_search(index_dir: Path, queries: Mapping[str, str], workdir: Path,
     return report
 
 
-def _time_systems(searcher: Any, index_dir: Path, workdir: Path, texts: list[str], options: SearchBenchOptions,
-                  report: dict[str, Any]) -> dict[str, list[Ranking]]:
+def _time_systems(
+    searcher: Any, index_dir: Path, workdir: Path, texts: list[str], options: SearchBenchOptions, report: dict[str, Any]
+) -> dict[str, list[Ranking]]:
     """Time each system at each concurrency (rows appended to ``report``); the first pass's answers.
 
     Every query is first searched once with BM25 and dense alone, untimed, so that the JVM has compiled
@@ -151,14 +173,21 @@ def _time_systems(searcher: Any, index_dir: Path, workdir: Path, texts: list[str
                 for concurrency in options.concurrency:
                     # Pyserini's FaissSearcher.search sets OpenMP to 1 thread in the calling thread, each call
                     set_faiss_threads(None)
-                    for text in texts[:options.warmup]:
+                    for text in texts[: options.warmup]:
                         search(text)
                     before = batch_counts(search)
                     stats, got = measure(name, search, texts, concurrency=concurrency, warmup=0)
-                    logger.info("round %d, %s c=%d: %.1f q/s, p50 %.1f ms", round_no + 1, name, concurrency,
-                                stats.qps, stats.p50_ms)
+                    logger.info(
+                        "round %d, %s c=%d: %.1f q/s, p50 %.1f ms",
+                        round_no + 1,
+                        name,
+                        concurrency,
+                        stats.qps,
+                        stats.p50_ms,
+                    )
                     passes.setdefault((name, concurrency), []).append(
-                        {**stats.to_dict(), **batching_delta(before, batch_counts(search))})
+                        {**stats.to_dict(), **batching_delta(before, batch_counts(search))}
+                    )
                     if round_no == 0 and concurrency == options.concurrency[0]:
                         answers[name] = got
         report["rows"] += [median_pass(passes[(name, c)]) for name in options.systems for c in options.concurrency]
@@ -169,14 +198,22 @@ def _time_systems(searcher: Any, index_dir: Path, workdir: Path, texts: list[str
             report["failed_queries"] = {"pyserini-hybrid-norm": len(pyserini_state["systems"].failed)}
         if options.batch > 1 and {"passerelle", REFERENCE} <= set(options.systems):
             report["batch_rows"], batched = _batches(searcher, pyserini_state["systems"], texts, options)
-            report["agreement@10"]["passerelle batch vs passerelle"] = _agreement(batched, answers["passerelle"],
-                                                                                  options.k)
+            report["agreement@10"]["passerelle batch vs passerelle"] = _agreement(
+                batched, answers["passerelle"], options.k
+            )
     return answers
 
 
-def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBenchOptions,
-             stack: contextlib.ExitStack, report: dict[str, Any], pyserini: dict[str, Any],
-             owned: dict[str, Any]) -> dict[str, Callable[[], Callable[[str], Ranking]]]:
+def _systems(
+    searcher: Any,
+    index_dir: Path,
+    workdir: Path,
+    options: SearchBenchOptions,
+    stack: contextlib.ExitStack,
+    report: dict[str, Any],
+    pyserini: dict[str, Any],
+    owned: dict[str, Any],
+) -> dict[str, Callable[[], Callable[[str], Ranking]]]:
     """Factories (called in turn, so only chosen systems are built) of each system's search callable.
 
     ``searcher`` is opened with the shipped settings; a contrast system opens its own copy of the index
@@ -199,9 +236,16 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
         if "systems" not in pyserini:
             from passerelle.bench.pyserini_peer import PyseriniSystems
 
-            pyserini["systems"] = PyseriniSystems(index_dir, view, searcher.index.manifest.analyzers[view],
-                                                  searcher.index.encoder, workdir, depth=depth, k=k,
-                                                  alpha=options.alpha)
+            pyserini["systems"] = PyseriniSystems(
+                index_dir,
+                view,
+                searcher.index.manifest.analyzers[view],
+                searcher.index.encoder,
+                workdir,
+                depth=depth,
+                k=k,
+                alpha=options.alpha,
+            )
             stack.callback(pyserini["systems"].close)
         return pyserini["systems"]
 
@@ -211,8 +255,7 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
         server = stack.enter_context(serve([index_dir], workdir / "server.log"))
         report["_server"] = server
         report["server_memory_ready"] = server.memory_mb()
-        system = HttpSystem(server.url, http_options("hybrid", k=k, depth=depth),
-                            pool=max(options.concurrency))
+        system = HttpSystem(server.url, http_options("hybrid", k=k, depth=depth), pool=max(options.concurrency))
         stack.callback(system.close)
         return system
 
@@ -250,8 +293,9 @@ def _systems(searcher: Any, index_dir: Path, workdir: Path, options: SearchBench
     }
 
 
-def _batches(searcher: Any, pyserini: Any, texts: list[str],
-             options: SearchBenchOptions) -> tuple[list[dict[str, Any]], list[Ranking]]:
+def _batches(
+    searcher: Any, pyserini: Any, texts: list[str], options: SearchBenchOptions
+) -> tuple[list[dict[str, Any]], list[Ranking]]:
     """Both hybrids answering ``options.batch`` queries per call: Passerelle's ``search_batch`` on the shipped
     searcher (its threads per query; one encoder call per batch, in the caller's thread) and Pyserini's
     ``HybridSearcher.batch_search`` (``encode_batch``, then FAISS and Lucene with one thread per core).
@@ -265,9 +309,15 @@ def _batches(searcher: Any, pyserini: Any, texts: list[str],
     ours, answers = measure_batches(
         f"passerelle (batch {options.batch})",
         lambda group: [[(h.doc_id, h.score) for h in r.hits] for r in searcher.search_batch(group, params)],
-        texts, batch=options.batch)
-    theirs, _ = measure_batches(f"pyserini-hybrid (batch_search {options.batch})",
-                                lambda group: pyserini.hybrid_batch(group, cpu_count()), texts, batch=options.batch)
+        texts,
+        batch=options.batch,
+    )
+    theirs, _ = measure_batches(
+        f"pyserini-hybrid (batch_search {options.batch})",
+        lambda group: pyserini.hybrid_batch(group, cpu_count()),
+        texts,
+        batch=options.batch,
+    )
     rows = [ours.to_dict(), theirs.to_dict()]
     for row in rows:
         row["batch"] = options.batch
@@ -288,8 +338,14 @@ def _index_facts(searcher: Any) -> dict[str, Any]:
     from passerelle.bench.systems import sparse_view
 
     manifest = searcher.index.manifest
-    return {"name": searcher.name, "documents": manifest.doc_count, "encoder": manifest.encoder.name,
-            "faiss": manifest.faiss.kind, "sparse_view": sparse_view(searcher), "languages": manifest.languages}
+    return {
+        "name": searcher.name,
+        "documents": manifest.doc_count,
+        "encoder": manifest.encoder.name,
+        "faiss": manifest.faiss.kind,
+        "sparse_view": sparse_view(searcher),
+        "languages": manifest.languages,
+    }
 
 
 def _add_ratios(rows: list[dict[str, Any]]) -> None:

@@ -72,9 +72,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(indexes: Sequence[Path], log: Path, *, args: Sequence[str] = ("--max-concurrency", "64"),
-          env: Mapping[str, str] | None = None, ready_path: str = "/readyz",
-          timeout_s: float = 900.0) -> Iterator[ServerProcess]:
+def serve(
+    indexes: Sequence[Path],
+    log: Path,
+    *,
+    args: Sequence[str] = ("--max-concurrency", "64"),
+    env: Mapping[str, str] | None = None,
+    ready_path: str = "/readyz",
+    timeout_s: float = 900.0,
+) -> Iterator[ServerProcess]:
     """Run ``python -m passerelle serve --index ... *args`` on a free loopback port until the block ends.
 
     Waits until ``ready_path`` answers below 500 (``/readyz``: every index loaded); stops the server
@@ -86,14 +92,25 @@ def serve(indexes: Sequence[Path], log: Path, *, args: Sequence[str] = ("--max-c
     import httpx
 
     port = free_port()
-    command = [sys.executable, "-m", "passerelle", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--no-access-log", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "passerelle",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        *args,
+    ]
     for index in indexes:
         command += ["--index", str(index)]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                   env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+        )
     server = ServerProcess(url=f"http://127.0.0.1:{port}", process=process, log=log)
     try:
         deadline = time.monotonic() + timeout_s

@@ -61,11 +61,20 @@ def take_corpus(source: Path, docs: int, out: Path) -> int:
     return written
 
 
-def _build_row(engine: str, workers: int | None, docs: int, startup_s: float, warmup_s: float,
-               build_s: float) -> dict[str, Any]:
-    return {"engine": engine, "workers": workers, "docs": docs, "startup_s": round(startup_s, 2),
-            "warmup_s": round(warmup_s, 2), "build_s": round(build_s, 2), "docs_per_s": round(docs / build_s, 1),
-            "docs_per_s_cold": round(docs / (startup_s + warmup_s + build_s), 1), "load_avg_after": load_average()}
+def _build_row(
+    engine: str, workers: int | None, docs: int, startup_s: float, warmup_s: float, build_s: float
+) -> dict[str, Any]:
+    return {
+        "engine": engine,
+        "workers": workers,
+        "docs": docs,
+        "startup_s": round(startup_s, 2),
+        "warmup_s": round(warmup_s, 2),
+        "build_s": round(build_s, 2),
+        "docs_per_s": round(docs / build_s, 1),
+        "docs_per_s_cold": round(docs / (startup_s + warmup_s + build_s), 1),
+        "load_avg_after": load_average(),
+    }
 
 
 def _timed_s(build: Callable[[], object], repeat: int = 1) -> float:
@@ -99,17 +108,25 @@ def bench_builds(corpus: Path, workdir: Path, docs: int, options: ShardBenchOpti
     warm = _timed_s(lambda: build_index(tiny, workdir / "warmup", build_options))
     took = _timed_s(lambda: build_index(corpus, workdir / "single", build_options), options.repeat)
     rows.append(_build_row("local (1 index)", None, docs, 0.0, warm, took))
-    took = _timed_s(lambda: build_sharded(corpus, workdir / "local-sharded", build_options, shards=shards),
-                    options.repeat)
+    took = _timed_s(
+        lambda: build_sharded(corpus, workdir / "local-sharded", build_options, shards=shards), options.repeat
+    )
     rows.append(_build_row(f"local ({shards} shards, one after the other)", None, docs, 0.0, 0.0, took))
     for workers in options.workers:
         start = time.perf_counter()
         with ray_session("local", workers):
             started = time.perf_counter()
-            warm = _timed_s(functools.partial(build_index_ray, tiny, workdir / "warmup-ray", build_options,
-                                              shards=shards, workers=workers))
-            took = _timed_s(functools.partial(build_index_ray, corpus, workdir / f"ray-{workers}", build_options,
-                                              shards=shards, workers=workers), options.repeat)
+            warm = _timed_s(
+                functools.partial(
+                    build_index_ray, tiny, workdir / "warmup-ray", build_options, shards=shards, workers=workers
+                )
+            )
+            took = _timed_s(
+                functools.partial(
+                    build_index_ray, corpus, workdir / f"ray-{workers}", build_options, shards=shards, workers=workers
+                ),
+                options.repeat,
+            )
         rows.append(_build_row(f"ray ({shards} shards)", workers, docs, started - start, warm, took))
         logger.info("ray with %d worker(s): %s docs/s", workers, rows[-1]["docs_per_s"])
     return rows
@@ -164,31 +181,51 @@ def benchmark_shards(collection: Path, workdir: Path, options: ShardBenchOptions
     options = options or ShardBenchOptions()
     corpus = workdir / "corpus.jsonl"
     docs = take_corpus(collection / "corpus.jsonl", options.docs, corpus)
-    queries = list(read_queries(collection / "queries.dev.tsv").values())[:options.queries]
+    queries = list(read_queries(collection / "queries.dev.tsv").values())[: options.queries]
     builds = bench_builds(corpus, workdir, docs, options)
     merge = bench_merge(workdir / "single", workdir / f"ray-{max(options.workers)}", queries, options.k)
-    return {"collection": collection.name, "docs": docs, "encoder": options.encoder, "shards": options.shards,
-            "queries": len(queries), "machine": machine_info(), "builds": builds, "merge": merge}
+    return {
+        "collection": collection.name,
+        "docs": docs,
+        "encoder": options.encoder,
+        "shards": options.shards,
+        "queries": len(queries),
+        "machine": machine_info(),
+        "builds": builds,
+        "merge": merge,
+    }
 
 
 def to_markdown(report: dict[str, Any]) -> str:
     """The report as two Markdown tables (builds, merge overhead)."""
-    lines = [f"{report['docs']:,} documents of {report['collection']}, encoder {report['encoder']}, "
-             f"{report['shards']} shards.", "",
-             f"| engine | workers | build s | docs/s | Ray start-up s | warm-up build s ({WARMUP_DOCS} docs) | "
-             "docs/s cold (incl. start-up and warm-up) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{report['docs']:,} documents of {report['collection']}, encoder {report['encoder']}, "
+        f"{report['shards']} shards.",
+        "",
+        f"| engine | workers | build s | docs/s | Ray start-up s | warm-up build s ({WARMUP_DOCS} docs) | "
+        "docs/s cold (incl. start-up and warm-up) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in report["builds"]:
-        lines.append(f"| {row['engine']} | {row['workers'] or '–'} | {row['build_s']} | {row['docs_per_s']} | "
-                     f"{row['startup_s'] or '–'} | {row['warmup_s'] or '–'} | {row['docs_per_s_cold']} |")
-    lines += ["", f"Search, {report['queries']} queries one at a time, in process, the two indexes timed in turns "
-              "(ms):", "",
-              "| mode | 1 index p50 | 2 shards p50 | overhead p50 | paired median overhead | 1 index p99 "
-              "| 2 shards p99 | retrieval stage p50 (1 index → 2 shards) |", "|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {row['engine']} | {row['workers'] or '–'} | {row['build_s']} | {row['docs_per_s']} | "
+            f"{row['startup_s'] or '–'} | {row['warmup_s'] or '–'} | {row['docs_per_s_cold']} |"
+        )
+    lines += [
+        "",
+        f"Search, {report['queries']} queries one at a time, in process, the two indexes timed in turns (ms):",
+        "",
+        "| mode | 1 index p50 | 2 shards p50 | overhead p50 | paired median overhead | 1 index p99 "
+        "| 2 shards p99 | retrieval stage p50 (1 index → 2 shards) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in report["merge"]:
         stage = "sparse" if row["mode"] == "sparse" else "dense"
-        lines.append(f"| {row['mode']} | {row['single_p50_ms']} | {row['sharded_p50_ms']} | "
-                     f"{row['overhead_p50_ms']:+} ms ({row['overhead_pct']:+}%) | {row['paired_median_ms']:+} ms | "
-                     f"{row['single_p99_ms']} | "
-                     f"{row['sharded_p99_ms']} | {stage}: {row[f'single_{stage}_stage_p50_ms']} → "
-                     f"{row[f'sharded_{stage}_stage_p50_ms']} |")
+        lines.append(
+            f"| {row['mode']} | {row['single_p50_ms']} | {row['sharded_p50_ms']} | "
+            f"{row['overhead_p50_ms']:+} ms ({row['overhead_pct']:+}%) | {row['paired_median_ms']:+} ms | "
+            f"{row['single_p99_ms']} | "
+            f"{row['sharded_p99_ms']} | {stage}: {row[f'single_{stage}_stage_p50_ms']} → "
+            f"{row[f'sharded_{stage}_stage_p50_ms']} |"
+        )
     return "\n".join(lines) + "\n"

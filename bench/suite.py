@@ -58,8 +58,11 @@ def ensure_index(collection: Path, workdir: Path, encoder: str) -> Path:
     out = Path(workdir) / "indexes" / f"{collection.name}-{encoder}"
     if not (out / "manifest.json").is_file():
         logger.info("building %s", out)
-        build_index(collection / "corpus.jsonl", out,
-                    BuildOptions(encoder=encoder, faiss=FaissSpec(kind="flat"), progress=False))
+        build_index(
+            collection / "corpus.jsonl",
+            out,
+            BuildOptions(encoder=encoder, faiss=FaissSpec(kind="flat"), progress=False),
+        )
     return out
 
 
@@ -76,8 +79,12 @@ def run_all(plan: BenchPlan, command: str) -> dict[str, Any]:
         raise BenchmarkError(f"unknown stages {unknown}; choose from {', '.join(STAGES)}")
     results_dir = Path(plan.workdir) / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    meta: dict[str, Any] = {"command": command, "started_at": _now(), "machine": machine_info(),
-                            "stages": _previous_stages(results_dir)}
+    meta: dict[str, Any] = {
+        "command": command,
+        "started_at": _now(),
+        "machine": machine_info(),
+        "stages": _previous_stages(results_dir),
+    }
     _save(results_dir, "meta", meta)
     for stage in plan.stages:
         if plan.reuse and (results_dir / f"{stage}.json").is_file():
@@ -89,8 +96,13 @@ def run_all(plan: BenchPlan, command: str) -> dict[str, Any]:
         if stage == "search" and (results_dir / "search.json").is_file():  # keep collections not run again
             data = {**json.loads((results_dir / "search.json").read_text(encoding="utf-8")), **data}
         _save(results_dir, stage, data)
-        meta["stages"][stage] = {"seconds": round(time.monotonic() - started, 1), "load_start": load,
-                                 "load_end": load_average(), "started_at": started_at, "command": command}
+        meta["stages"][stage] = {
+            "seconds": round(time.monotonic() - started, 1),
+            "load_start": load,
+            "load_end": load_average(),
+            "started_at": started_at,
+            "command": command,
+        }
         _save(results_dir, "meta", meta)
     _save(results_dir, "meta", {**meta, "finished_at": _now(), "load_end": load_average()})
     return load_results(results_dir)
@@ -152,8 +164,13 @@ def _search(plan: BenchPlan) -> dict[str, Any]:
     for name in plan.collections:
         collection = _collection(plan, name)
         index = ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder)
-        out[name] = benchmark_search(index, collection.queries, Path(plan.workdir) / f"search-{name}",
-                                     qrels=collection.qrels, options=plan.search)
+        out[name] = benchmark_search(
+            index,
+            collection.queries,
+            Path(plan.workdir) / f"search-{name}",
+            qrels=collection.qrels,
+            options=plan.search,
+        )
     return out
 
 
@@ -164,7 +181,7 @@ def _profile(plan: BenchPlan) -> dict[str, Any]:
     from passerelle.bench.systems import open_passerelle, passerelle_params, serving_settings, settings_facts
 
     name = plan.collections[0]
-    queries = list(_collection(plan, name).queries.values())[:plan.profile_queries]
+    queries = list(_collection(plan, name).queries.values())[: plan.profile_queries]
     searcher = open_passerelle(ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder), "unbatched")
     params = passerelle_params("hybrid", k=plan.search.k, depth=plan.search.depth)
     try:
@@ -175,8 +192,12 @@ def _profile(plan: BenchPlan) -> dict[str, Any]:
         report = profile_queries(lambda q: searcher.search(q, params), queries)
     finally:
         searcher.close()
-    return {"index": name, "settings": settings_facts(serving_settings("unbatched")), **report,
-            "stages_p50_ms": {s: round(float(np.median(v)), 3) for s, v in stages.items()}}
+    return {
+        "index": name,
+        "settings": settings_facts(serving_settings("unbatched")),
+        **report,
+        "stages_p50_ms": {s: round(float(np.median(v)), 3) for s, v in stages.items()},
+    }
 
 
 def _indexing(plan: BenchPlan) -> dict[str, Any]:
@@ -186,8 +207,10 @@ def _indexing(plan: BenchPlan) -> dict[str, Any]:
     name = plan.collections[0]
     corpus = Path(plan.data_dir) / name / "corpus.jsonl"
     lang = _collection_lang(Path(plan.data_dir) / name)
-    return {"encoder": benchmark_index(corpus, encoder=plan.encoder, limit=plan.encoder_docs),
-            "bm25": benchmark_bm25_build(corpus, plan.workdir, lang=lang)}
+    return {
+        "encoder": benchmark_index(corpus, encoder=plan.encoder, limit=plan.encoder_docs),
+        "bm25": benchmark_bm25_build(corpus, plan.workdir, lang=lang),
+    }
 
 
 def _scale(plan: BenchPlan) -> dict[str, Any]:
@@ -200,8 +223,13 @@ def _scale(plan: BenchPlan) -> dict[str, Any]:
     index = ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder)
     encoder = shared_encoder(plan.encoder, "", "")
     keep = (plan.scale_search_size,) if plan.scale_search_size in plan.scale.sizes else ()
-    return benchmark_scale(base_from_index(index), encoder, list(collection.queries.values()), plan.workdir,
-                           replace(plan.scale, keep_sizes=keep))
+    return benchmark_scale(
+        base_from_index(index),
+        encoder,
+        list(collection.queries.values()),
+        plan.workdir,
+        replace(plan.scale, keep_sizes=keep),
+    )
 
 
 def _scale_search(plan: BenchPlan) -> dict[str, Any]:
@@ -219,10 +247,13 @@ def _scale_search(plan: BenchPlan) -> dict[str, Any]:
             size = entry["documents"]
             search = replace(plan.search, max_queries=plan.scale_search_queries)
             out[f"synthetic-{size // 1000}k"] = benchmark_search(
-                index_dir, collection.queries, Path(plan.workdir) / f"search-synthetic-{size}", options=search)
+                index_dir, collection.queries, Path(plan.workdir) / f"search-synthetic-{size}", options=search
+            )
     if not out:
-        raise BenchmarkError(f"no kept synthetic index in {path}; run the scale stage with a size in --sizes "
-                             f"equal to {plan.scale_search_size}")
+        raise BenchmarkError(
+            f"no kept synthetic index in {path}; run the scale stage with a size in --sizes "
+            f"equal to {plan.scale_search_size}"
+        )
     return out
 
 
@@ -241,8 +272,11 @@ def _previous_stages(results_dir: Path) -> dict[str, Any]:
         return {}
     previous = json.loads(path.read_text(encoding="utf-8"))
     run = {"command": previous.get("command"), "started_at": previous.get("started_at")}  # older files lack them
-    return {name: {**run, **stage} for name, stage in previous.get("stages", {}).items()
-            if (results_dir / f"{name}.json").is_file()}
+    return {
+        name: {**run, **stage}
+        for name, stage in previous.get("stages", {}).items()
+        if (results_dir / f"{name}.json").is_file()
+    }
 
 
 def _save(results_dir: Path, stage: str, data: dict[str, Any]) -> None:
@@ -253,5 +287,10 @@ def _now() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-_STAGE_RUNNERS = {"search": _search, "profile": _profile, "indexing": _indexing, "scale": _scale,
-                  "scale-search": _scale_search}
+_STAGE_RUNNERS = {
+    "search": _search,
+    "profile": _profile,
+    "indexing": _indexing,
+    "scale": _scale,
+    "scale-search": _scale_search,
+}

@@ -60,8 +60,10 @@ def base_from_index(index_dir: Path) -> BaseSet:
         raise BenchmarkError(f"{index_dir} has no dense side: the scale benchmark needs real vectors")
     index = faiss.read_index(str(dense / "index.faiss"))
     if not isinstance(index, faiss.IndexFlat):
-        raise BenchmarkError(f"{index_dir} has a {type(index).__name__} index; build the base index with "
-                             "--faiss flat so its vectors can be read back exactly")
+        raise BenchmarkError(
+            f"{index_dir} has a {type(index).__name__} index; build the base index with "
+            "--faiss flat so its vectors can be read back exactly"
+        )
     row_ids = [line.split("\t", 1)[0] for line in (dense / "rows.tsv").read_text(encoding="utf-8").splitlines()]
     vectors = index.reconstruct_n(0, index.ntotal)
     store = DocStore(Path(index_dir) / "docs.sqlite", readonly=True)
@@ -95,8 +97,9 @@ def perturb_vectors(vectors: np.ndarray, rng: np.random.Generator, sigma: float)
     return l2_normalize(np.asarray(vectors, dtype=np.float32) + noise)
 
 
-def write_synthetic(base: BaseSet, n: int, corpus_out: Path, vectors_out: Path,
-                    perturbation: Perturbation | None = None) -> int:
+def write_synthetic(
+    base: BaseSet, n: int, corpus_out: Path, vectors_out: Path, perturbation: Perturbation | None = None
+) -> int:
     """Write ``n`` documents (JSONL, Passerelle's corpus fields) and their float32 vectors (raw, row-major).
 
     Documents cycle over the base set: copy 0 is the base itself, copy ``c`` has ids ``<id>~<c>``.
@@ -124,11 +127,14 @@ def write_synthetic(base: BaseSet, n: int, corpus_out: Path, vectors_out: Path,
 
 def _record(doc: Document, copy: int, rng: np.random.Generator, p: Perturbation) -> dict[str, object]:
     if copy == 0:
-        return {"id": doc.id, "lang": doc.lang, "title": doc.title, "text": doc.text,
-                "translations": dict(doc.views)}
-    return {"id": f"{doc.id}~{copy}", "lang": doc.lang, "title": perturb_text(doc.title, rng, p.drop, p.swap),
-            "text": perturb_text(doc.text, rng, p.drop, p.swap),
-            "translations": {lang: perturb_text(text, rng, p.drop, p.swap) for lang, text in doc.views.items()}}
+        return {"id": doc.id, "lang": doc.lang, "title": doc.title, "text": doc.text, "translations": dict(doc.views)}
+    return {
+        "id": f"{doc.id}~{copy}",
+        "lang": doc.lang,
+        "title": perturb_text(doc.title, rng, p.drop, p.swap),
+        "text": perturb_text(doc.text, rng, p.drop, p.swap),
+        "translations": {lang: perturb_text(text, rng, p.drop, p.swap) for lang, text in doc.views.items()},
+    }
 
 
 class PrecomputedEncoder:
@@ -162,6 +168,6 @@ class PrecomputedEncoder:
         stop = self.position + len(texts)
         if stop > len(self.vectors):
             raise BenchmarkError(f"asked for vector {stop} of {len(self.vectors)} precomputed")
-        rows = np.array(self.vectors[self.position:stop])
+        rows = np.array(self.vectors[self.position : stop])
         self.position = stop
         return rows

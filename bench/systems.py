@@ -52,8 +52,11 @@ def serving_settings(variant: Variant = "shipped") -> ServiceSettings:
 
 def settings_facts(settings: ServiceSettings) -> dict[str, Any]:
     """The serving settings that shape search speed, JSON-ready (``query_threads`` None: every core)."""
-    return {"query_threads": settings.query_threads, "micro_batch": settings.micro_batch,
-            "search_workers": settings.search_workers}
+    return {
+        "query_threads": settings.query_threads,
+        "micro_batch": settings.micro_batch,
+        "search_workers": settings.search_workers,
+    }
 
 
 def open_passerelle(index_dir: Path, variant: Variant = "shipped") -> Searcher:

@@ -62,14 +62,21 @@ def summarize(system: str, concurrency: int, latencies_s: Sequence[float], wall_
     if wall_s <= 0:
         raise BenchmarkError(f"wall-clock time must be positive, got {wall_s}")
     n = len(latencies_s)
-    return LatencyStats(system=system, concurrency=concurrency, queries=n, seconds=round(wall_s, 6),
-                        qps=round(n / wall_s, 2), p50_ms=round(percentile_ms(latencies_s, 50), 3),
-                        p99_ms=round(percentile_ms(latencies_s, 99), 3),
-                        mean_ms=round(float(np.mean(latencies_s)) * 1000.0, 3))
+    return LatencyStats(
+        system=system,
+        concurrency=concurrency,
+        queries=n,
+        seconds=round(wall_s, 6),
+        qps=round(n / wall_s, 2),
+        p50_ms=round(percentile_ms(latencies_s, 50), 3),
+        p99_ms=round(percentile_ms(latencies_s, 99), 3),
+        mean_ms=round(float(np.mean(latencies_s)) * 1000.0, 3),
+    )
 
 
-def measure(system: str, search: SearchFn, queries: Sequence[str], *, concurrency: int = 1,
-            warmup: int = 3) -> tuple[LatencyStats, list[Ranking]]:
+def measure(
+    system: str, search: SearchFn, queries: Sequence[str], *, concurrency: int = 1, warmup: int = 3
+) -> tuple[LatencyStats, list[Ranking]]:
     """Run ``search`` over every query with ``concurrency`` workers; return the stats and each answer.
 
     The first ``warmup`` queries are searched once beforehand, untimed (caches, JIT, connections).
@@ -118,8 +125,14 @@ def measure(system: str, search: SearchFn, queries: Sequence[str], *, concurrenc
     return summarize(system, concurrency, latencies, wall), answers
 
 
-def measure_batches(system: str, search_batch: Callable[[list[str]], list[Ranking]], queries: Sequence[str], *,
-                    batch: int, warmup: int = 1) -> tuple[LatencyStats, list[Ranking]]:
+def measure_batches(
+    system: str,
+    search_batch: Callable[[list[str]], list[Ranking]],
+    queries: Sequence[str],
+    *,
+    batch: int,
+    warmup: int = 1,
+) -> tuple[LatencyStats, list[Ranking]]:
     """Run ``search_batch`` over ``queries`` in consecutive groups of ``batch``, one worker.
 
     QPS counts queries (not calls); p50/p99 are per call (a whole batch). ``warmup`` batches run first,
@@ -132,7 +145,7 @@ def measure_batches(system: str, search_batch: Callable[[list[str]], list[Rankin
         raise BenchmarkError(f"{system}: no query to time")
     if batch < 1:
         raise BenchmarkError(f"batch size must be at least 1, got {batch}")
-    groups = [list(queries[i:i + batch]) for i in range(0, len(queries), batch)]
+    groups = [list(queries[i : i + batch]) for i in range(0, len(queries), batch)]
     for group in groups[:warmup]:
         search_batch(group)
     latencies, answers = [], []

@@ -120,8 +120,7 @@ def collection_query_texts(directory: Path) -> list[str]:
 def find_leaks(texts: Iterable[str], queries: Iterable[str]) -> list[tuple[str, str]]:
     """(text, query) pairs where the normalized query occurs, as whole words, in the normalized text."""
     normalized = [(f" {normalize_text(q)} ", q) for q in queries if normalize_text(q)]
-    return [(text, query) for text in texts for needle, query in normalized
-            if needle in f" {normalize_text(text)} "]
+    return [(text, query) for text in texts for needle, query in normalized if needle in f" {normalize_text(text)} "]
 
 
 def split_units(text: str, unit: str) -> list[str]:
@@ -157,8 +156,10 @@ def write_augment_file(directory: Path, out: Path, *, view: str = "en", unit: st
         raise EvalError(f"no document of {directory} has a {view!r} view to use as augmentation text")
     leaks = find_leaks([r.text for r in records], collection_query_texts(directory))
     if leaks:
-        raise AugmentLeakError(f"{len(leaks)} augmentation text(s) contain a query of {directory}, e.g. "
-                               f"{leaks[0][1]!r}; refusing to write {out}")
+        raise AugmentLeakError(
+            f"{len(leaks)} augmentation text(s) contain a query of {directory}, e.g. "
+            f"{leaks[0][1]!r}; refusing to write {out}"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(r.to_json() + "\n" for r in records), encoding="utf-8")
     return AugmentFile(path=out, docs=docs, texts=len(records))
@@ -169,8 +170,9 @@ def setting_name(alpha: float, agg: str) -> str:
     return "alpha=0" if alpha == 0 else f"alpha={alpha:g}-{agg}"
 
 
-def dense_run(index: Path, encoder: Encoder, queries: Mapping[str, str], k: int, runs_dir: Path,
-              name: str, batch_size: int = 32) -> Run:
+def dense_run(
+    index: Path, encoder: Encoder, queries: Mapping[str, str], k: int, runs_dir: Path, name: str, batch_size: int = 32
+) -> Run:
     """The dense run of ``queries`` over ``index`` (searched with ``encoder``), saved as ``name.trec``."""
     from passerelle.eval.runners import SearcherSystem, run_systems
     from passerelle.indexing.load import load_index
@@ -184,11 +186,22 @@ def dense_run(index: Path, encoder: Encoder, queries: Mapping[str, str], k: int,
         loaded.close()
 
 
-def run_ablation(directory: Path, out: Path, *, encoder: str = "usem3", alphas: Sequence[float] = ALPHAS,
-                 aggs: Sequence[str] = AGGS, view: str = "en", unit: str = "sentence",
-                 metrics: Sequence[str] = ("ndcg@10", "recall@100"), split: str = "dev", k: int = 100,
-                 n_resamples: int = 10_000, keep_indexes: bool = False,
-                 inner: Encoder | None = None) -> AblationResult:
+def run_ablation(
+    directory: Path,
+    out: Path,
+    *,
+    encoder: str = "usem3",
+    alphas: Sequence[float] = ALPHAS,
+    aggs: Sequence[str] = AGGS,
+    view: str = "en",
+    unit: str = "sentence",
+    metrics: Sequence[str] = ("ndcg@10", "recall@100"),
+    split: str = "dev",
+    k: int = 100,
+    n_resamples: int = 10_000,
+    keep_indexes: bool = False,
+    inner: Encoder | None = None,
+) -> AblationResult:
     """Build one dense index per (α, agg) of ``directory``'s corpus with the view as generated queries,
     run the split's queries on each and compare every setting with ``alpha=0``.
 
@@ -208,8 +221,14 @@ def run_ablation(directory: Path, out: Path, *, encoder: str = "usem3", alphas: 
     for alpha, agg in settings:
         name = setting_name(alpha, agg)
         index = out / "indexes" / name
-        options = BuildOptions(encoder=encoder, sparse=False, progress=False, augment_files=(augment.path,),
-                               augment_alpha=alpha, augment_agg=cast("Aggregation", agg))
+        options = BuildOptions(
+            encoder=encoder,
+            sparse=False,
+            progress=False,
+            augment_files=(augment.path,),
+            augment_alpha=alpha,
+            augment_agg=cast("Aggregation", agg),
+        )
         build_index(directory / "corpus.jsonl", index, options, encoder=memo)
         runs[name] = dense_run(index, memo, coll.queries, k, out / "runs", name)
         if not keep_indexes:
@@ -239,8 +258,9 @@ def ablation_table(results: Sequence[AblationResult]) -> str:
     header = ["setting"] + [f"{r.collection} {m}" for r in results for m in metrics]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for name in names:
-        cells = [_cell(r.comparison, name, m) if name in r.comparison.systems else "–"
-                 for r in results for m in metrics]
+        cells = [
+            _cell(r.comparison, name, m) if name in r.comparison.systems else "–" for r in results for m in metrics
+        ]
         lines.append("| " + " | ".join([name, *cells]) + " |")
     return "\n".join(lines)
 
@@ -254,11 +274,15 @@ def ablation_to_dict(results: Sequence[AblationResult]) -> dict[str, object]:
         for name in comparison.systems:
             entry: dict[str, object] = {"means": {m: comparison.mean(name, m) for m in comparison.metrics}}
             if name != comparison.baseline:
-                entry["p_randomization_holm"] = {m: comparison.test(name, m).p_randomization_holm
-                                                 for m in comparison.metrics}
+                entry["p_randomization_holm"] = {
+                    m: comparison.test(name, m).p_randomization_holm for m in comparison.metrics
+                }
             settings[name] = entry
-        out[r.collection] = {"encoder": r.encoder, "queries": len(comparison.qids),
-                             "augment": {"path": str(r.augment.path), "docs": r.augment.docs,
-                                         "texts": r.augment.texts},
-                             "baseline": comparison.baseline, "settings": settings}
+        out[r.collection] = {
+            "encoder": r.encoder,
+            "queries": len(comparison.qids),
+            "augment": {"path": str(r.augment.path), "docs": r.augment.docs, "texts": r.augment.texts},
+            "baseline": comparison.baseline,
+            "settings": settings,
+        }
     return out

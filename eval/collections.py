@@ -17,18 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from passerelle.eval.errors import CollectionError
-from passerelle.eval.tables import (
-    FieldMap,
-    read_paired_queries,
-    read_qrels_table,
-    read_records,
-    record_id,
-    record_text,
-)
+from passerelle.eval.tables import FieldMap, read_paired_queries, read_qrels_table, read_records, record_id, record_text
 from passerelle.eval.trec import Qrels, read_qrels, read_run, write_run
 
-__all__ = ["Collection", "FieldMap", "load_collection", "read_beir_qrels", "read_paired_queries",
-           "read_qrels", "read_qrels_table", "read_queries", "read_records", "read_run", "write_run"]
+__all__ = [
+    "Collection",
+    "FieldMap",
+    "load_collection",
+    "read_beir_qrels",
+    "read_paired_queries",
+    "read_qrels",
+    "read_qrels_table",
+    "read_queries",
+    "read_records",
+    "read_run",
+    "write_run",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +102,10 @@ def read_queries(path: str | Path, text_field: str = "text") -> dict[str, str]:
     if path.suffix == ".tsv":
         rows = _tsv_queries(path)
     elif path.suffix in (".jsonl", ".parquet"):
-        rows = ((n, record_id(rec, _ID_KEYS, path, n), record_text(rec, text_field, path, n))
-                for n, rec in read_records(path))
+        rows = (
+            (n, record_id(rec, _ID_KEYS, path, n), record_text(rec, text_field, path, n))
+            for n, rec in read_records(path)
+        )
     else:
         raise CollectionError("queries must be a .tsv, .jsonl or .parquet file", path=path)
     for number, qid, text in rows:
@@ -117,8 +123,7 @@ def _tsv_queries(path: Path) -> Iterator[tuple[int, str, str]]:
                 continue
             qid, tab, text = line.partition("\t")
             if not tab or not qid.strip() or not text.strip():
-                raise CollectionError("expected 'qid<TAB>text' with a non-empty id and text",
-                                      path=path, line=number)
+                raise CollectionError("expected 'qid<TAB>text' with a non-empty id and text", path=path, line=number)
             yield number, qid.strip(), text.strip()
 
 
@@ -135,21 +140,20 @@ def read_beir_qrels(path: str | Path) -> Qrels:
     with path.open(encoding="utf-8") as handle:
         header = handle.readline().split()
         if header != ["query-id", "corpus-id", "score"]:
-            raise CollectionError(f"expected the header 'query-id corpus-id score', got {header}",
-                                  path=path, line=1)
+            raise CollectionError(f"expected the header 'query-id corpus-id score', got {header}", path=path, line=1)
         for number, line in enumerate(handle, start=2):
             fields = line.split("\t") if "\t" in line else line.split()
             fields = [f.strip() for f in fields]
             if not any(fields):
                 continue
             if len(fields) != 3:
-                raise CollectionError(f"expected 3 fields 'query-id corpus-id score', got {len(fields)}",
-                                      path=path, line=number)
+                raise CollectionError(
+                    f"expected 3 fields 'query-id corpus-id score', got {len(fields)}", path=path, line=number
+                )
             try:
                 qrels.setdefault(fields[0], {})[fields[1]] = int(float(fields[2]))
             except ValueError:
-                raise CollectionError(f"score must be a number, got {fields[2]!r}",
-                                      path=path, line=number) from None
+                raise CollectionError(f"score must be a number, got {fields[2]!r}", path=path, line=number) from None
     return qrels
 
 
@@ -167,11 +171,16 @@ def load_collection(directory: str | Path, split: str = "dev", name: str | None 
     views: dict[str, dict[str, str]] = {}
     if (directory / f"qrels.{split}.tsv").is_file():
         qrels = read_qrels(directory / f"qrels.{split}.tsv")
-        main = next((directory / f"queries.{split}.{ext}" for ext in ("tsv", "jsonl")
-                     if (directory / f"queries.{split}.{ext}").is_file()), None)
+        main = next(
+            (
+                directory / f"queries.{split}.{ext}"
+                for ext in ("tsv", "jsonl")
+                if (directory / f"queries.{split}.{ext}").is_file()
+            ),
+            None,
+        )
         if main is None:
-            raise CollectionError(f"no queries.{split}.tsv or queries.{split}.jsonl beside the qrels",
-                                  path=directory)
+            raise CollectionError(f"no queries.{split}.tsv or queries.{split}.jsonl beside the qrels", path=directory)
         queries = read_queries(main)
         pattern = re.compile(rf"queries\.{re.escape(split)}\.([A-Za-z]{{2,3}}(?:[-_][A-Za-z]+)?)\.tsv")
         for candidate in sorted(directory.glob(f"queries.{split}.*.tsv")):
@@ -180,16 +189,16 @@ def load_collection(directory: str | Path, split: str = "dev", name: str | None 
                 views[match.group(1)] = read_queries(candidate)
     elif (directory / "queries.jsonl").is_file() and (directory / "qrels" / f"{split}.tsv").is_file():
         qrels = read_beir_qrels(directory / "qrels" / f"{split}.tsv")
-        queries = {qid: text for qid, text in read_queries(directory / "queries.jsonl").items()
-                   if qid in qrels}
+        queries = {qid: text for qid, text in read_queries(directory / "queries.jsonl").items() if qid in qrels}
     else:
-        raise CollectionError(f"no collection for split {split!r}: expected qrels.{split}.tsv + "
-                              f"queries.{split}.tsv, or BEIR queries.jsonl + qrels/{split}.tsv",
-                              path=directory)
+        raise CollectionError(
+            f"no collection for split {split!r}: expected qrels.{split}.tsv + "
+            f"queries.{split}.tsv, or BEIR queries.jsonl + qrels/{split}.tsv",
+            path=directory,
+        )
     missing = [qid for qid in qrels if qid not in queries]
     if missing:
-        raise CollectionError(f"{len(missing)} judged queries have no text (first: {missing[:3]})",
-                              path=directory)
+        raise CollectionError(f"{len(missing)} judged queries have no text (first: {missing[:3]})", path=directory)
     unjudged = len(queries) - sum(1 for qid in queries if qid in qrels)
     if unjudged:
         logger.warning("%s: %d queries have no judgments and will not be scored", directory, unjudged)

@@ -78,19 +78,30 @@ class Comparison:
         raise MetricError(f"no test of {system!r} on {metric!r} (baseline: {self.baseline!r})")
 
 
-def compare_runs(runs: Mapping[str, Run], qrels: Mapping[str, Mapping[str, int]],
-                 metrics: str | Sequence[str], *, ties: TieBreak = "order", alpha: float = 0.05,
-                 n_resamples: int = 10_000, seed: int = DEFAULT_SEED,
-                 seconds: Mapping[str, float] | None = None) -> Comparison:
+def compare_runs(
+    runs: Mapping[str, Run],
+    qrels: Mapping[str, Mapping[str, int]],
+    metrics: str | Sequence[str],
+    *,
+    ties: TieBreak = "order",
+    alpha: float = 0.05,
+    n_resamples: int = 10_000,
+    seed: int = DEFAULT_SEED,
+    seconds: Mapping[str, float] | None = None,
+) -> Comparison:
     """Evaluate each run (the first is the baseline) and test the others against it."""
     evaluations = {name: evaluate(qrels, run, metrics, ties=ties) for name, run in runs.items()}
-    return compare_evaluations(evaluations, alpha=alpha, n_resamples=n_resamples, seed=seed,
-                               seconds=seconds)
+    return compare_evaluations(evaluations, alpha=alpha, n_resamples=n_resamples, seed=seed, seconds=seconds)
 
 
-def compare_evaluations(evaluations: Mapping[str, Evaluation], *, alpha: float = 0.05,
-                        n_resamples: int = 10_000, seed: int = DEFAULT_SEED,
-                        seconds: Mapping[str, float] | None = None) -> Comparison:
+def compare_evaluations(
+    evaluations: Mapping[str, Evaluation],
+    *,
+    alpha: float = 0.05,
+    n_resamples: int = 10_000,
+    seed: int = DEFAULT_SEED,
+    seconds: Mapping[str, float] | None = None,
+) -> Comparison:
     """Test every evaluation against the first one (same qrels, same metrics).
 
     Raises:
@@ -103,22 +114,48 @@ def compare_evaluations(evaluations: Mapping[str, Evaluation], *, alpha: float =
     for name in systems[1:]:
         other = evaluations[name]
         if other.qids != base.qids or other.metrics != base.metrics:
-            raise MetricError(f"{name!r} was scored on other queries or metrics than {systems[0]!r}; "
-                              "compare runs against the same qrels")
+            raise MetricError(
+                f"{name!r} was scored on other queries or metrics than {systems[0]!r}; "
+                "compare runs against the same qrels"
+            )
     tests: list[PairedTest] = []
     for metric in base.metrics:
         b = base.per_query[metric]
         rows = []
         for name in systems[1:]:
             a = evaluations[name].per_query[metric]
-            rows.append((name, float(a.mean() - b.mean()), randomization_test(
-                a, b, n_resamples=n_resamples, seed=seed), paired_t_test(a, b), win_tie_loss(a, b)))
+            rows.append(
+                (
+                    name,
+                    float(a.mean() - b.mean()),
+                    randomization_test(a, b, n_resamples=n_resamples, seed=seed),
+                    paired_t_test(a, b),
+                    win_tie_loss(a, b),
+                )
+            )
         holm_r = holm_bonferroni([row[2] for row in rows])
         holm_t = holm_bonferroni([row[3] for row in rows])
         for (name, delta, p_r, p_t, wtl), h_r, h_t in zip(rows, holm_r, holm_t, strict=True):
-            tests.append(PairedTest(system=name, baseline=systems[0], metric=metric, delta=delta,
-                                    p_randomization=p_r, p_randomization_holm=h_r, p_ttest=p_t,
-                                    p_ttest_holm=h_t, wtl=wtl))
-    return Comparison(metrics=base.metrics, systems=systems, evaluations=dict(evaluations),
-                      tests=tuple(tests), alpha=alpha, n_resamples=n_resamples, seed=seed,
-                      seconds=dict(seconds or {}))
+            tests.append(
+                PairedTest(
+                    system=name,
+                    baseline=systems[0],
+                    metric=metric,
+                    delta=delta,
+                    p_randomization=p_r,
+                    p_randomization_holm=h_r,
+                    p_ttest=p_t,
+                    p_ttest_holm=h_t,
+                    wtl=wtl,
+                )
+            )
+    return Comparison(
+        metrics=base.metrics,
+        systems=systems,
+        evaluations=dict(evaluations),
+        tests=tuple(tests),
+        alpha=alpha,
+        n_resamples=n_resamples,
+        seed=seed,
+        seconds=dict(seconds or {}),
+    )

@@ -30,9 +30,12 @@ def recipes(profile: FusionProfile) -> dict[str, Fuser]:
     }
 
 
-def ablation_table(evidence: Mapping[str, Sequence[QueryEvidence]], profile: FusionProfile,
-                   extra: Mapping[str, Mapping[str, float]] | None = None,
-                   label: Callable[[str], str] = lambda name: name) -> str:
+def ablation_table(
+    evidence: Mapping[str, Sequence[QueryEvidence]],
+    profile: FusionProfile,
+    extra: Mapping[str, Mapping[str, float]] | None = None,
+    label: Callable[[str], str] = lambda name: name,
+) -> str:
     """A Markdown table: one row per recipe, one column per collection, nDCG@10.
 
     ``extra`` adds precomputed rows (e.g. leave-one-out scores) as ``row name -> collection -> value``.
@@ -41,8 +44,7 @@ def ablation_table(evidence: Mapping[str, Sequence[QueryEvidence]], profile: Fus
     rows = {name: {c: score(evidence[c], fuser)["ndcg@10"] for c in names} for name, fuser in recipes(profile).items()}
     rows.update({k: dict(v) for k, v in (extra or {}).items()})
     best_single = {c: max(rows["dense alone"][c], rows["BM25 alone"][c]) for c in names}
-    lines = ["| recipe | " + " | ".join(label(c) for c in names) + " |",
-             "|---|" + "---|" * len(names)]
+    lines = ["| recipe | " + " | ".join(label(c) for c in names) + " |", "|---|" + "---|" * len(names)]
     for name, values in rows.items():
         cells = []
         for c in names:
@@ -50,8 +52,11 @@ def ablation_table(evidence: Mapping[str, Sequence[QueryEvidence]], profile: Fus
             if value is None:
                 cells.append("–")
                 continue
-            mark = "" if name in ("dense alone", "BM25 alone") else (" ▲" if value > best_single[c] + 1e-9 else
-                                                                      " ▼" if value < best_single[c] - 1e-9 else "")
+            mark = (
+                ""
+                if name in ("dense alone", "BM25 alone")
+                else (" ▲" if value > best_single[c] + 1e-9 else " ▼" if value < best_single[c] - 1e-9 else "")
+            )
             cells.append(f"{value:.3f}{mark}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

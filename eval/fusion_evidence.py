@@ -34,8 +34,15 @@ class QueryEvidence:
     signals: Mapping[str, Mapping[str, Any]]
 
 
-def collect_evidence(index_dir: Path, collection: Collection, *, depth: int = 100, batch_size: int = 64,
-                     cache: Path | None = None, query_lang: str | None = None) -> list[QueryEvidence]:
+def collect_evidence(
+    index_dir: Path,
+    collection: Collection,
+    *,
+    depth: int = 100,
+    batch_size: int = 64,
+    cache: Path | None = None,
+    query_lang: str | None = None,
+) -> list[QueryEvidence]:
     """Retrieve (hybrid, language-aware signals on) every judged query of ``collection`` from ``index_dir``.
 
     With ``cache``, a previous result is read back instead when it exists.
@@ -49,13 +56,21 @@ def collect_evidence(index_dir: Path, collection: Collection, *, depth: int = 10
     qids = [q for q in collection.queries if q in collection.qrels]
     evidence: list[QueryEvidence] = []
     for start in tqdm(range(0, len(qids), batch_size), desc=f"evidence {collection.name}", unit="batch"):
-        chunk = qids[start:start + batch_size]
+        chunk = qids[start : start + batch_size]
         for qid, got in zip(chunk, searcher.retrieve([collection.queries[q] for q in chunk], params), strict=True):
-            evidence.append(QueryEvidence(
-                qid=qid, query_lang=got.query_lang, relevant=dict(collection.qrels[qid]),
-                dense=list(got.dense or []), sparse={k: list(v) for k, v in got.sparse.items()},
-                signals={k: {"lang": s.lang, "matched": s.matched, "coverage": s.coverage, "gap": s.gap}
-                         for k, s in got.signals.items()}))
+            evidence.append(
+                QueryEvidence(
+                    qid=qid,
+                    query_lang=got.query_lang,
+                    relevant=dict(collection.qrels[qid]),
+                    dense=list(got.dense or []),
+                    sparse={k: list(v) for k, v in got.sparse.items()},
+                    signals={
+                        k: {"lang": s.lang, "matched": s.matched, "coverage": s.coverage, "gap": s.gap}
+                        for k, s in got.signals.items()
+                    },
+                )
+            )
     searcher.index.close()
     if cache is not None:
         write_text_atomic(cache, json.dumps([_to_json(e) for e in evidence]))
@@ -63,12 +78,22 @@ def collect_evidence(index_dir: Path, collection: Collection, *, depth: int = 10
 
 
 def _to_json(e: QueryEvidence) -> dict[str, Any]:
-    return {"qid": e.qid, "query_lang": e.query_lang, "relevant": dict(e.relevant), "dense": list(e.dense),
-            "sparse": {k: list(v) for k, v in e.sparse.items()}, "signals": dict(e.signals)}
+    return {
+        "qid": e.qid,
+        "query_lang": e.query_lang,
+        "relevant": dict(e.relevant),
+        "dense": list(e.dense),
+        "sparse": {k: list(v) for k, v in e.sparse.items()},
+        "signals": dict(e.signals),
+    }
 
 
 def _from_json(row: Mapping[str, Any]) -> QueryEvidence:
     return QueryEvidence(
-        qid=row["qid"], query_lang=row["query_lang"], relevant=row["relevant"],
+        qid=row["qid"],
+        query_lang=row["query_lang"],
+        relevant=row["relevant"],
         dense=[(d, float(s)) for d, s in row["dense"]],
-        sparse={k: [(d, float(s)) for d, s in v] for k, v in row["sparse"].items()}, signals=row["signals"])
+        sparse={k: [(d, float(s)) for d, s in v] for k, v in row["sparse"].items()},
+        signals=row["signals"],
+    )

@@ -27,8 +27,10 @@ Fuser = Callable[[QueryEvidence], list[FusedHit]]
 
 def signals_of(e: QueryEvidence) -> dict[str, ViewSignals]:
     """The evidence's signals as :class:`ViewSignals`."""
-    return {k: ViewSignals(lang=s["lang"], matched=bool(s["matched"]), coverage=float(s["coverage"]),
-                           gap=float(s["gap"])) for k, s in e.signals.items()}
+    return {
+        k: ViewSignals(lang=s["lang"], matched=bool(s["matched"]), coverage=float(s["coverage"]), gap=float(s["gap"]))
+        for k, s in e.signals.items()
+    }
 
 
 def rankings_of(e: QueryEvidence, *, dense: bool = True, sparse: bool = True) -> dict[str, Sequence[tuple[str, float]]]:
@@ -44,21 +46,31 @@ def profile_fuser(profile: FusionProfile) -> Fuser:
     return lambda e: fuse_language_aware(rankings_of(e), signals_of(e), profile)[0]
 
 
-def fixed_fuser(method: FusionMethod, *, dense: bool = True, sparse: bool = True, weights: Mapping[str, float] | None = None,
-                normalization: Normalization = "minmax", rrf_k: int = 60) -> Fuser:
+def fixed_fuser(
+    method: FusionMethod,
+    *,
+    dense: bool = True,
+    sparse: bool = True,
+    weights: Mapping[str, float] | None = None,
+    normalization: Normalization = "minmax",
+    rrf_k: int = 60,
+) -> Fuser:
     """A fixed-weight recipe (or one retriever alone when the other side is off)."""
+
     def run(e: QueryEvidence) -> list[FusedHit]:
         rankings = rankings_of(e, dense=dense, sparse=sparse)
         if len(rankings) == 1:
-            (name, ranking), = rankings.items()
+            ((name, ranking),) = rankings.items()
             return [FusedHit(d, s, {}) for d, s in ranking]
         w = {k: (weights or {}).get(k.split(":")[0], 1.0) for k in rankings}
         return fuse(rankings, method, weights=w, rrf_k=rrf_k, normalization=normalization)
+
     return run
 
 
-def score(evidence: Sequence[QueryEvidence], fuser: Fuser, metrics: Sequence[str] = ("ndcg@10",),
-          k: int = 100) -> dict[str, float]:
+def score(
+    evidence: Sequence[QueryEvidence], fuser: Fuser, metrics: Sequence[str] = ("ndcg@10",), k: int = 100
+) -> dict[str, float]:
     """Mean metrics of a fusion recipe over the evidence's queries."""
     run = {}
     for e in evidence:
@@ -85,8 +97,9 @@ class _Compiled:
     Mirrors :func:`passerelle.service.language_fusion.fuse_language_aware` (a test checks they agree).
     """
 
-    def __init__(self, evidence: Sequence[QueryEvidence], dense_normalization: Normalization,
-                 sparse_normalization: Normalization) -> None:
+    def __init__(
+        self, evidence: Sequence[QueryEvidence], dense_normalization: Normalization, sparse_normalization: Normalization
+    ) -> None:
         self.qrels = {e.qid: dict(e.relevant) for e in evidence}
         self.queries = []
         for e in evidence:
@@ -97,14 +110,18 @@ class _Compiled:
                 for d, _ in ranking:
                     ids.setdefault(d, len(ids))
             dense = self._vector(e.dense, ids, dense_normalization)
-            views = [(self._vector(r, ids, sparse_normalization), signals_of(e)[name])
-                     for name, r in e.sparse.items() if name in e.signals]
+            views = [
+                (self._vector(r, ids, sparse_normalization), signals_of(e)[name])
+                for name, r in e.sparse.items()
+                if name in e.signals
+            ]
             names = np.array(list(ids))
             self.queries.append((e.qid, names, dense, views, dense_margin(e.dense)))
 
     @staticmethod
-    def _vector(ranking: Sequence[tuple[str, float]], ids: Mapping[str, int],
-                normalization: Normalization) -> np.ndarray:
+    def _vector(
+        ranking: Sequence[tuple[str, float]], ids: Mapping[str, int], normalization: Normalization
+    ) -> np.ndarray:
         out = np.zeros(len(ids))
         for (d, _), n in zip(ranking, normalize([s for _, s in ranking], normalization), strict=True):
             out[ids[d]] = n
@@ -123,11 +140,19 @@ class _Compiled:
         return evaluate(self.qrels, run, ["ndcg@10"]).mean("ndcg@10")
 
 
-def tune_profile(evidence: Mapping[str, Sequence[QueryEvidence]], *, baselines: Mapping[str, float],
-                 name: str = "default", dense_normalization: Normalization = "minmax",
-                 sparse_normalization: Normalization = "max", start: FusionProfile | None = None,
-                 grid: Mapping[str, Sequence[float]] = GRID, passes: int = 3, penalty: float = 10.0,
-                 tuned: Sequence[str] = TUNED) -> tuple[FusionProfile, dict[str, float]]:
+def tune_profile(
+    evidence: Mapping[str, Sequence[QueryEvidence]],
+    *,
+    baselines: Mapping[str, float],
+    name: str = "default",
+    dense_normalization: Normalization = "minmax",
+    sparse_normalization: Normalization = "max",
+    start: FusionProfile | None = None,
+    grid: Mapping[str, Sequence[float]] = GRID,
+    passes: int = 3,
+    penalty: float = 10.0,
+    tuned: Sequence[str] = TUNED,
+) -> tuple[FusionProfile, dict[str, float]]:
     """Coordinate ascent on nDCG@10 over the profile coefficients (dense fixed at 1).
 
     The objective is the mean over collections of nDCG@10 minus ``penalty`` times the mean shortfall below
@@ -137,8 +162,13 @@ def tune_profile(evidence: Mapping[str, Sequence[QueryEvidence]], *, baselines: 
     """
     compiled = {c: _Compiled(v, dense_normalization, sparse_normalization) for c, v in evidence.items()}
     profile = start or FusionProfile(name=name, matched=0.0)
-    profile = replace(profile, name=name, dense_normalization=dense_normalization,
-                      sparse_normalization=sparse_normalization, dense=1.0)
+    profile = replace(
+        profile,
+        name=name,
+        dense_normalization=dense_normalization,
+        sparse_normalization=sparse_normalization,
+        dense=1.0,
+    )
 
     def objective(candidate: FusionProfile) -> tuple[float, dict[str, float]]:
         per = {c: comp.ndcg(candidate) for c, comp in compiled.items()}
@@ -156,15 +186,24 @@ def tune_profile(evidence: Mapping[str, Sequence[QueryEvidence]], *, baselines: 
                     best, per, profile, improved = got, trial_per, trial, True
         if not improved:
             break
-    fitted = {"method": "coordinate ascent on mean nDCG@10, penalizing any fall below the best single retriever "
-                        f"(penalty {penalty})", "tuned": list(tuned), "collections": sorted(evidence),
-              "queries": sum(len(v) for v in evidence.values()), "ndcg@10": {c: round(v, 4) for c, v in per.items()},
-              "date": datetime.now(UTC).date().isoformat()}
+    fitted = {
+        "method": "coordinate ascent on mean nDCG@10, penalizing any fall below the best single retriever "
+        f"(penalty {penalty})",
+        "tuned": list(tuned),
+        "collections": sorted(evidence),
+        "queries": sum(len(v) for v in evidence.values()),
+        "ndcg@10": {c: round(v, 4) for c, v in per.items()},
+        "date": datetime.now(UTC).date().isoformat(),
+    }
     return replace(profile, fitted=fitted), per
 
 
-def leave_one_out(evidence: Mapping[str, Sequence[QueryEvidence]], baselines: Mapping[str, float],
-                  group: Callable[[str], str] = lambda name: name, **tune_kwargs: Any) -> dict[str, float]:
+def leave_one_out(
+    evidence: Mapping[str, Sequence[QueryEvidence]],
+    baselines: Mapping[str, float],
+    group: Callable[[str], str] = lambda name: name,
+    **tune_kwargs: Any,
+) -> dict[str, float]:
     """nDCG@10 of each collection under a profile tuned WITHOUT its group (how a profile generalizes).
 
     ``group`` maps a collection name to the group held out together (e.g. every XQuAD language at once).

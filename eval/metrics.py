@@ -33,8 +33,16 @@ logger = logging.getLogger(__name__)
 
 TieBreak = Literal["order", "trec_eval"]
 
-_RANX_NAMES = {"ndcg": "ndcg", "recall": "recall", "mrr": "mrr", "map": "map", "precision": "precision",
-               "p": "precision", "hit_rate": "hit_rate", "success": "hit_rate"}
+_RANX_NAMES = {
+    "ndcg": "ndcg",
+    "recall": "recall",
+    "mrr": "mrr",
+    "map": "map",
+    "precision": "precision",
+    "p": "precision",
+    "hit_rate": "hit_rate",
+    "success": "hit_rate",
+}
 _METRIC = re.compile(r"(?P<name>[a-z_]+)(?:@(?P<k>[1-9]\d*))?")
 
 
@@ -97,8 +105,13 @@ class Evaluation:
         return name
 
 
-def evaluate(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]],
-             metrics: str | Sequence[str], *, ties: TieBreak = "order") -> Evaluation:
+def evaluate(
+    qrels: Mapping[str, Mapping[str, int]],
+    run: Mapping[str, Mapping[str, float]],
+    metrics: str | Sequence[str],
+    *,
+    ties: TieBreak = "order",
+) -> Evaluation:
     """Score ``run`` against ``qrels`` with ranx.
 
     Args:
@@ -133,12 +146,16 @@ def evaluate(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[s
         for name in names:
             scores[name][positions] = ranx_scores[name]
     means = {name: float(np.mean(values)) for name, values in scores.items()}
-    return Evaluation(metrics=names, qids=qids, per_query=scores, means=means, missing=missing,
-                      unjudged=unjudged)
+    return Evaluation(metrics=names, qids=qids, per_query=scores, means=means, missing=missing, unjudged=unjudged)
 
 
-def _ranx(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]],
-          qids: list[str], names: tuple[str, ...], ties: TieBreak) -> dict[str, np.ndarray]:
+def _ranx(
+    qrels: Mapping[str, Mapping[str, int]],
+    run: Mapping[str, Mapping[str, float]],
+    qids: list[str],
+    names: tuple[str, ...],
+    ties: TieBreak,
+) -> dict[str, np.ndarray]:
     """ranx over ``qids`` (all answered), with scores replaced by a tie-free rank encoding."""
     import ranx
 

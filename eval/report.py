@@ -49,15 +49,18 @@ def _p(value: float) -> str:
     return "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
-def render_markdown(comparison: Comparison, title: str = "Comparison",
-                    notes: Sequence[str] = ()) -> str:
+def render_markdown(comparison: Comparison, title: str = "Comparison", notes: Sequence[str] = ()) -> str:
     """The comparison as Markdown: a summary table, then one table of tests per metric."""
     c = comparison
     n = len(c.qids)
-    out = [f"# {title}", "",
-           f"{n} judged queries. Baseline: **{c.baseline}**. † = better or worse than the baseline by the "
-           f"paired randomization test ({c.n_resamples:,} resamples, seed {c.seed}) after Holm–Bonferroni "
-           f"correction over the {len(c.systems) - 1} comparison(s) of each metric, p < {c.alpha}.", ""]
+    out = [
+        f"# {title}",
+        "",
+        f"{n} judged queries. Baseline: **{c.baseline}**. † = better or worse than the baseline by the "
+        f"paired randomization test ({c.n_resamples:,} resamples, seed {c.seed}) after Holm–Bonferroni "
+        f"correction over the {len(c.systems) - 1} comparison(s) of each metric, p < {c.alpha}.",
+        "",
+    ]
     out += [f"- {note}" for note in notes]
     headers = ["system", *c.metrics] + (["q/s"] if c.seconds else [])
     rows = []
@@ -76,23 +79,38 @@ def render_markdown(comparison: Comparison, title: str = "Comparison",
     for name in c.systems:
         ev = c.evaluations[name]
         if ev.missing or ev.unjudged:
-            out.append(f"\n{name}: {len(ev.missing)} judged queries unanswered (scored 0), "
-                       f"{len(ev.unjudged)} answered queries without judgments (excluded).")
+            out.append(
+                f"\n{name}: {len(ev.missing)} judged queries unanswered (scored 0), "
+                f"{len(ev.unjudged)} answered queries without judgments (excluded)."
+            )
     for metric in c.metrics if len(c.systems) > 1 else ():
         rows = []
         for name in c.systems[1:]:
             t = c.test(name, metric)
-            rows.append([name, f"{c.mean(name, metric):.4f}", f"{t.delta:+.4f}", _p(t.p_randomization),
-                         _p(t.p_randomization_holm), _p(t.p_ttest), _p(t.p_ttest_holm),
-                         f"{t.wtl.wins}/{t.wtl.ties}/{t.wtl.losses}"])
-        out += ["", f"## {metric} against {c.baseline} ({c.mean(c.baseline, metric):.4f})", "",
-                markdown_table(["system", "mean", "Δ", "p rand", "p rand Holm", "p t", "p t Holm",
-                                "win/tie/loss"], rows)]
+            rows.append(
+                [
+                    name,
+                    f"{c.mean(name, metric):.4f}",
+                    f"{t.delta:+.4f}",
+                    _p(t.p_randomization),
+                    _p(t.p_randomization_holm),
+                    _p(t.p_ttest),
+                    _p(t.p_ttest_holm),
+                    f"{t.wtl.wins}/{t.wtl.ties}/{t.wtl.losses}",
+                ]
+            )
+        out += [
+            "",
+            f"## {metric} against {c.baseline} ({c.mean(c.baseline, metric):.4f})",
+            "",
+            markdown_table(["system", "mean", "Δ", "p rand", "p rand Holm", "p t", "p t Holm", "win/tie/loss"], rows),
+        ]
     return "\n".join(out) + "\n"
 
 
-def comparison_to_dict(comparison: Comparison, title: str = "Comparison",
-                       extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def comparison_to_dict(
+    comparison: Comparison, title: str = "Comparison", extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Every number of the comparison as JSON-ready data (per-query scores included)."""
     c = comparison
     return {
@@ -104,17 +122,33 @@ def comparison_to_dict(comparison: Comparison, title: str = "Comparison",
         "n_resamples": c.n_resamples,
         "seed": c.seed,
         "systems": {
-            name: {"means": dict(c.evaluations[name].means),
-                   "seconds": c.seconds.get(name),
-                   "missing": list(c.evaluations[name].missing),
-                   "unjudged": list(c.evaluations[name].unjudged)}
-            for name in c.systems},
-        "tests": [{"system": t.system, "baseline": t.baseline, "metric": t.metric, "delta": t.delta,
-                   "p_randomization": t.p_randomization, "p_randomization_holm": t.p_randomization_holm,
-                   "p_ttest": t.p_ttest, "p_ttest_holm": t.p_ttest_holm,
-                   "wins": t.wtl.wins, "ties": t.wtl.ties, "losses": t.wtl.losses} for t in c.tests],
-        "per_query": {name: {metric: c.evaluations[name].query_scores(metric) for metric in c.metrics}
-                      for name in c.systems},
+            name: {
+                "means": dict(c.evaluations[name].means),
+                "seconds": c.seconds.get(name),
+                "missing": list(c.evaluations[name].missing),
+                "unjudged": list(c.evaluations[name].unjudged),
+            }
+            for name in c.systems
+        },
+        "tests": [
+            {
+                "system": t.system,
+                "baseline": t.baseline,
+                "metric": t.metric,
+                "delta": t.delta,
+                "p_randomization": t.p_randomization,
+                "p_randomization_holm": t.p_randomization_holm,
+                "p_ttest": t.p_ttest,
+                "p_ttest_holm": t.p_ttest_holm,
+                "wins": t.wtl.wins,
+                "ties": t.wtl.ties,
+                "losses": t.wtl.losses,
+            }
+            for t in c.tests
+        ],
+        "per_query": {
+            name: {metric: c.evaluations[name].query_scores(metric) for metric in c.metrics} for name in c.systems
+        },
         **({"extra": dict(extra)} if extra else {}),
     }
 
@@ -131,15 +165,15 @@ def plot_comparison(comparison: Comparison, path: str | Path, metric: str | None
     bars, diffs = figure.subplots(1, 2, width_ratios=[1, 1.4])
     means = [c.mean(name, metric) for name in c.systems]
     intervals = [bootstrap_ci(c.evaluations[name].per_query[metric]) for name in c.systems]
-    errors = [[m - lo for m, (lo, _) in zip(means, intervals, strict=True)],
-              [hi - m for m, (_, hi) in zip(means, intervals, strict=True)]]
+    errors = [
+        [m - lo for m, (lo, _) in zip(means, intervals, strict=True)],
+        [hi - m for m, (_, hi) in zip(means, intervals, strict=True)],
+    ]
     positions = range(len(c.systems))
-    bars.bar(positions, means, yerr=errors, capsize=4,
-             color=["0.6", *[f"C{i}" for i in range(len(c.systems) - 1)]])
+    bars.bar(positions, means, yerr=errors, capsize=4, color=["0.6", *[f"C{i}" for i in range(len(c.systems) - 1)]])
     bars.set_xticks(list(positions), list(c.systems), rotation=20, ha="right")
     for x, m, (_, high) in zip(positions, means, intervals, strict=True):
-        bars.annotate(f"{m:.3f}", (x, high), textcoords="offset points", xytext=(0, 3), ha="center",
-                      fontsize=8)
+        bars.annotate(f"{m:.3f}", (x, high), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8)
     bars.set_ylabel(f"mean {metric} (95% bootstrap CI)")
     bars.set_title(f"{metric} per system")
     base = c.evaluations[c.baseline].per_query[metric]
@@ -158,8 +192,14 @@ def plot_comparison(comparison: Comparison, path: str | Path, metric: str | None
     return path
 
 
-def write_report(comparison: Comparison, out_dir: str | Path, *, title: str = "Comparison",
-                 notes: Sequence[str] = (), extra: Mapping[str, Any] | None = None) -> ReportFiles:
+def write_report(
+    comparison: Comparison,
+    out_dir: str | Path,
+    *,
+    title: str = "Comparison",
+    notes: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> ReportFiles:
     """Write ``report.md``, ``report.json`` and ``report.png`` into ``out_dir``."""
     out = Path(out_dir)
     markdown = write_text_atomic(out / "report.md", render_markdown(comparison, title, notes))
@@ -167,4 +207,3 @@ def write_report(comparison: Comparison, out_dir: str | Path, *, title: str = "C
     json_path = write_text_atomic(out / "report.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     plot = plot_comparison(comparison, out / "report.png")
     return ReportFiles(markdown=markdown, json=json_path, plot=plot)
-

@@ -68,7 +68,7 @@ def _batches(qids: Sequence[str], size: int) -> Iterator[list[str]]:
     if size < 1:
         raise RunnerError(f"batch size must be >= 1, got {size}")
     for start in range(0, len(qids), size):
-        yield list(qids[start:start + size])
+        yield list(qids[start : start + size])
 
 
 def _progress(total: int, name: str, enabled: bool | None) -> Any:
@@ -84,8 +84,15 @@ class SearcherSystem:
     ``depth`` (candidates per retriever) is raised to ``k`` when smaller, so a deep run is not cut.
     """
 
-    def __init__(self, searcher: Searcher, params: SearchParams | None = None, *, name: str = "searcher",
-                 batch_size: int = 32, progress: bool | None = None) -> None:
+    def __init__(
+        self,
+        searcher: Searcher,
+        params: SearchParams | None = None,
+        *,
+        name: str = "searcher",
+        batch_size: int = 32,
+        progress: bool | None = None,
+    ) -> None:
         self.searcher = searcher
         self.params = params
         self.name = name
@@ -93,8 +100,9 @@ class SearcherSystem:
         self.progress = progress
 
     @classmethod
-    def from_preset(cls, searcher: Searcher, system: str, *, name: str | None = None,
-                    batch_size: int = 32, **overrides: Any) -> SearcherSystem:
+    def from_preset(
+        cls, searcher: Searcher, system: str, *, name: str | None = None, batch_size: int = 32, **overrides: Any
+    ) -> SearcherSystem:
         """A system from a :data:`SYSTEM_PRESETS` name, with extra ``SearchParams`` fields."""
         from passerelle.service.searcher import SearchParams
 
@@ -123,9 +131,17 @@ class SearcherSystem:
 class HttpSystem:
     """A live service: ``POST {url}/v1/search/batch`` with ``options`` (mode, fusion, ...) per batch."""
 
-    def __init__(self, url: str, *, name: str, options: Mapping[str, Any] | None = None,
-                 batch_size: int = 32, timeout_s: float = 120.0, client: httpx.Client | None = None,
-                 progress: bool | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        options: Mapping[str, Any] | None = None,
+        batch_size: int = 32,
+        timeout_s: float = 120.0,
+        client: httpx.Client | None = None,
+        progress: bool | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.name = name
         self.options = dict(options or {})
@@ -145,8 +161,7 @@ class HttpSystem:
         try:
             with _progress(len(qids), self.name, self.progress) as bar:
                 for batch in _batches(qids, self.batch_size):
-                    payload = {**self.options, "queries": [queries[q] for q in batch], "k": k,
-                               "depth": depth}
+                    payload = {**self.options, "queries": [queries[q] for q in batch], "k": k, "depth": depth}
                     for qid, hits in zip(batch, self._post(client, payload, len(batch)), strict=True):
                         run[qid] = {str(hit["id"]): float(hit["score"]) for hit in hits}
                     bar.update(len(batch))
@@ -188,8 +203,7 @@ class SystemRuns:
     paths: dict[str, Path]
 
 
-def run_systems(systems: Sequence[System], queries: Mapping[str, str], k: int,
-                runs_dir: str | Path) -> SystemRuns:
+def run_systems(systems: Sequence[System], queries: Mapping[str, str], k: int, runs_dir: str | Path) -> SystemRuns:
     """Run each system over ``queries`` and save ``runs_dir/<name>.trec`` (TREC, tag = name).
 
     Raises:
@@ -198,8 +212,9 @@ def run_systems(systems: Sequence[System], queries: Mapping[str, str], k: int,
     names = [system.name for system in systems]
     for name in names:
         if not _NAME.fullmatch(name):
-            raise RunnerError(f"system name {name!r} must be letters, digits and ._+=- "
-                              "(it names a file and a TREC tag)")
+            raise RunnerError(
+                f"system name {name!r} must be letters, digits and ._+=- (it names a file and a TREC tag)"
+            )
     if len(set(names)) != len(names):
         raise RunnerError(f"system names must be distinct, got {names}")
     runs: dict[str, Run] = {}
@@ -209,8 +224,12 @@ def run_systems(systems: Sequence[System], queries: Mapping[str, str], k: int,
         start = time.perf_counter()
         runs[system.name] = system.run(queries, k)
         seconds[system.name] = time.perf_counter() - start
-        paths[system.name] = write_run(runs[system.name], Path(runs_dir) / f"{system.name}.trec",
-                                       tag=system.name)
-        logger.info("%s: %d queries in %.1f s (%.1f q/s)", system.name, len(queries),
-                    seconds[system.name], len(queries) / max(seconds[system.name], 1e-9))
+        paths[system.name] = write_run(runs[system.name], Path(runs_dir) / f"{system.name}.trec", tag=system.name)
+        logger.info(
+            "%s: %d queries in %.1f s (%.1f q/s)",
+            system.name,
+            len(queries),
+            seconds[system.name],
+            len(queries) / max(seconds[system.name], 1e-9),
+        )
     return SystemRuns(runs=runs, seconds=seconds, paths=paths)

@@ -38,18 +38,18 @@ def align(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[list[str], np
     """
     if a.keys() != b.keys():
         only_a, only_b = sorted(a.keys() - b.keys()), sorted(b.keys() - a.keys())
-        raise MetricError(f"scores cover different queries ({len(only_a)} only in the first, e.g. "
-                          f"{only_a[:3]}; {len(only_b)} only in the second, e.g. {only_b[:3]})")
+        raise MetricError(
+            f"scores cover different queries ({len(only_a)} only in the first, e.g. "
+            f"{only_a[:3]}; {len(only_b)} only in the second, e.g. {only_b[:3]})"
+        )
     qids = sorted(a)
-    return qids, np.array([a[q] for q in qids], dtype=np.float64), np.array([b[q] for q in qids],
-                                                                           dtype=np.float64)
+    return qids, np.array([a[q] for q in qids], dtype=np.float64), np.array([b[q] for q in qids], dtype=np.float64)
 
 
 def _paired(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.ndim != 1 or x.shape != y.shape:
-        raise MetricError(f"paired scores must be two 1-d arrays of equal length, got {x.shape} and "
-                          f"{y.shape}")
+        raise MetricError(f"paired scores must be two 1-d arrays of equal length, got {x.shape} and {y.shape}")
     if len(x) < 2:
         raise MetricError("a paired test needs at least 2 queries")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
@@ -71,8 +71,7 @@ def paired_t_test(a: ArrayLike, b: ArrayLike) -> float:
     return float(stats.ttest_rel(a, b).pvalue)
 
 
-def randomization_test(a: ArrayLike, b: ArrayLike, *, n_resamples: int = 10_000,
-                       seed: int = DEFAULT_SEED) -> float:
+def randomization_test(a: ArrayLike, b: ArrayLike, *, n_resamples: int = 10_000, seed: int = DEFAULT_SEED) -> float:
     """Two-sided p-value of the paired randomization test on the mean difference.
 
     Under the null hypothesis the sign of each query's difference is exchangeable. With ``n`` queries
@@ -127,8 +126,9 @@ def win_tie_loss(a: ArrayLike, b: ArrayLike, *, tolerance: float = 1e-9) -> WinT
     return WinTieLoss(wins=wins, ties=len(d) - wins - losses, losses=losses)
 
 
-def bootstrap_ci(scores: ArrayLike, *, confidence: float = 0.95, n_resamples: int = 1000,
-                 seed: int = DEFAULT_SEED) -> tuple[float, float]:
+def bootstrap_ci(
+    scores: ArrayLike, *, confidence: float = 0.95, n_resamples: int = 1000, seed: int = DEFAULT_SEED
+) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of the mean of ``scores`` (queries resampled).
 
     For the difference between two systems pass ``a - b`` (paired bootstrap).
@@ -137,13 +137,12 @@ def bootstrap_ci(scores: ArrayLike, *, confidence: float = 0.95, n_resamples: in
     if x.ndim != 1 or len(x) == 0:
         raise MetricError("bootstrap needs a non-empty 1-d array of scores")
     if not 0.0 < confidence < 1.0 or n_resamples < 1:
-        raise MetricError(f"confidence must lie in (0, 1) and n_resamples be >= 1, got {confidence}, "
-                          f"{n_resamples}")
+        raise MetricError(f"confidence must lie in (0, 1) and n_resamples be >= 1, got {confidence}, {n_resamples}")
     rng = np.random.default_rng(seed)
     means = np.empty(n_resamples, dtype=np.float64)
     for start in range(0, n_resamples, _CHUNK):
         m = min(_CHUNK, n_resamples - start)
-        means[start:start + m] = x[rng.integers(0, len(x), size=(m, len(x)))].mean(axis=1)
+        means[start : start + m] = x[rng.integers(0, len(x), size=(m, len(x)))].mean(axis=1)
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [tail, 1.0 - tail])
     return float(low), float(high)

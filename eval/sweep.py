@@ -92,17 +92,28 @@ def weight_grid(names: Sequence[str], step: float = 0.1) -> list[tuple[tuple[str
     return grid
 
 
-def fusion_grid(names: Sequence[str], *, rrf_ks: Sequence[int] = (10, 30, 60, 100),
-                normalizations: Sequence[str] = ("minmax", "zscore", "dbsf"),
-                step: float = 0.1) -> list[FusionSetting]:
+def fusion_grid(
+    names: Sequence[str],
+    *,
+    rrf_ks: Sequence[int] = (10, 30, 60, 100),
+    normalizations: Sequence[str] = ("minmax", "zscore", "dbsf"),
+    step: float = 0.1,
+) -> list[FusionSetting]:
     """RRF settings (``rrf_ks`` x weights), then linear ones (``normalizations`` x weights)."""
     weights = weight_grid(names, step)
-    return ([FusionSetting("rrf", w, rrf_k=k) for k in rrf_ks for w in weights]
-            + [FusionSetting("linear", w, normalization=n) for n in normalizations for w in weights])
+    return [FusionSetting("rrf", w, rrf_k=k) for k in rrf_ks for w in weights] + [
+        FusionSetting("linear", w, normalization=n) for n in normalizations for w in weights
+    ]
 
 
-def fuse_runs(runs: Mapping[str, Run], setting: FusionSetting, *, depth: int = 100, k: int | None = None,
-              fusers: Fusers | None = None) -> Run:
+def fuse_runs(
+    runs: Mapping[str, Run],
+    setting: FusionSetting,
+    *,
+    depth: int = 100,
+    k: int | None = None,
+    fusers: Fusers | None = None,
+) -> Run:
     """Fuse per-retriever runs query by query: the top ``depth`` of each, the top ``k`` fused kept."""
     fusers = fusers or default_fusers()
     weights = dict(setting.weights)
@@ -141,23 +152,44 @@ class SweepResult:
     test: SplitScore | None
 
 
-def _score(runs: Mapping[str, Run], fused: Run, qrels: Qrels, metric: str, ties: TieBreak,
-           confidence: float, n_bootstrap: int, seed: int) -> SplitScore:
+def _score(
+    runs: Mapping[str, Run],
+    fused: Run,
+    qrels: Qrels,
+    metric: str,
+    ties: TieBreak,
+    confidence: float,
+    n_bootstrap: int,
+    seed: int,
+) -> SplitScore:
     scores = evaluate(qrels, fused, [metric], ties=ties).per_query[metric]
     inputs = {name: evaluate(qrels, run, [metric], ties=ties).per_query[metric] for name, run in runs.items()}
     best_input = max(inputs, key=lambda name: float(np.mean(inputs[name])))
-    return SplitScore(mean=float(np.mean(scores)),
-                      ci=bootstrap_ci(scores, confidence=confidence, n_resamples=n_bootstrap, seed=seed),
-                      inputs={name: float(np.mean(s)) for name, s in inputs.items()}, best_input=best_input,
-                      delta_ci=bootstrap_ci(scores - inputs[best_input], confidence=confidence,
-                                            n_resamples=n_bootstrap, seed=seed))
+    return SplitScore(
+        mean=float(np.mean(scores)),
+        ci=bootstrap_ci(scores, confidence=confidence, n_resamples=n_bootstrap, seed=seed),
+        inputs={name: float(np.mean(s)) for name, s in inputs.items()},
+        best_input=best_input,
+        delta_ci=bootstrap_ci(scores - inputs[best_input], confidence=confidence, n_resamples=n_bootstrap, seed=seed),
+    )
 
 
-def sweep(dev_runs: Mapping[str, Run], dev_qrels: Qrels, settings: Sequence[FusionSetting], *,
-          metric: str = "ndcg@10", depth: int = 100, k: int | None = None,
-          test_runs: Mapping[str, Run] | None = None, test_qrels: Qrels | None = None,
-          fusers: Fusers | None = None, ties: TieBreak = "order", confidence: float = 0.95,
-          n_bootstrap: int = 1000, seed: int = DEFAULT_SEED) -> SweepResult:
+def sweep(
+    dev_runs: Mapping[str, Run],
+    dev_qrels: Qrels,
+    settings: Sequence[FusionSetting],
+    *,
+    metric: str = "ndcg@10",
+    depth: int = 100,
+    k: int | None = None,
+    test_runs: Mapping[str, Run] | None = None,
+    test_qrels: Qrels | None = None,
+    fusers: Fusers | None = None,
+    ties: TieBreak = "order",
+    confidence: float = 0.95,
+    n_bootstrap: int = 1000,
+    seed: int = DEFAULT_SEED,
+) -> SweepResult:
     """Evaluate every setting on dev, choose the best mean (first in grid order on ties), score it.
 
     Raises:
@@ -178,13 +210,30 @@ def sweep(dev_runs: Mapping[str, Run], dev_qrels: Qrels, settings: Sequence[Fusi
         logger.debug("%s: %s = %.4f", setting.label, metric, rows[-1][1])
     order = sorted(range(len(rows)), key=lambda i: -rows[i][1])  # stable: grid order breaks ties
     best = rows[order[0]][0]
-    dev = _score(dev_runs, fuse_runs(dev_runs, best, depth=depth, k=k, fusers=fusers), dev_qrels, metric,
-                 ties, confidence, n_bootstrap, seed)
+    dev = _score(
+        dev_runs,
+        fuse_runs(dev_runs, best, depth=depth, k=k, fusers=fusers),
+        dev_qrels,
+        metric,
+        ties,
+        confidence,
+        n_bootstrap,
+        seed,
+    )
     test = None
     if test_runs is not None and test_qrels is not None:
         if set(test_runs) != set(dev_runs):
             raise MetricError(f"test runs {sorted(test_runs)} differ from dev runs {sorted(dev_runs)}")
-        test = _score(test_runs, fuse_runs(test_runs, best, depth=depth, k=k, fusers=fusers), test_qrels,
-                      metric, ties, confidence, n_bootstrap, seed)
-    return SweepResult(metric=metric, confidence=confidence, rows=tuple(rows[i] for i in order), best=best,
-                       dev=dev, test=test)
+        test = _score(
+            test_runs,
+            fuse_runs(test_runs, best, depth=depth, k=k, fusers=fusers),
+            test_qrels,
+            metric,
+            ties,
+            confidence,
+            n_bootstrap,
+            seed,
+        )
+    return SweepResult(
+        metric=metric, confidence=confidence, rows=tuple(rows[i] for i in order), best=best, dev=dev, test=test
+    )

@@ -111,8 +111,9 @@ def read_qrels_table(path: str | Path, qid: str = "qid", docid: str = "docid", r
         try:
             qrels.setdefault(query_id, {})[doc_id] = int(record.get(rel, 1))
         except (TypeError, ValueError):
-            raise CollectionError(f"field {rel!r} must be an integer, got {record.get(rel)!r}",
-                                  path=path, line=number) from None
+            raise CollectionError(
+                f"field {rel!r} must be an integer, got {record.get(rel)!r}", path=path, line=number
+            ) from None
     return qrels
 
 

@@ -41,18 +41,19 @@ def read_qrels(path: str | Path) -> Qrels:
     qrels: Qrels = {}
     for number, fields in _lines(path):
         if len(fields) != 4:
-            raise CollectionError(f"expected 4 fields 'qid 0 docid relevance', got {len(fields)}",
-                                  path=path, line=number)
+            raise CollectionError(
+                f"expected 4 fields 'qid 0 docid relevance', got {len(fields)}", path=path, line=number
+            )
         qid, _, docid, rel_text = fields
         try:
             rel = int(rel_text)
         except ValueError:
-            raise CollectionError(f"relevance must be an integer, got {rel_text!r}",
-                                  path=path, line=number) from None
+            raise CollectionError(f"relevance must be an integer, got {rel_text!r}", path=path, line=number) from None
         judged = qrels.setdefault(qid, {})
         if judged.get(docid, rel) != rel:
-            raise CollectionError(f"query {qid!r} judges document {docid!r} twice "
-                                  f"({judged[docid]} and {rel})", path=path, line=number)
+            raise CollectionError(
+                f"query {qid!r} judges document {docid!r} twice ({judged[docid]} and {rel})", path=path, line=number
+            )
         judged[docid] = rel
     return qrels
 
@@ -83,15 +84,19 @@ def read_run(path: str | Path) -> Run:
     seen: set[tuple[str, str]] = set()
     for number, fields in _lines(path):
         if len(fields) != 6:
-            raise CollectionError(f"expected 6 fields 'qid Q0 docid rank score tag', got {len(fields)}",
-                                  path=path, line=number)
+            raise CollectionError(
+                f"expected 6 fields 'qid Q0 docid rank score tag', got {len(fields)}", path=path, line=number
+            )
         qid, _, docid, rank_text, score_text, _tag = fields
         try:
             rank = int(rank_text)
             score = float(score_text)
         except ValueError:
-            raise CollectionError(f"rank must be an integer and score a number, got {rank_text!r} "
-                                  f"and {score_text!r}", path=path, line=number) from None
+            raise CollectionError(
+                f"rank must be an integer and score a number, got {rank_text!r} and {score_text!r}",
+                path=path,
+                line=number,
+            ) from None
         if not math.isfinite(score):
             raise CollectionError(f"score must be finite, got {score_text!r}", path=path, line=number)
         if (qid, docid) in seen:
@@ -132,5 +137,6 @@ def write_run(run: Mapping[str, Mapping[str, float]], path: str | Path, tag: str
 
 def _check_token(value: str, what: str) -> None:
     if not value or any(ch.isspace() for ch in value):
-        raise CollectionError(f"{what} {value!r} is empty or contains whitespace; TREC files cannot "
-                              "hold it (rename it)")
+        raise CollectionError(
+            f"{what} {value!r} is empty or contains whitespace; TREC files cannot hold it (rename it)"
+        )

@@ -26,8 +26,9 @@ DOCSTORE = "docs.sqlite"
 NO_ENCODER = EncoderSpec(name="none", dim=0)
 
 
-def build_index(corpus: Path | str, out: Path | str, options: BuildOptions | None = None, *,
-                encoder: Encoder | None = None) -> Manifest:
+def build_index(
+    corpus: Path | str, out: Path | str, options: BuildOptions | None = None, *, encoder: Encoder | None = None
+) -> Manifest:
     """Build a complete index of ``corpus`` at ``out``, replacing any index there only on success.
 
     The build runs in a temporary sibling directory; ``manifest.json`` is written last and the directory
@@ -50,13 +51,25 @@ def build_index(corpus: Path | str, out: Path | str, options: BuildOptions | Non
             if name == "auto":
                 name = choose_encoder(scan_languages(corpus, options))
                 logger.info("encoder auto: %s covers the corpus languages", name)
-            encoder = create_encoder(name, query_prefix=options.query_prefix,
-                                     passage_prefix=options.passage_prefix)
+            encoder = create_encoder(name, query_prefix=options.query_prefix, passage_prefix=options.passage_prefix)
         docstore = DocStore(staging / DOCSTORE)
-        mixer = new_mixer(augment, encoder if options.dense else None, options.augment_alpha, options.augment_agg,
-                          options.augment_normalize)
-        ingest = Ingest(staging, options, docstore, encoder, analyzers={}, total=count_records(corpus, options),
-                        augment=augment, mixer=mixer)
+        mixer = new_mixer(
+            augment,
+            encoder if options.dense else None,
+            options.augment_alpha,
+            options.augment_agg,
+            options.augment_normalize,
+        )
+        ingest = Ingest(
+            staging,
+            options,
+            docstore,
+            encoder,
+            analyzers={},
+            total=count_records(corpus, options),
+            augment=augment,
+            mixer=mixer,
+        )
         result = ingest.run(records)
         if result.added == 0:
             raise CorpusError("the corpus has no usable documents", path=corpus)
@@ -65,18 +78,34 @@ def build_index(corpus: Path | str, out: Path | str, options: BuildOptions | Non
             store = new_dense_store(result, options.faiss, encoder.spec.dim)
             store.save(staging / "dense")
             faiss_spec, dense_rows = store.spec, len(store.row_ids)
-        source: dict[str, object] = {"path": str(corpus.resolve()), "format": options.fmt if options.fmt != "auto" else
-                  detect_format(corpus)}
+        source: dict[str, object] = {
+            "path": str(corpus.resolve()),
+            "format": options.fmt if options.fmt != "auto" else detect_format(corpus),
+        }
         if corpus.is_file():
             source["sha256"] = sha256_file(corpus)
         augmentation = None
         if augment is not None:
             augment.copy_files(staging)
-            augmentation = describe_augmentation(augment, options.augment_alpha, options.augment_agg,
-                                                 options.augment_normalize, mixer.mixed if mixer else 0)
-        manifest = describe(staging, docstore, encoder.spec if encoder else NO_ENCODER, faiss_spec,
-                            ingest.analyzers, dict(result.sparse_added), dense_rows, dict(result.skipped), source,
-                            augmentation=augmentation)
+            augmentation = describe_augmentation(
+                augment,
+                options.augment_alpha,
+                options.augment_agg,
+                options.augment_normalize,
+                mixer.mixed if mixer else 0,
+            )
+        manifest = describe(
+            staging,
+            docstore,
+            encoder.spec if encoder else NO_ENCODER,
+            faiss_spec,
+            ingest.analyzers,
+            dict(result.sparse_added),
+            dense_rows,
+            dict(result.skipped),
+            source,
+            augmentation=augmentation,
+        )
         docstore.close()
         write_manifest(staging, manifest)
         publish(staging, out)

@@ -57,9 +57,16 @@ class FaissSpec:
             pq_m = pq_m or _largest_divisor_at_most(dim, 64)
             if dim % pq_m:
                 raise ConfigError(f"ivf-pq: pq_m={pq_m} must divide the vector dimension {dim}")
-        return FaissSpec(kind=kind, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction,
-                         ef_search=self.ef_search, nlist=nlist, pq_m=pq_m, nprobe=self.nprobe,
-                         extra=dict(self.extra))
+        return FaissSpec(
+            kind=kind,
+            hnsw_m=self.hnsw_m,
+            ef_construction=self.ef_construction,
+            ef_search=self.ef_search,
+            nlist=nlist,
+            pq_m=pq_m,
+            nprobe=self.nprobe,
+            extra=dict(self.extra),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -95,8 +102,10 @@ def create_faiss_index(spec: FaissSpec, dim: int, training: np.ndarray | None = 
         return index
     if spec.kind == "ivf-pq":
         if training is None or len(training) < spec.nlist:
-            raise ConfigError(f"ivf-pq needs at least nlist={spec.nlist} training vectors, got "
-                              f"{0 if training is None else len(training)}; use flat or hnsw for small corpora")
+            raise ConfigError(
+                f"ivf-pq needs at least nlist={spec.nlist} training vectors, got "
+                f"{0 if training is None else len(training)}; use flat or hnsw for small corpora"
+            )
         nbits = 8 if len(training) >= 256 * 39 else 4
         index = faiss.index_factory(dim, f"IVF{spec.nlist},PQ{spec.pq_m}x{nbits}", faiss.METRIC_INNER_PRODUCT)
         index.train(np.ascontiguousarray(training, dtype=np.float32))
@@ -157,8 +166,9 @@ class DenseStore:
             faiss = _faiss()
 
             pairs = zip(self.row_ids, self.row_langs, strict=True)
-            allowed = np.fromiter((bool(d) and (langs is None or lang in langs) for d, lang in pairs),
-                                  dtype=bool, count=len(self.row_ids))
+            allowed = np.fromiter(
+                (bool(d) and (langs is None or lang in langs) for d, lang in pairs), dtype=bool, count=len(self.row_ids)
+            )
             bitmap = np.packbits(allowed, bitorder="little")
             self._selectors[langs] = (faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap)), bitmap)
         return self._selectors[langs][0]
@@ -189,8 +199,10 @@ class DenseStore:
             scores, rows = self.index.search(vectors, k)
         else:
             scores, rows = self.index.search(vectors, k, params=params)
-        return [[(self.row_ids[r], float(s)) for s, r in zip(srow, rrow, strict=True) if r >= 0 and self.row_ids[r]]
-                for srow, rrow in zip(scores, rows, strict=True)]
+        return [
+            [(self.row_ids[r], float(s)) for s, r in zip(srow, rrow, strict=True) if r >= 0 and self.row_ids[r]]
+            for srow, rrow in zip(scores, rows, strict=True)
+        ]
 
     def save(self, directory: Path) -> None:
         """Write ``index.faiss`` and ``rows.tsv`` into ``directory``."""

@@ -25,8 +25,9 @@ CREATE TABLE IF NOT EXISTS docs (
 
 def _row_to_document(row: tuple[str, str, str, str, str, str]) -> Document:
     doc_id, lang, title, text, views, metadata = row
-    return Document(id=doc_id, lang=lang, title=title, text=text, views=json.loads(views),
-                    metadata=json.loads(metadata))
+    return Document(
+        id=doc_id, lang=lang, title=title, text=text, views=json.loads(views), metadata=json.loads(metadata)
+    )
 
 
 class DocStore:
@@ -61,8 +62,17 @@ class DocStore:
             DuplicateDocumentError: naming the first id that already exists.
         """
         verb = "INSERT OR REPLACE" if replace else "INSERT"
-        rows = [(d.id, d.lang, d.title, d.text, json.dumps(dict(d.views), ensure_ascii=False),
-                 json.dumps(dict(d.metadata), ensure_ascii=False)) for d in docs]
+        rows = [
+            (
+                d.id,
+                d.lang,
+                d.title,
+                d.text,
+                json.dumps(dict(d.views), ensure_ascii=False),
+                json.dumps(dict(d.metadata), ensure_ascii=False),
+            )
+            for d in docs
+        ]
         conn = self._connection()
         try:
             with conn:
@@ -81,8 +91,11 @@ class DocStore:
 
     def get(self, doc_id: str) -> Document | None:
         """One document, or ``None``."""
-        row = self._connection().execute(
-            "SELECT id, lang, title, text, views, metadata FROM docs WHERE id = ?", (doc_id,)).fetchone()
+        row = (
+            self._connection()
+            .execute("SELECT id, lang, title, text, views, metadata FROM docs WHERE id = ?", (doc_id,))
+            .fetchone()
+        )
         return _row_to_document(row) if row else None
 
     def get_many(self, doc_ids: Sequence[str]) -> dict[str, Document]:
@@ -90,10 +103,11 @@ class DocStore:
         found: dict[str, Document] = {}
         conn = self._connection()
         for start in range(0, len(doc_ids), 500):
-            chunk = list(doc_ids[start:start + 500])
+            chunk = list(doc_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
-                    f"SELECT id, lang, title, text, views, metadata FROM docs WHERE id IN ({marks})", chunk):
+                f"SELECT id, lang, title, text, views, metadata FROM docs WHERE id IN ({marks})", chunk
+            ):
                 found[row[0]] = _row_to_document(row)
         return found
 
@@ -102,7 +116,7 @@ class DocStore:
         found: set[str] = set()
         conn = self._connection()
         for start in range(0, len(doc_ids), 500):
-            chunk = list(doc_ids[start:start + 500])
+            chunk = list(doc_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             found.update(r[0] for r in conn.execute(f"SELECT id FROM docs WHERE id IN ({marks})", chunk))
         return found

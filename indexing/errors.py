@@ -15,8 +15,15 @@ class PasserelleError(Exception):
 class CorpusError(PasserelleError):
     """A corpus record cannot be read: malformed line, missing field, bad encoding, duplicate id."""
 
-    def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None,
-                 field: str | None = None, kind: str = "invalid_record") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        kind: str = "invalid_record",
+    ) -> None:
         self.kind = kind
         self.path = str(path) if path is not None else None
         self.line = line

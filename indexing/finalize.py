@@ -54,14 +54,32 @@ def append_vectors(store: DenseStore, result: IngestResult, dim: int) -> None:
     result.vectors_path.unlink()
 
 
-def describe(root: Path, docstore: DocStore, encoder: EncoderSpec, faiss: FaissSpec, analyzers: dict[str, str],
-             sparse_docs: dict[str, int], dense_rows: int, skipped: dict[str, int], source: dict[str, object],
-             created_at: str | None = None, augmentation: dict[str, object] | None = None) -> Manifest:
+def describe(
+    root: Path,
+    docstore: DocStore,
+    encoder: EncoderSpec,
+    faiss: FaissSpec,
+    analyzers: dict[str, str],
+    sparse_docs: dict[str, int],
+    dense_rows: int,
+    skipped: dict[str, int],
+    source: dict[str, object],
+    created_at: str | None = None,
+    augmentation: dict[str, object] | None = None,
+) -> Manifest:
     """The manifest of a staged index (checksums are added when it is written)."""
     timestamp = now()
     return Manifest(
-        doc_count=len(docstore), languages=docstore.language_counts(), encoder=encoder, faiss=faiss,
-        analyzers=dict(sorted(analyzers.items())), sparse_docs=dict(sorted(sparse_docs.items())),
-        dense_rows=dense_rows, skipped=dict(sorted(skipped.items())), augmentation=augmentation,
-        source=source, created_at=created_at or timestamp, updated_at=timestamp,
+        doc_count=len(docstore),
+        languages=docstore.language_counts(),
+        encoder=encoder,
+        faiss=faiss,
+        analyzers=dict(sorted(analyzers.items())),
+        sparse_docs=dict(sorted(sparse_docs.items())),
+        dense_rows=dense_rows,
+        skipped=dict(sorted(skipped.items())),
+        augmentation=augmentation,
+        source=source,
+        created_at=created_at or timestamp,
+        updated_at=timestamp,
     )

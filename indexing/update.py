@@ -33,8 +33,14 @@ from passerelle.indexing.sparse.lucene import delete_documents as lucene_delete
 logger = logging.getLogger(__name__)
 
 
-def add_documents(index_dir: Path | str, corpus: Path | str, options: BuildOptions | None = None, *,
-                  upsert: bool = False, encoder: Encoder | None = None) -> Manifest:
+def add_documents(
+    index_dir: Path | str,
+    corpus: Path | str,
+    options: BuildOptions | None = None,
+    *,
+    upsert: bool = False,
+    encoder: Encoder | None = None,
+) -> Manifest:
     """Add the documents of ``corpus`` to the index at ``index_dir``.
 
     An id already in the index is an error (``DuplicateDocumentError`` / ``CorpusError`` with file and
@@ -58,14 +64,26 @@ def add_documents(index_dir: Path | str, corpus: Path | str, options: BuildOptio
         docstore = DocStore(staging / DOCSTORE)
         dense = DenseStore.load(staging / "dense", manifest.faiss) if manifest.dense_rows else None
         if upsert:
-            ids = [r.data.get(options.mapping.id or "id") for r in read_records(corpus, options.fmt)
-                   if isinstance(r, Record)]
+            ids = [
+                r.data.get(options.mapping.id or "id")
+                for r in read_records(corpus, options.fmt)
+                if isinstance(r, Record)
+            ]
             replaced = sorted(docstore.existing_ids([str(i) for i in ids if i is not None]))
             _remove(staging, manifest, docstore, dense, replaced)
         analyzers = dict(manifest.analyzers)
         mixer = new_mixer(augment, encoder if dense is not None else None, alpha, agg, normalize)
-        ingest = Ingest(staging, options, docstore, encoder, analyzers, append=True,
-                        total=count_records(corpus, options), augment=augment, mixer=mixer)
+        ingest = Ingest(
+            staging,
+            options,
+            docstore,
+            encoder,
+            analyzers,
+            append=True,
+            total=count_records(corpus, options),
+            augment=augment,
+            mixer=mixer,
+        )
         result = ingest.run(records)
         if dense is not None and encoder is not None:
             append_vectors(dense, result, encoder.spec.dim)
@@ -76,8 +94,9 @@ def add_documents(index_dir: Path | str, corpus: Path | str, options: BuildOptio
         augmentation = manifest.augmentation
         if augment is not None:
             augment.copy_files(staging)
-            augmentation = describe_augmentation(augment, alpha, agg, normalize, mixer.mixed if mixer else 0,
-                                                 previous=manifest.augmentation)
+            augmentation = describe_augmentation(
+                augment, alpha, agg, normalize, mixer.mixed if mixer else 0, previous=manifest.augmentation
+            )
         return _publish(staging, index_dir, manifest, docstore, dense, analyzers, skipped, augmentation)
     except BaseException:
         discard(staging)
@@ -104,8 +123,16 @@ def delete_documents(index_dir: Path | str, doc_ids: Sequence[str], *, missing_o
         _remove(staging, manifest, docstore, dense, sorted(present))
         if dense is not None:
             dense.save(staging / "dense")
-        return _publish(staging, index_dir, manifest, docstore, dense, dict(manifest.analyzers),
-                        dict(manifest.skipped), manifest.augmentation)
+        return _publish(
+            staging,
+            index_dir,
+            manifest,
+            docstore,
+            dense,
+            dict(manifest.analyzers),
+            dict(manifest.skipped),
+            manifest.augmentation,
+        )
     except BaseException:
         discard(staging)
         raise
@@ -119,8 +146,7 @@ def _mixing(manifest: Manifest, options: BuildOptions) -> tuple[float, Any, bool
         return options.augment_alpha, options.augment_agg, options.augment_normalize
     chosen = (float(previous["alpha"]), previous["agg"], bool(previous.get("renormalized", False)))
     if options.augment_files and chosen != (options.augment_alpha, options.augment_agg, options.augment_normalize):
-        logger.info("augmentation of added documents uses the index's alpha=%s agg=%s renormalized=%s",
-                    *chosen)
+        logger.info("augmentation of added documents uses the index's alpha=%s agg=%s renormalized=%s", *chosen)
     return chosen
 
 
@@ -128,8 +154,10 @@ def _prepare(index_dir: Path) -> Manifest:
     recover(index_dir)
     cleanup_staging(index_dir)
     if is_sharded(index_dir):  # its documents live in the shards: a flat write beside them would be ignored
-        raise ConfigError(f"{index_dir} is a sharded index: adding or deleting documents in place is not "
-                          "supported; rebuild it (index build --shards N) with the changed corpus")
+        raise ConfigError(
+            f"{index_dir} is a sharded index: adding or deleting documents in place is not "
+            "supported; rebuild it (index build --shards N) with the changed corpus"
+        )
     return read_manifest(index_dir)
 
 
@@ -152,8 +180,9 @@ def _link_or_copy(src: str, dst: str) -> None:
     shutil.copy2(src, dst)
 
 
-def _remove(staging: Path, manifest: Manifest, docstore: DocStore, dense: DenseStore | None,
-            doc_ids: list[str]) -> None:
+def _remove(
+    staging: Path, manifest: Manifest, docstore: DocStore, dense: DenseStore | None, doc_ids: list[str]
+) -> None:
     if not doc_ids:
         return
     for lang in manifest.analyzers:
@@ -164,17 +193,35 @@ def _remove(staging: Path, manifest: Manifest, docstore: DocStore, dense: DenseS
     docstore.delete(doc_ids)
 
 
-def _publish(staging: Path, index_dir: Path, old: Manifest, docstore: DocStore, dense: DenseStore | None,
-             analyzers: dict[str, str], skipped: dict[str, int], augmentation: dict[str, Any] | None) -> Manifest:
+def _publish(
+    staging: Path,
+    index_dir: Path,
+    old: Manifest,
+    docstore: DocStore,
+    dense: DenseStore | None,
+    analyzers: dict[str, str],
+    skipped: dict[str, int],
+    augmentation: dict[str, Any] | None,
+) -> Manifest:
     sparse_docs = {}
     for lang, analyzer in analyzers.items():
         if (staging / "sparse" / lang).is_dir():
             view = LuceneView(staging / "sparse" / lang, analyzer)
             sparse_docs[lang] = view.num_docs
             view.close()
-    manifest = describe(staging, docstore, old.encoder, old.faiss, analyzers, sparse_docs,
-                        len(dense.row_ids) if dense is not None else 0, skipped, old.source,
-                        created_at=old.created_at, augmentation=augmentation)
+    manifest = describe(
+        staging,
+        docstore,
+        old.encoder,
+        old.faiss,
+        analyzers,
+        sparse_docs,
+        len(dense.row_ids) if dense is not None else 0,
+        skipped,
+        old.source,
+        created_at=old.created_at,
+        augmentation=augmentation,
+    )
     docstore.close()
     write_manifest(staging, manifest)
     publish(staging, index_dir)

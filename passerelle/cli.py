@@ -21,8 +21,8 @@ from passerelle.commands import serve as serve_cmd
 app = typer.Typer(
     name="passerelle",
     help="Cross-lingual retrieval: index a corpus, serve it, search it, evaluate it, benchmark it.\n\n"
-         "Exit codes: 0 success; 2 bad input or configuration (a one-line message names the file, line, field "
-         "or option), as for a wrong option; 1 an unexpected failure (with its traceback).",
+    "Exit codes: 0 success; 2 bad input or configuration (a one-line message names the file, line, field "
+    "or option), as for a wrong option; 1 an unexpected failure (with its traceback).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -45,8 +45,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """Cross-lingual retrieval service and evaluation toolkit."""
 

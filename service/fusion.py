@@ -108,8 +108,12 @@ def normalize(scores: Sequence[float], method: Normalization) -> list[float]:
     return [min(1.0, max(0.0, (s - low) / (6.0 * sigma))) for s in values]
 
 
-def fuse_rrf(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | None = None,
-             k: int = DEFAULT_RRF_K, limit: int | None = None) -> list[FusedHit]:
+def fuse_rrf(
+    rankings: Mapping[str, Ranking],
+    weights: Mapping[str, float] | None = None,
+    k: int = DEFAULT_RRF_K,
+    limit: int | None = None,
+) -> list[FusedHit]:
     """Weighted Reciprocal Rank Fusion (Cormack, Clarke & Buettcher, SIGIR 2009).
 
     ``score(d) = sum_r w_r / (k + rank_r(d))`` over the retrievers ``r`` that returned ``d``.
@@ -133,8 +137,12 @@ def fuse_rrf(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | Non
     return _finish(table, lambda rank, raw, norm, weight: weight / (k + rank), limit)
 
 
-def fuse_linear(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | None = None,
-                normalization: Normalization = "minmax", limit: int | None = None) -> list[FusedHit]:
+def fuse_linear(
+    rankings: Mapping[str, Ranking],
+    weights: Mapping[str, float] | None = None,
+    normalization: Normalization = "minmax",
+    limit: int | None = None,
+) -> list[FusedHit]:
     """Weighted sum of normalized scores (linear interpolation / CombSUM with weights).
 
     ``score(d) = sum_r w_r * norm_r(s_r(d))``; a document a retriever did not return contributes 0 for
@@ -153,15 +161,20 @@ def fuse_linear(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | 
         FusionError: unknown normalization, bad weight, duplicate document, non-finite score.
     """
     if normalization not in NORMALIZATIONS:
-        raise FusionError(
-            f"unknown normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}")
+        raise FusionError(f"unknown normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}")
     table = _collect(rankings, weights, normalization=normalization)
     return _finish(table, lambda rank, raw, norm, weight: weight * norm, limit)
 
 
-def fuse(rankings: Mapping[str, Ranking], method: FusionMethod = "rrf", *,
-         weights: Mapping[str, float] | None = None, rrf_k: int = DEFAULT_RRF_K,
-         normalization: Normalization = "minmax", limit: int | None = None) -> list[FusedHit]:
+def fuse(
+    rankings: Mapping[str, Ranking],
+    method: FusionMethod = "rrf",
+    *,
+    weights: Mapping[str, float] | None = None,
+    rrf_k: int = DEFAULT_RRF_K,
+    normalization: Normalization = "minmax",
+    limit: int | None = None,
+) -> list[FusedHit]:
     """Fuse with the method named ``method``: ``rrf`` (:func:`fuse_rrf`) or ``linear`` (:func:`fuse_linear`);
     ``limit`` keeps only the best hits (the same hits and scores as the head of the full list).
 
@@ -198,8 +211,9 @@ def _weight_of(name: str, weights: Mapping[str, float] | None) -> float:
     return float(w)
 
 
-def _collect(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | None,
-             normalization: Normalization | None) -> list[_Row]:
+def _collect(
+    rankings: Mapping[str, Ranking], weights: Mapping[str, float] | None, normalization: Normalization | None
+) -> list[_Row]:
     """Validate the rankings and flatten them into rows (no input is modified)."""
     rows: list[_Row] = []
     for name, ranking in rankings.items():
@@ -209,16 +223,19 @@ def _collect(rankings: Mapping[str, Ranking], weights: Mapping[str, float] | Non
         raws: list[float] = []
         for position, (doc_id, raw) in enumerate(ranking, start=1):
             if doc_id in seen:
-                raise FusionError(f"retriever {name!r} returned document {doc_id!r} twice "
-                                  f"(second time at rank {position}); a ranking lists each id once")
+                raise FusionError(
+                    f"retriever {name!r} returned document {doc_id!r} twice "
+                    f"(second time at rank {position}); a ranking lists each id once"
+                )
             seen.add(doc_id)
             score = float(raw)
             if not math.isfinite(score):
                 raise FusionError(f"retriever {name!r} gave document {doc_id!r} the score {raw!r}")
             ids.append(doc_id)
             raws.append(score)
-        norms: list[float | None] = (list(normalize(raws, normalization)) if normalization is not None
-                                     else [None] * len(raws))
+        norms: list[float | None] = (
+            list(normalize(raws, normalization)) if normalization is not None else [None] * len(raws)
+        )
         for position, (doc_id, raw, norm) in enumerate(zip(ids, raws, norms, strict=True), start=1):
             rows.append((name, doc_id, position, raw, norm, weight))
     return rows
@@ -238,7 +255,7 @@ def _finish(rows: list[_Row], value_of: _ValueOf, limit: int | None = None) -> l
         totals[doc_id] = totals.get(doc_id, 0.0) + value
     order = sorted(totals, key=lambda d: (-totals[d], d))
     if limit is not None:
-        order = order[:max(limit, 0)]
+        order = order[: max(limit, 0)]
     kept: dict[str, dict[str, Contribution]] = {doc_id: {} for doc_id in order}
     for (name, doc_id, rank, raw, norm, weight), value in zip(rows, values, strict=True):
         parts = kept.get(doc_id)

@@ -64,8 +64,13 @@ class FusionProfile:
         """The weight of one sparse view for one query (``margin``: the dense top-score margin)."""
         if signals.matched:
             return max(0.0, self.matched)
-        return max(0.0, self.mismatched + self.mismatched_coverage * signals.coverage
-                   + self.mismatched_gap * signals.gap + self.mismatched_margin * margin)
+        return max(
+            0.0,
+            self.mismatched
+            + self.mismatched_coverage * signals.coverage
+            + self.mismatched_gap * signals.gap
+            + self.mismatched_margin * margin,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -110,8 +115,9 @@ def dense_margin(ranking: Ranking | None, depth: int = 10) -> float:
     return max(0.0, min(1.0, (top[0] - top[1]) / spread)) if spread > 0 else 0.0
 
 
-def weights_for(profile: FusionProfile, signals: Mapping[str, ViewSignals],
-                dense: Ranking | None = None) -> dict[str, float]:
+def weights_for(
+    profile: FusionProfile, signals: Mapping[str, ViewSignals], dense: Ranking | None = None
+) -> dict[str, float]:
     """Per-retriever weights for one query: one per sparse view name, and ``dense`` when it ran."""
     margin = dense_margin(dense)
     weights = {name: profile.view_weight(view, margin) for name, view in signals.items()}
@@ -120,8 +126,12 @@ def weights_for(profile: FusionProfile, signals: Mapping[str, ViewSignals],
     return weights
 
 
-def fuse_language_aware(rankings: Mapping[str, Ranking], signals: Mapping[str, ViewSignals],
-                        profile: FusionProfile, limit: int | None = None) -> tuple[list[FusedHit], dict[str, float]]:
+def fuse_language_aware(
+    rankings: Mapping[str, Ranking],
+    signals: Mapping[str, ViewSignals],
+    profile: FusionProfile,
+    limit: int | None = None,
+) -> tuple[list[FusedHit], dict[str, float]]:
     """Fuse ``rankings`` (``dense`` and sparse views named as in ``signals``) with per-query weights.
 
     ``score(d) = sum_r w_r * norm_r(s_r(d))`` over the retrievers that found ``d``. Returns the fused hits
@@ -134,7 +144,8 @@ def fuse_language_aware(rankings: Mapping[str, Ranking], signals: Mapping[str, V
         weight = weights.get(name, 0.0)
         method = profile.dense_normalization if name == "dense" else profile.sparse_normalization
         for rank, ((doc_id, raw), norm) in enumerate(
-                zip(ranking, normalize([s for _, s in ranking], method), strict=True), start=1):
+            zip(ranking, normalize([s for _, s in ranking], method), strict=True), start=1
+        ):
             rows.append((name, doc_id, rank, float(raw), norm, weight))
     return weighted_sum(rows, limit), weights
 
@@ -158,7 +169,8 @@ def _load_profile(name_or_path: str) -> FusionProfile:
             shipped = resources.files("passerelle.service").joinpath("profiles", f"{name_or_path}.json")
             if not shipped.is_file():
                 raise InvalidRequestError(
-                    f"unknown fusion profile {name_or_path!r}; shipped profiles: {', '.join(shipped_profiles())}")
+                    f"unknown fusion profile {name_or_path!r}; shipped profiles: {', '.join(shipped_profiles())}"
+                )
             text = shipped.read_text(encoding="utf-8")
         return FusionProfile.from_dict(json.loads(text))
     except (OSError, json.JSONDecodeError, TypeError) as exc:

@@ -78,14 +78,22 @@ class CachedQueryTranslator:
             return CacheStats(hits=self.hits, misses=self.misses, size=len(self._cache))
 
 
-def translated_views(translator: CachedQueryTranslator, query: str, query_lang: str, doc_langs: Iterable[str],
-                     sparse_views: Iterable[str]) -> dict[str, str]:
+def translated_views(
+    translator: CachedQueryTranslator,
+    query: str,
+    query_lang: str,
+    doc_langs: Iterable[str],
+    sparse_views: Iterable[str],
+) -> dict[str, str]:
     """Query text per BM25 view: the query translated into each document language that has a view, and
     the original query on a view in the query's own language (a document translation, DT), if any. A view
     whose language no configured model translates into gets the original query (BM25 as without QT)."""
     views = set(sparse_views)
-    texts = {lang: translator.translate(query, query_lang, lang) if translator.covers(query_lang, lang) else query
-             for lang in sorted(set(doc_langs)) if lang != query_lang and lang in views}
+    texts = {
+        lang: translator.translate(query, query_lang, lang) if translator.covers(query_lang, lang) else query
+        for lang in sorted(set(doc_langs))
+        if lang != query_lang and lang in views
+    }
     if query_lang in views:
         texts[query_lang] = query
     return texts
@@ -129,8 +137,9 @@ class RoutedTranslator:
         """
         model = self.model_for(source_lang, target_lang)
         if model is None:
-            raise ValueError(f"no query translation model for {source_lang}->{target_lang}; routes: "
-                             f"{', '.join(sorted(self.routes))}")
+            raise ValueError(
+                f"no query translation model for {source_lang}->{target_lang}; routes: {', '.join(sorted(self.routes))}"
+            )
         return model.translate(texts, source_lang, target_lang)
 
     def load(self) -> None:
@@ -147,8 +156,9 @@ def routes_key(setting: TranslatorSetting) -> str | RoutesKey:
 
 
 @functools.lru_cache(maxsize=4)
-def shared_query_translator(model: str | RoutesKey, device: str = "cpu",
-                            maxsize: int = DEFAULT_CACHE_SIZE) -> CachedQueryTranslator:
+def shared_query_translator(
+    model: str | RoutesKey, device: str = "cpu", maxsize: int = DEFAULT_CACHE_SIZE
+) -> CachedQueryTranslator:
     """One cached translator per process and setting (index reloads keep the cache); models load lazily.
 
     ``model`` is a Hugging Face id or a local directory (Marian, NLLB...: see ``passerelle augment``), or

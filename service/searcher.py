@@ -19,13 +19,7 @@ from passerelle.indexing.load import LoadedIndex, Verify, load_index
 from passerelle.service.batching import QueryBatcher
 from passerelle.service.errors import InvalidRequestError, QueryTranslationUnavailableError
 from passerelle.service.fusion import Contribution, FusedHit, FusionMethod, Normalization, Ranking, fuse
-from passerelle.service.language_fusion import (
-    DEFAULT_PROFILE,
-    ViewSignals,
-    fuse_language_aware,
-    load_profile,
-    top_gap,
-)
+from passerelle.service.language_fusion import DEFAULT_PROFILE, ViewSignals, fuse_language_aware, load_profile, top_gap
 from passerelle.service.query_translation import CachedQueryTranslator, translated_views
 
 Mode = Literal["dense", "sparse", "hybrid"]
@@ -106,9 +100,16 @@ class Searcher:
     in its caller's thread.
     """
 
-    def __init__(self, index: LoadedIndex, *, default_query_lang: str = "en",
-                 fusion_profile: str = DEFAULT_PROFILE, micro_batch: int = 1, search_workers: int = 1,
-                 query_translator: CachedQueryTranslator | None = None) -> None:
+    def __init__(
+        self,
+        index: LoadedIndex,
+        *,
+        default_query_lang: str = "en",
+        fusion_profile: str = DEFAULT_PROFILE,
+        micro_batch: int = 1,
+        search_workers: int = 1,
+        query_translator: CachedQueryTranslator | None = None,
+    ) -> None:
         self.index = index
         self.query_translator = query_translator  # for translate_query (service/query_translation.py)
         self.default_query_lang = default_query_lang
@@ -117,12 +118,14 @@ class Searcher:
         self._detector = LanguageDetector(candidates)
         self.batcher: QueryBatcher[SearchParams, SearchResult] | None = None
         if micro_batch > 1:
-            self.batcher = QueryBatcher(self.search_batch, max_batch=micro_batch, workers=search_workers,
-                                        name=f"search-{index.name}")
+            self.batcher = QueryBatcher(
+                self.search_batch, max_batch=micro_batch, workers=search_workers, name=f"search-{index.name}"
+            )
 
     @classmethod
-    def open(cls, index_dir: str | Path, *, verify: Verify = "size", query_threads: int | None = None,
-             **kwargs: Any) -> Searcher:
+    def open(
+        cls, index_dir: str | Path, *, verify: Verify = "size", query_threads: int | None = None, **kwargs: Any
+    ) -> Searcher:
         """Load the index at ``index_dir`` (files checked per ``verify``: full, size or none), wrap it, and
         warm it up so first queries pay no load cost. Nothing stays open when this fails.
 
@@ -179,8 +182,16 @@ class Searcher:
             hits = self._hits(fused, params, explain_extra)
             timings = dict(retrieval.timings_ms)
             timings["fuse_and_fetch"] = _ms(start)
-            results.append(SearchResult(query=retrieval.query, query_lang=retrieval.query_lang, mode=params.mode,
-                                        hits=hits, timings_ms=timings, warnings=warnings))
+            results.append(
+                SearchResult(
+                    query=retrieval.query,
+                    query_lang=retrieval.query_lang,
+                    mode=params.mode,
+                    hits=hits,
+                    timings_ms=timings,
+                    warnings=warnings,
+                )
+            )
         return results
 
     def retrieve(self, queries: Sequence[str], params: SearchParams | None = None) -> list[Retrieval]:
@@ -192,19 +203,27 @@ class Searcher:
         clock = time.perf_counter()
         langs = [params.query_lang or self.detect_language(q) for q in queries]
         timings["detect"] = _ms(clock)
-        dense_wanted = params.mode in ("dense", "hybrid") and self.index.dense is not None \
-            and self.index.encoder is not None
+        dense_wanted = (
+            params.mode in ("dense", "hybrid") and self.index.dense is not None and self.index.encoder is not None
+        )
         sparse_wanted = params.mode in ("sparse", "hybrid")
         dense_lists = self._dense_all(queries, params, timings) if dense_wanted else None
         sparse: list[SparseLists] = [({}, {}) for _ in queries]
         if sparse_wanted:
             sparse = self._sparse_all(queries, langs, params, timings)
-        return [Retrieval(query=q, query_lang=lang, dense=dense_lists[i] if dense_lists is not None else None,
-                          sparse=sparse[i][0], signals=sparse[i][1], timings_ms=timings)
-                for i, (q, lang) in enumerate(zip(queries, langs, strict=True))]
+        return [
+            Retrieval(
+                query=q,
+                query_lang=lang,
+                dense=dense_lists[i] if dense_lists is not None else None,
+                sparse=sparse[i][0],
+                signals=sparse[i][1],
+                timings_ms=timings,
+            )
+            for i, (q, lang) in enumerate(zip(queries, langs, strict=True))
+        ]
 
-    def _dense_all(self, queries: list[str], params: SearchParams,
-                   timings: dict[str, float]) -> Sequence[Ranking]:
+    def _dense_all(self, queries: list[str], params: SearchParams, timings: dict[str, float]) -> Sequence[Ranking]:
         assert self.index.encoder is not None and self.index.dense is not None
         clock = time.perf_counter()
         vectors = self.index.encoder.encode_queries(queries)
@@ -214,8 +233,9 @@ class Searcher:
         timings["dense"] = _ms(clock)
         return lists
 
-    def _sparse_all(self, queries: list[str], langs: list[str], params: SearchParams,
-                    timings: dict[str, float]) -> list[SparseLists]:
+    def _sparse_all(
+        self, queries: list[str], langs: list[str], params: SearchParams, timings: dict[str, float]
+    ) -> list[SparseLists]:
         clock = time.perf_counter()
         with_signals = params.mode == "hybrid" and params.fusion == "auto"
         lists = [self._sparse(q, lang, params, with_signals) for q, lang in zip(queries, langs, strict=True)]
@@ -234,7 +254,8 @@ class Searcher:
         if params.translate_query and self.query_translator is None:
             raise QueryTranslationUnavailableError(
                 "translate_query=true needs a query translation model, and this service has none: set "
-                "service.query_translator (a Hugging Face id or local path, e.g. Helsinki-NLP/opus-mt-en-fr)")
+                "service.query_translator (a Hugging Face id or local path, e.g. Helsinki-NLP/opus-mt-en-fr)"
+            )
         if params.mode == "dense" and self.index.dense is None:
             raise InvalidRequestError(f"index {self.name!r} has no dense side; use mode=sparse")
         if params.mode == "sparse" and not self.index.sparse:
@@ -254,8 +275,9 @@ class Searcher:
         signals: dict[str, ViewSignals] = {}
         texts = {view: query for view in self.sparse_views(lang)}
         if params.translate_query and self.query_translator is not None:
-            texts = translated_views(self.query_translator, query, lang, self.index.manifest.languages,
-                                     self.index.sparse)
+            texts = translated_views(
+                self.query_translator, query, lang, self.index.manifest.languages, self.index.sparse
+            )
         for view, text in texts.items():
             lucene = self.index.sparse[view]
             hits = lucene.search(text, params.depth)
@@ -265,8 +287,12 @@ class Searcher:
             name = f"sparse:{view}"
             rankings[name] = hits
             if with_signals:
-                signals[name] = ViewSignals(lang=view, matched=view == lang or params.translate_query,
-                                            coverage=lucene.term_coverage(text), gap=top_gap(hits))
+                signals[name] = ViewSignals(
+                    lang=view,
+                    matched=view == lang or params.translate_query,
+                    coverage=lucene.term_coverage(text),
+                    gap=top_gap(hits),
+                )
         return rankings, signals
 
     def _doc_langs(self, doc_ids: Sequence[str]) -> dict[str, str]:
@@ -281,35 +307,51 @@ class Searcher:
         if retrieval.dense is not None:
             rankings["dense"] = retrieval.dense
         if len(rankings) == 1:  # one retriever: keep its own scores, nothing to fuse
-            (name, ranking), = rankings.items()
-            return [FusedHit(doc_id, score, {name: Contribution(rank, score, None, 1.0, score)})
-                    for rank, (doc_id, score) in enumerate(ranking[:params.k], start=1)], {"single": name}
+            ((name, ranking),) = rankings.items()
+            return [
+                FusedHit(doc_id, score, {name: Contribution(rank, score, None, 1.0, score)})
+                for rank, (doc_id, score) in enumerate(ranking[: params.k], start=1)
+            ], {"single": name}
         if params.fusion == "auto":
             profile = load_profile(params.profile) if params.profile else self.fusion_profile
             fused, weights = fuse_language_aware(rankings, retrieval.signals, profile, limit=params.k)
             if not params.explain:  # the explanation's extras cost ~0.1 ms (asdict deep-copies): skip unasked
                 return fused, {}
-            return fused, {"profile": profile.name, "weights": weights,
-                           "normalization": {"dense": profile.dense_normalization,
-                                             "sparse": profile.sparse_normalization},
-                           "signals": {name: asdict(sig) for name, sig in retrieval.signals.items()}}
+            return fused, {
+                "profile": profile.name,
+                "weights": weights,
+                "normalization": {"dense": profile.dense_normalization, "sparse": profile.sparse_normalization},
+                "signals": {name: asdict(sig) for name, sig in retrieval.signals.items()},
+            }
         weights = {name: _weight(name, params.weights) for name in rankings}
-        return fuse(rankings, params.fusion, weights=weights, rrf_k=params.rrf_k,
-                    normalization=params.normalization, limit=params.k), {}
+        return fuse(
+            rankings,
+            params.fusion,
+            weights=weights,
+            rrf_k=params.rrf_k,
+            normalization=params.normalization,
+            limit=params.k,
+        ), {}
 
     def _hits(self, fused: list[FusedHit], params: SearchParams, explain_extra: dict[str, Any]) -> list[Hit]:
-        top = fused[:params.k]
+        top = fused[: params.k]
         docs = self.index.docstore.get_many([h.doc_id for h in top])
         hits = []
         for item in top:
             doc = docs.get(item.doc_id)
             if doc is None:
                 continue  # deleted since the ranked lists were computed
-            hits.append(Hit(
-                doc_id=item.doc_id, score=item.score, lang=doc.lang, title=doc.title, snippet=_snippet(doc),
-                sources={name: SourceHit(c.rank, c.raw_score) for name, c in item.contributions.items()},
-                explanation=_explain(item, params, explain_extra) if params.explain else None,
-            ))
+            hits.append(
+                Hit(
+                    doc_id=item.doc_id,
+                    score=item.score,
+                    lang=doc.lang,
+                    title=doc.title,
+                    snippet=_snippet(doc),
+                    sources={name: SourceHit(c.rank, c.raw_score) for name, c in item.contributions.items()},
+                    explanation=_explain(item, params, explain_extra) if params.explain else None,
+                )
+            )
         return hits
 
 
@@ -324,19 +366,33 @@ def _weight(name: str, weights: Mapping[str, float] | None) -> float:
 
 def _explain(hit: FusedHit, params: SearchParams, extra: dict[str, Any]) -> dict[str, Any]:
     if "single" in extra:  # one retriever ran: its own score, nothing was fused
-        (name, c), = hit.contributions.items()
-        return {"method": "none", "rrf_k": None, "normalization": None,
-                "formula": f"the {name} retriever's own score (nothing to fuse)",
-                "contributions": {name: {"rank": c.rank, "raw_score": c.raw_score, "normalized": None,
-                                         "weight": 1.0, "value": c.value}}, "fused_score": hit.score}
+        ((name, c),) = hit.contributions.items()
+        return {
+            "method": "none",
+            "rrf_k": None,
+            "normalization": None,
+            "formula": f"the {name} retriever's own score (nothing to fuse)",
+            "contributions": {
+                name: {"rank": c.rank, "raw_score": c.raw_score, "normalized": None, "weight": 1.0, "value": c.value}
+            },
+            "fused_score": hit.score,
+        }
     return {
         "method": params.fusion,
         "rrf_k": params.rrf_k if params.fusion == "rrf" else None,
         "normalization": extra.get("normalization", params.normalization) if params.fusion != "rrf" else None,
         "formula": "sum(weight / (rrf_k + rank))" if params.fusion == "rrf" else "sum(weight * normalized)",
         **{key: value for key, value in extra.items() if key != "normalization"},
-        "contributions": {name: {"rank": c.rank, "raw_score": c.raw_score, "normalized": c.normalized,
-                                 "weight": c.weight, "value": c.value} for name, c in hit.contributions.items()},
+        "contributions": {
+            name: {
+                "rank": c.rank,
+                "raw_score": c.raw_score,
+                "normalized": c.normalized,
+                "weight": c.weight,
+                "value": c.value,
+            }
+            for name, c in hit.contributions.items()
+        },
         "fused_score": hit.score,
     }
 
@@ -346,7 +402,7 @@ def _snippet(doc: Document) -> str:
     if len(text) <= SNIPPET_CHARS:
         return text
     cut = text.rfind(" ", 0, SNIPPET_CHARS)
-    return text[:cut if cut > 0 else SNIPPET_CHARS] + "…"
+    return text[: cut if cut > 0 else SNIPPET_CHARS] + "…"
 
 
 def _ms(start: float) -> float:

@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 from support import SAMPLE_DIR, SHARED_DATA
 
-for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("ORT_DISABLE_TELEMETRY", "1"),
-                      ("TOKENIZERS_PARALLELISM", "false")):
+for _name, _value in (
+    ("HF_HUB_OFFLINE", "1"),
+    ("TRANSFORMERS_OFFLINE", "1"),
+    ("ORT_DISABLE_TELEMETRY", "1"),
+    ("TOKENIZERS_PARALLELISM", "false"),
+):
     os.environ.setdefault(_name, _value)
 
 
@@ -56,4 +60,3 @@ def sample_usem3_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("indexes") / "sample-usem3"
     build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(encoder="usem3", progress=False))
     return out
-

@@ -48,8 +48,9 @@ def _volumes(service: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         source, target, *mode = volume.split(":")
         kind = "bind" if source.startswith((".", "/", "~")) else "volume"
-        mounts.append({"type": kind, "source": source, "target": target,
-                       "read_only": bool(mode) and "ro" in mode[0].split(",")})
+        mounts.append(
+            {"type": kind, "source": source, "target": target, "read_only": bool(mode) and "ro" in mode[0].split(",")}
+        )
     return mounts
 
 
@@ -80,6 +81,7 @@ def final_stage(dockerfile: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 # --- docker-compose.yml ------------------------------------------------------------------------------
 
+
 def test_two_services_built_from_this_dockerfile(services: dict[str, dict[str, Any]]) -> None:
     assert set(services) == {"indexer", "api"}
     for service in services.values():
@@ -89,12 +91,12 @@ def test_two_services_built_from_this_dockerfile(services: dict[str, dict[str, A
     assert services["indexer"]["image"] == services["api"]["image"]
 
 
-def test_services_share_the_named_indexes_volume(compose: dict[str, Any],
-                                                 services: dict[str, dict[str, Any]]) -> None:
+def test_services_share_the_named_indexes_volume(compose: dict[str, Any], services: dict[str, dict[str, Any]]) -> None:
     assert "indexes" in compose["volumes"]
     for service in services.values():
         assert {"type": "volume", "source": "indexes", "target": "/indexes"}.items() <= next(
-            m for m in _volumes(service) if m["source"] == "indexes").items()
+            m for m in _volumes(service) if m["source"] == "indexes"
+        ).items()
 
 
 def test_corpus_is_mounted_read_only_and_exists(services: dict[str, dict[str, Any]]) -> None:
@@ -103,7 +105,7 @@ def test_corpus_is_mounted_read_only_and_exists(services: dict[str, dict[str, An
     binds = [m for m in _volumes(indexer) if m["type"] == "bind"]
     mount = next(m for m in binds if corpus.startswith(m["target"].rstrip("/") + "/"))
     assert mount["read_only"] is True
-    host_path = ROOT / mount["source"] / corpus[len(mount["target"]):].lstrip("/")
+    host_path = ROOT / mount["source"] / corpus[len(mount["target"]) :].lstrip("/")
     assert host_path.resolve() == (ROOT / "data" / "sample" / "corpus.jsonl").resolve()
     assert host_path.is_file()
     assert all(m["read_only"] for m in binds)
@@ -135,8 +137,7 @@ def test_api_healthcheck_probes_healthz(services: dict[str, dict[str, Any]]) -> 
 
 
 @pytest.mark.parametrize("service", ["indexer", "api"])
-def test_service_command_is_a_real_passerelle_command(services: dict[str, dict[str, Any]],
-                                                      service: str) -> None:
+def test_service_command_is_a_real_passerelle_command(services: dict[str, dict[str, Any]], service: str) -> None:
     from passerelle.cli import app
 
     command = [str(arg) for arg in services[service]["command"]]
@@ -153,6 +154,7 @@ def test_console_script_runs_the_cli_app() -> None:
 
 
 # --- Dockerfile ----------------------------------------------------------------------------------------
+
 
 def test_every_stage_is_python_3_11(dockerfile: list[tuple[str, str]]) -> None:
     images = [args.split()[0] for keyword, args in dockerfile if keyword == "FROM"]
@@ -189,12 +191,18 @@ def test_runtime_exposes_the_port_and_runs_passerelle(final_stage: list[tuple[st
 
 
 def test_copied_sources_exist_and_are_not_docker_ignored(dockerfile: list[tuple[str, str]]) -> None:
-    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
-               if line.strip() and not line.startswith("#")]
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert not any(p.startswith("!") for p in ignored), "negations are not handled by this check"
-    sources = [src.rstrip("/") for keyword, args in dockerfile
-               if keyword == "COPY" and not args.startswith("--from")
-               for src in shlex.split(args)[:-1]]
+    sources = [
+        src.rstrip("/")
+        for keyword, args in dockerfile
+        if keyword == "COPY" and not args.startswith("--from")
+        for src in shlex.split(args)[:-1]
+    ]
     for source in sources:
         if not any(ch in source for ch in "*?["):
             assert (ROOT / source).exists(), f"COPY {source}: missing from the build context"
@@ -205,7 +213,11 @@ def test_copied_sources_exist_and_are_not_docker_ignored(dockerfile: list[tuple[
 def test_every_installed_package_folder_is_copied(dockerfile: list[tuple[str, str]]) -> None:
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     folders = {path.split("/")[0] for path in setuptools["package-dir"].values()}
-    copied = {src.rstrip("/") for keyword, args in dockerfile
-              if keyword == "COPY" and not args.startswith("--from") for src in shlex.split(args)[:-1]}
+    copied = {
+        src.rstrip("/")
+        for keyword, args in dockerfile
+        if keyword == "COPY" and not args.startswith("--from")
+        for src in shlex.split(args)[:-1]
+    }
     assert folders <= copied, f"not copied into the image: {sorted(folders - copied)}"
     assert {"pyproject.toml", "constraints.txt"} <= copied

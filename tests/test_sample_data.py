@@ -89,8 +89,7 @@ def test_ids_are_unique_and_languages_balanced(docs: list[dict[str, Any]]) -> No
     assert Counter(doc["lang"] for doc in docs) == LANG_COUNTS
 
 
-def test_documents_are_two_to_four_sentences_and_translated_sentence_by_sentence(
-        docs: list[dict[str, Any]]) -> None:
+def test_documents_are_two_to_four_sentences_and_translated_sentence_by_sentence(docs: list[dict[str, Any]]) -> None:
     for doc in docs:
         title_en, sep, text_en = doc["translations"]["en"].partition("\n")
         assert sep and title_en and text_en and "\n" not in text_en, doc["id"]
@@ -100,7 +99,8 @@ def test_documents_are_two_to_four_sentences_and_translated_sentence_by_sentence
 
 
 def test_every_query_has_exactly_one_existing_relevant_document(
-        queries: dict[str, str], qrels_rows: list[list[str]], doc_by_id: dict[str, dict[str, Any]]) -> None:
+    queries: dict[str, str], qrels_rows: list[list[str]], doc_by_id: dict[str, dict[str, Any]]
+) -> None:
     assert len(queries) == len(_tsv("queries.dev.tsv")), "duplicate qid in queries.dev.tsv"
     for row in qrels_rows:
         assert len(row) == 4 and row[1] == "0" and row[3] == "1", row
@@ -127,30 +127,39 @@ def test_french_queries_are_a_translated_subset(queries: dict[str, str]) -> None
 
 
 def test_queries_paraphrase_rather_than_copy_their_target(
-        queries: dict[str, str], target: dict[str, str], doc_by_id: dict[str, dict[str, Any]]) -> None:
+    queries: dict[str, str], target: dict[str, str], doc_by_id: dict[str, dict[str, Any]]
+) -> None:
     """No query shares more than 4 consecutive words with the English translation of its target."""
     for qid, text in queries.items():
         q_words = WORD.findall(text.lower())
         d_words = WORD.findall(doc_by_id[target[qid]]["translations"]["en"].lower())
         match = difflib.SequenceMatcher(None, q_words, d_words, autojunk=False).find_longest_match(
-            0, len(q_words), 0, len(d_words))
-        assert match.size <= 4, f"{qid} copies {q_words[match.a:match.a + match.size]}"
+            0, len(q_words), 0, len(d_words)
+        )
+        assert match.size <= 4, f"{qid} copies {q_words[match.a : match.a + match.size]}"
 
 
 def test_bm25_on_the_english_view_ranks_each_target_first(
-        docs: list[dict[str, Any]], queries: dict[str, str], target: dict[str, str]) -> None:
+    docs: list[dict[str, Any]], queries: dict[str, str], target: dict[str, str]
+) -> None:
     """Each query has one clearly right answer: lexical search over the translations finds it at rank 1."""
     import bm25s
     import Stemmer
 
     stemmer = Stemmer.Stemmer("english")
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize([doc["translations"]["en"] for doc in docs], stopwords="en",
-                                   stemmer=stemmer, show_progress=False), show_progress=False)
+    retriever.index(
+        bm25s.tokenize(
+            [doc["translations"]["en"] for doc in docs], stopwords="en", stemmer=stemmer, show_progress=False
+        ),
+        show_progress=False,
+    )
     qids = sorted(queries)
-    results, _ = retriever.retrieve(bm25s.tokenize([queries[qid] for qid in qids], stopwords="en",
-                                                   stemmer=stemmer, show_progress=False),
-                                    k=3, show_progress=False)
+    results, _ = retriever.retrieve(
+        bm25s.tokenize([queries[qid] for qid in qids], stopwords="en", stemmer=stemmer, show_progress=False),
+        k=3,
+        show_progress=False,
+    )
     firsts = {qid: docs[int(row[0])]["id"] for qid, row in zip(qids, results, strict=True)}
     assert firsts == {qid: target[qid] for qid in qids}
 
@@ -165,7 +174,8 @@ def test_project_reader_maps_translations_to_the_en_view(docs: list[dict[str, An
         assert not isinstance(record, CorpusError), str(record)
         read.append(to_document(record, mapping))
     assert [(d.id, d.lang, d.title, d.text) for d in read] == [
-        (doc["id"], doc["lang"], doc["title"], doc["text"]) for doc in docs]
+        (doc["id"], doc["lang"], doc["title"], doc["text"]) for doc in docs
+    ]
     assert [dict(d.views) for d in read] == [doc["translations"] for doc in docs]
 
 

@@ -74,9 +74,15 @@ class AugmentSet:
                 else:
                     augment.queries.setdefault(record.doc_id, {}).setdefault(record.lang, []).append(record.text)
             digest = sha256_file(path)
-            augment.files.append(AugmentFileInfo(path=str(path.resolve()), stored_as=f"{AUGMENT_DIR}/{digest[:12]}-"
-                                                 f"{path.name}", sha256=digest, queries=counts["query"],
-                                                 translations=counts["translation"]))
+            augment.files.append(
+                AugmentFileInfo(
+                    path=str(path.resolve()),
+                    stored_as=f"{AUGMENT_DIR}/{digest[:12]}-{path.name}",
+                    sha256=digest,
+                    queries=counts["query"],
+                    translations=counts["translation"],
+                )
+            )
         return augment
 
     def split(self, assign: Callable[[str], int], count: int) -> list[AugmentSet]:
@@ -137,8 +143,9 @@ class AugmentSet:
 class QueryMixer:
     """Mixes the generated queries of a batch into its passage vectors (used by the encoding thread)."""
 
-    def __init__(self, encoder: Encoder, augment: AugmentSet, alpha: float, agg: Aggregation,
-                 normalize: bool = False) -> None:
+    def __init__(
+        self, encoder: Encoder, augment: AugmentSet, alpha: float, agg: Aggregation, normalize: bool = False
+    ) -> None:
         check_mixing(alpha, agg)
         self.encoder = encoder
         self.augment = augment
@@ -156,18 +163,32 @@ class QueryMixer:
         encoded = self.encoder.encode_queries(flat)
         groups, start = [], 0
         for queries in per_doc:
-            groups.append(encoded[start:start + len(queries)])
+            groups.append(encoded[start : start + len(queries)])
             start += len(queries)
         self.mixed += sum(1 for queries in per_doc if queries)
         return mix_embeddings(vectors, groups, self.alpha, self.agg, normalize=self.normalize)
 
 
-COUNT_KEYS = ("docs_augmented", "docs_with_queries", "docs_with_translations", "dense_mixed", "unmatched_doc_ids",
-              "same_lang_translations_ignored")
+COUNT_KEYS = (
+    "docs_augmented",
+    "docs_with_queries",
+    "docs_with_translations",
+    "dense_mixed",
+    "unmatched_doc_ids",
+    "same_lang_translations_ignored",
+)
 
 
-def describe_augmentation(augment: AugmentSet, alpha: float, agg: str, normalize: bool, dense_mixed: int,
-                          previous: dict[str, Any] | None = None, *, warn: bool = True) -> dict[str, Any]:
+def describe_augmentation(
+    augment: AugmentSet,
+    alpha: float,
+    agg: str,
+    normalize: bool,
+    dense_mixed: int,
+    previous: dict[str, Any] | None = None,
+    *,
+    warn: bool = True,
+) -> dict[str, Any]:
     """The manifest's ``augmentation`` entry (counts added to ``previous`` for ``index add``)."""
     unmatched = augment.unmatched()
     if unmatched and warn:
@@ -187,8 +208,9 @@ def describe_augmentation(augment: AugmentSet, alpha: float, agg: str, normalize
     return _entry(files, alpha, agg, normalize, counts)
 
 
-def merge_augmentation(augment: AugmentSet, parts: Sequence[dict[str, Any] | None], alpha: float, agg: str,
-                       normalize: bool) -> dict[str, Any]:
+def merge_augmentation(
+    augment: AugmentSet, parts: Sequence[dict[str, Any] | None], alpha: float, agg: str, normalize: bool
+) -> dict[str, Any]:
     """One ``augmentation`` entry for a sharded index: the files read by the driver, the counts summed over
     the shards' entries (each document, and so each augmented id, lives in exactly one shard)."""
     counts = {key: sum(int((part or {}).get(key, 0)) for part in parts) for key in COUNT_KEYS}
@@ -198,18 +220,24 @@ def merge_augmentation(augment: AugmentSet, parts: Sequence[dict[str, Any] | Non
     return _entry([info.__dict__.copy() for info in augment.files], alpha, agg, normalize, counts)
 
 
-def _entry(files: list[dict[str, Any]], alpha: float, agg: str, normalize: bool,
-           counts: dict[str, int]) -> dict[str, Any]:
+def _entry(
+    files: list[dict[str, Any]], alpha: float, agg: str, normalize: bool, counts: dict[str, int]
+) -> dict[str, Any]:
     return {
-        "files": files, "alpha": alpha, "agg": agg, "renormalized": normalize,
+        "files": files,
+        "alpha": alpha,
+        "agg": agg,
+        "renormalized": normalize,
         "formula": f"(1 - alpha) * e_p + alpha * {agg}(e_q)" + (", L2-renormalized" if normalize else ""),
-        "query_encoding": "encode_queries", **counts,
+        "query_encoding": "encode_queries",
+        **counts,
     }
 
 
 def _warn_unmatched(count: int, shown_ids: list[str]) -> None:
-    shown = ": " + ", ".join(repr(d) for d in shown_ids) + (" ..." if count > len(shown_ids) else "") \
-        if shown_ids else ""
+    shown = (
+        ": " + ", ".join(repr(d) for d in shown_ids) + (" ..." if count > len(shown_ids) else "") if shown_ids else ""
+    )
     logger.warning("%d document id(s) in the augmentation files are not in the corpus (ignored)%s", count, shown)
 
 
@@ -225,8 +253,9 @@ def load_augment(files: tuple[Path, ...] | list[Path], alpha: float, agg: str) -
     return AugmentSet.load([Path(f) for f in files])
 
 
-def new_mixer(augment: AugmentSet | None, encoder: Encoder | None, alpha: float, agg: Aggregation,
-              normalize: bool) -> QueryMixer | None:
+def new_mixer(
+    augment: AugmentSet | None, encoder: Encoder | None, alpha: float, agg: Aggregation, normalize: bool
+) -> QueryMixer | None:
     """A :class:`QueryMixer` when there is an encoder and at least one generated query."""
     if augment is None or encoder is None or not augment.queries:
         return None

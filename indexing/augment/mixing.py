@@ -40,8 +40,14 @@ def check_mixing(alpha: float, agg: str) -> None:
         raise AugmentConfigError(f"augment aggregation must be 'sum' or 'mean', got {agg!r}")
 
 
-def mix_embeddings(passages: np.ndarray, queries: Sequence[np.ndarray], alpha: float = DEFAULT_ALPHA,
-                   agg: Aggregation = "sum", *, normalize: bool = False) -> np.ndarray:
+def mix_embeddings(
+    passages: np.ndarray,
+    queries: Sequence[np.ndarray],
+    alpha: float = DEFAULT_ALPHA,
+    agg: Aggregation = "sum",
+    *,
+    normalize: bool = False,
+) -> np.ndarray:
     """Mix each passage vector with the vectors of its generated queries.
 
     Args:
@@ -61,16 +67,18 @@ def mix_embeddings(passages: np.ndarray, queries: Sequence[np.ndarray], alpha: f
     check_mixing(alpha, agg)
     passages = np.asarray(passages, dtype=np.float32)
     if passages.ndim != 2 or len(queries) != len(passages):
-        raise AugmentConfigError(f"expected {len(passages)} query groups for passages of shape "
-                                 f"{passages.shape}, got {len(queries)}")
+        raise AugmentConfigError(
+            f"expected {len(passages)} query groups for passages of shape {passages.shape}, got {len(queries)}"
+        )
     mixed = passages.copy()
     for row, group in enumerate(queries):
         group = np.asarray(group, dtype=np.float32)
         if group.size == 0:
             continue
         if group.ndim != 2 or group.shape[1] != passages.shape[1]:
-            raise AugmentConfigError(f"query vectors of passage {row} have shape {group.shape}, expected "
-                                     f"(m, {passages.shape[1]})")
+            raise AugmentConfigError(
+                f"query vectors of passage {row} have shape {group.shape}, expected (m, {passages.shape[1]})"
+            )
         pooled = group.sum(axis=0) if agg == "sum" else group.mean(axis=0)
         vector = (1.0 - alpha) * passages[row].astype(np.float64) + alpha * pooled.astype(np.float64)
         if normalize:

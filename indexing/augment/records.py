@@ -34,8 +34,9 @@ class AugmentRecord:
 
     def to_json(self) -> str:
         """The record as one JSON line (no trailing newline)."""
-        return json.dumps({"doc_id": self.doc_id, "kind": self.kind, "lang": self.lang, "text": self.text},
-                          ensure_ascii=False)
+        return json.dumps(
+            {"doc_id": self.doc_id, "kind": self.kind, "lang": self.lang, "text": self.text}, ensure_ascii=False
+        )
 
 
 def parse_record(data: Any, path: Path | str, line: int) -> AugmentRecord:
@@ -53,19 +54,22 @@ def parse_record(data: Any, path: Path | str, line: int) -> AugmentRecord:
         raise AugmentFileError("doc_id must be a non-empty string", path=path, line=line, field="doc_id")
     kind = data.get("kind")
     if kind not in KINDS:
-        raise AugmentFileError(f"kind must be 'query' or 'translation', got {kind!r}", path=path, line=line,
-                               field="kind")
+        raise AugmentFileError(
+            f"kind must be 'query' or 'translation', got {kind!r}", path=path, line=line, field="kind"
+        )
     lang = data.get("lang")
     if not isinstance(lang, str) or not _LANG.match(lang.strip().lower()):
-        raise AugmentFileError(f"lang must be a language code such as 'en' or 'fr', got {lang!r}", path=path,
-                               line=line, field="lang")
+        raise AugmentFileError(
+            f"lang must be a language code such as 'en' or 'fr', got {lang!r}", path=path, line=line, field="lang"
+        )
     text = data.get("text")
     if not isinstance(text, str) or not text.strip():
         raise AugmentFileError("text must be a non-empty string", path=path, line=line, field="text")
     if "\x00" in text:
         raise AugmentFileError("text contains the NUL character (U+0000)", path=path, line=line, field="text")
-    return AugmentRecord(doc_id=doc_id.strip(), kind=kind, lang=lang.strip().lower(),
-                         text=unicodedata.normalize("NFC", text.strip()))
+    return AugmentRecord(
+        doc_id=doc_id.strip(), kind=kind, lang=lang.strip().lower(), text=unicodedata.normalize("NFC", text.strip())
+    )
 
 
 def read_augment_file(path: Path | str) -> Iterator[AugmentRecord]:
@@ -86,13 +90,15 @@ def _records(path: Path) -> Iterator[AugmentRecord]:
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                raise AugmentFileError(f"not valid UTF-8 (byte {exc.start})", path=path, line=number,
-                                       kind="bad_encoding") from exc
+                raise AugmentFileError(
+                    f"not valid UTF-8 (byte {exc.start})", path=path, line=number, kind="bad_encoding"
+                ) from exc
             if not line.strip():
                 continue
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise AugmentFileError(f"malformed JSON: {exc.msg} at column {exc.colno}", path=path,
-                                       line=number, kind="malformed_json") from exc
+                raise AugmentFileError(
+                    f"malformed JSON: {exc.msg} at column {exc.colno}", path=path, line=number, kind="malformed_json"
+                ) from exc
             yield parse_record(data, path, number)

@@ -35,8 +35,9 @@ class AugmentStats:
     documents: int = 0
 
 
-def iter_documents(source: Path | str, *, fmt: CorpusFormat = "auto", mapping: FieldMapping | None = None,
-                   lang: str | None = None) -> Iterator[Document]:
+def iter_documents(
+    source: Path | str, *, fmt: CorpusFormat = "auto", mapping: FieldMapping | None = None, lang: str | None = None
+) -> Iterator[Document]:
     """Documents of an index directory (has ``manifest.json``) or of a corpus.
 
     Raises:
@@ -76,9 +77,17 @@ def _parse_langs(langs: Sequence[str]) -> list[str]:
     return parsed
 
 
-def generate_file(docs: Iterable[Document], generator: QueryGenerator, langs: Sequence[str], n: int,
-                  out: Path | str, *, batch_size: int = 8, progress: bool = True,
-                  total: int | None = None) -> AugmentStats:
+def generate_file(
+    docs: Iterable[Document],
+    generator: QueryGenerator,
+    langs: Sequence[str],
+    n: int,
+    out: Path | str,
+    *,
+    batch_size: int = 8,
+    progress: bool = True,
+    total: int | None = None,
+) -> AugmentStats:
     """Write ``n`` generated queries per document and target language to ``out`` (resumable).
 
     Raises:
@@ -88,8 +97,10 @@ def generate_file(docs: Iterable[Document], generator: QueryGenerator, langs: Se
         raise AugmentConfigError(f"n (queries per language) must be at least 1, got {n}")
     targets = _parse_langs(langs)
     stats = AugmentStats()
-    with AugmentWriter(out, {"query": n}) as writer, \
-            tqdm(total=total, unit="doc", desc="generating", disable=not progress, dynamic_ncols=True) as bar:
+    with (
+        AugmentWriter(out, {"query": n}) as writer,
+        tqdm(total=total, unit="doc", desc="generating", disable=not progress, dynamic_ncols=True) as bar,
+    ):
         for batch in _batched(docs, batch_size):
             for lang in targets:
                 todo = [doc for doc in batch if not writer.done(doc.id, "query", lang)]
@@ -103,8 +114,16 @@ def generate_file(docs: Iterable[Document], generator: QueryGenerator, langs: Se
     return stats
 
 
-def translate_file(docs: Iterable[Document], translator: Translator, langs: Sequence[str], out: Path | str, *,
-                   batch_size: int = 8, progress: bool = True, total: int | None = None) -> AugmentStats:
+def translate_file(
+    docs: Iterable[Document],
+    translator: Translator,
+    langs: Sequence[str],
+    out: Path | str,
+    *,
+    batch_size: int = 8,
+    progress: bool = True,
+    total: int | None = None,
+) -> AugmentStats:
     """Write the translation of each document's title and text into every target language other than its own.
 
     Raises:
@@ -112,8 +131,10 @@ def translate_file(docs: Iterable[Document], translator: Translator, langs: Sequ
     """
     targets = _parse_langs(langs)
     stats = AugmentStats()
-    with AugmentWriter(out, {"translation": 1}) as writer, \
-            tqdm(total=total, unit="doc", desc="translating", disable=not progress, dynamic_ncols=True) as bar:
+    with (
+        AugmentWriter(out, {"translation": 1}) as writer,
+        tqdm(total=total, unit="doc", desc="translating", disable=not progress, dynamic_ncols=True) as bar,
+    ):
         for batch in _batched(docs, batch_size):
             for lang in targets:
                 todo = [doc for doc in batch if doc.lang != lang and not writer.done(doc.id, "translation", lang)]
@@ -130,8 +151,9 @@ def translate_file(docs: Iterable[Document], translator: Translator, langs: Sequ
     return stats
 
 
-def _write(writer: AugmentWriter, stats: AugmentStats, doc_id: str, kind: Kind, lang: str,
-           texts: Sequence[str]) -> None:
+def _write(
+    writer: AugmentWriter, stats: AugmentStats, doc_id: str, kind: Kind, lang: str, texts: Sequence[str]
+) -> None:
     kept = [" ".join(text.split()) for text in texts if text and text.strip()]
     stats.empty += len(texts) - len(kept)
     if kept:

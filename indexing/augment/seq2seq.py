@@ -26,8 +26,18 @@ logger = logging.getLogger(__name__)
 
 #: FLORES-200 codes NLLB tokenizers expect (used only when the tokenizer has a ``src_lang``).
 NLLB_CODES = {
-    "ar": "arb_Arab", "de": "deu_Latn", "en": "eng_Latn", "es": "spa_Latn", "fr": "fra_Latn", "it": "ita_Latn",
-    "ja": "jpn_Jpan", "ko": "kor_Hang", "nl": "nld_Latn", "pt": "por_Latn", "ru": "rus_Cyrl", "zh": "zho_Hans",
+    "ar": "arb_Arab",
+    "de": "deu_Latn",
+    "en": "eng_Latn",
+    "es": "spa_Latn",
+    "fr": "fra_Latn",
+    "it": "ita_Latn",
+    "ja": "jpn_Jpan",
+    "ko": "kor_Hang",
+    "nl": "nld_Latn",
+    "pt": "por_Latn",
+    "ru": "rus_Cyrl",
+    "zh": "zho_Hans",
 }
 
 
@@ -85,8 +95,14 @@ def load_seq2seq(model: str, device: str = "auto") -> tuple[Any, Any, str]:
         tokenizer = AutoTokenizer.from_pretrained(model)
         network = AutoModelForSeq2SeqLM.from_pretrained(model)
     except (OSError, ValueError, KeyError) as exc:
-        hint = "" if Path(model).exists() else (" (not a local path: with HF_HUB_OFFLINE=1 the model must be in the "
-                                                "Hugging Face cache, or pass the directory holding its files)")
+        hint = (
+            ""
+            if Path(model).exists()
+            else (
+                " (not a local path: with HF_HUB_OFFLINE=1 the model must be in the "
+                "Hugging Face cache, or pass the directory holding its files)"
+            )
+        )
         raise ModelLoadError(f"cannot load seq2seq model {model!r}{hint}: {exc}") from exc
     network.to(resolved).eval()
     logger.info("loaded seq2seq model %s on %s", model, resolved)
@@ -109,13 +125,21 @@ class _Seq2Seq:
         """
         load_seq2seq(self.config.model, self.config.device)
 
-    def _run(self, inputs: Sequence[str], *, sample: bool, n: int, forced_bos: str | None = None,
-             source_code: str | None = None) -> list[list[str]]:
+    def _run(
+        self,
+        inputs: Sequence[str],
+        *,
+        sample: bool,
+        n: int,
+        forced_bos: str | None = None,
+        source_code: str | None = None,
+    ) -> list[list[str]]:
         with self._lock:
             return self._run_locked(inputs, sample=sample, n=n, forced_bos=forced_bos, source_code=source_code)
 
-    def _run_locked(self, inputs: Sequence[str], *, sample: bool, n: int, forced_bos: str | None,
-                    source_code: str | None) -> list[list[str]]:
+    def _run_locked(
+        self, inputs: Sequence[str], *, sample: bool, n: int, forced_bos: str | None, source_code: str | None
+    ) -> list[list[str]]:
         import torch
 
         tokenizer, model, device = load_seq2seq(self.config.model, self.config.device)
@@ -131,14 +155,15 @@ class _Seq2Seq:
         outputs: list[list[str]] = []
         size = self.config.batch_size
         for start in range(0, len(inputs), size):
-            batch = list(inputs[start:start + size])
+            batch = list(inputs[start : start + size])
             torch.manual_seed((self.config.seed * 1_000_003 + zlib.crc32(batch[0].encode("utf-8"))) % 2**63)
-            encoded = tokenizer(batch, return_tensors="pt", padding=True, truncation=True,
-                                max_length=self.config.max_input_tokens).to(device)
+            encoded = tokenizer(
+                batch, return_tensors="pt", padding=True, truncation=True, max_length=self.config.max_input_tokens
+            ).to(device)
             with torch.inference_mode():
                 generated = model.generate(**encoded, max_new_tokens=self.config.max_new_tokens, **extra)
             texts = [t.strip() for t in tokenizer.batch_decode(generated, skip_special_tokens=True)]
-            outputs.extend(texts[i * n:(i + 1) * n] for i in range(len(batch)))
+            outputs.extend(texts[i * n : (i + 1) * n] for i in range(len(batch)))
         return outputs
 
 
@@ -165,8 +190,16 @@ class Seq2SeqTranslator(_Seq2Seq):
         template = self.config.prompt or DEFAULT_TRANSLATION_PROMPT
         inputs = [template.format(text=text, source=source_lang, target=target_lang) for text in texts]
         tokenizer, _, _ = load_seq2seq(self.config.model, self.config.device)
-        nllb = hasattr(tokenizer, "src_lang") and target_lang in NLLB_CODES and \
-            NLLB_CODES[target_lang] in tokenizer.get_vocab()
-        outputs = self._run(inputs, sample=False, n=1, forced_bos=NLLB_CODES[target_lang] if nllb else None,
-                            source_code=NLLB_CODES.get(source_lang) if nllb else None)
+        nllb = (
+            hasattr(tokenizer, "src_lang")
+            and target_lang in NLLB_CODES
+            and NLLB_CODES[target_lang] in tokenizer.get_vocab()
+        )
+        outputs = self._run(
+            inputs,
+            sample=False,
+            n=1,
+            forced_bos=NLLB_CODES[target_lang] if nllb else None,
+            source_code=NLLB_CODES.get(source_lang) if nllb else None,
+        )
         return [group[0] for group in outputs]

@@ -74,8 +74,9 @@ class AugmentWriter:
         kept = [line for record, line in records if (record.doc_id, record.kind, record.lang) not in partial]
         if torn or partial or len(kept) != sum(1 for line in complete if line.strip()):
             self.dropped_lines = len(records) - len(kept) + int(torn)
-            logger.warning("%s: dropping %d torn or incomplete line(s); their units are redone", self.path,
-                           self.dropped_lines)
+            logger.warning(
+                "%s: dropping %d torn or incomplete line(s); their units are redone", self.path, self.dropped_lines
+            )
             write_bytes_atomic(self.path, b"".join(line + b"\n" for line in kept))
         self.counts = Counter({unit: n for unit, n in counts.items() if unit not in partial})
         self.resumed_units = len(self.counts)
@@ -105,6 +106,7 @@ class AugmentWriter:
     def __enter__(self) -> AugmentWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

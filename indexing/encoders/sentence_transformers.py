@@ -20,9 +20,16 @@ class SentenceTransformerEncoder:
     ``HF_HUB_OFFLINE=1``). Prefixes are added here, not by the model config, so the manifest records them.
     """
 
-    def __init__(self, model: str, *, query_prefix: str = "", passage_prefix: str = "",
-                 batch_size: int = 32, languages: tuple[str, ...] | None = None,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        batch_size: int = 32,
+        languages: tuple[str, ...] | None = None,
+        threads: int | None = None,
+    ) -> None:
         try:
             import torch
             from sentence_transformers import SentenceTransformer
@@ -33,9 +40,14 @@ class SentenceTransformerEncoder:
         try:
             self._model = SentenceTransformer(model, device="cpu")
         except OSError as exc:
-            hint = "" if Path(model).exists() else (
-                " The model is neither a local path nor in the Hugging Face cache, and the hub may be "
-                "unreachable (HF_HUB_OFFLINE=1): copy the model files to a folder and pass its path.")
+            hint = (
+                ""
+                if Path(model).exists()
+                else (
+                    " The model is neither a local path nor in the Hugging Face cache, and the hub may be "
+                    "unreachable (HF_HUB_OFFLINE=1): copy the model files to a folder and pass its path."
+                )
+            )
             raise ConfigError(f"cannot load sentence-transformers model {model!r}: {exc}.{hint}") from exc
         self._lock = threading.Lock()
         self.batch_size = batch_size
@@ -43,8 +55,12 @@ class SentenceTransformerEncoder:
         if dim is None:
             raise ConfigError(f"model {model!r} does not declare an embedding dimension")
         self._spec = EncoderSpec(
-            name=f"sentence-transformers:{model}", dim=int(dim), normalize=True, query_prefix=query_prefix,
-            passage_prefix=passage_prefix, version=package_version("sentence-transformers"),
+            name=f"sentence-transformers:{model}",
+            dim=int(dim),
+            normalize=True,
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+            version=package_version("sentence-transformers"),
             languages=languages,
         )
 
@@ -57,8 +73,9 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.zeros((0, self._spec.dim), dtype=np.float32)
         with self._lock:
-            vectors = self._model.encode([prefix + t for t in texts], batch_size=self.batch_size,
-                                         convert_to_numpy=True, show_progress_bar=False)
+            vectors = self._model.encode(
+                [prefix + t for t in texts], batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+            )
         return l2_normalize(vectors)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:

@@ -86,8 +86,9 @@ def record_id(record: Record, mapping: FieldMapping) -> str | None:
     return str(raw).strip() if isinstance(raw, str | int) else None
 
 
-def partition(corpus: Path, spill_dir: Path, options: BuildOptions, shard_count: int,
-              total: int | None = None) -> tuple[list[int], Counter[str]]:
+def partition(
+    corpus: Path, spill_dir: Path, options: BuildOptions, shard_count: int, total: int | None = None
+) -> tuple[list[int], Counter[str]]:
     """Stream the corpus into one spill file per shard; returns records per shard and the reader errors skipped.
 
     A record without a usable id goes to shard 0, whose ingest reports it (file and line) like a single build.
@@ -185,8 +186,7 @@ def build_shard(task: ShardTask) -> Manifest:
     mixer = new_mixer(augment, encoder, options.augment_alpha, options.augment_agg, options.augment_normalize)
     docstore = DocStore(out / DOCSTORE)
     try:
-        ingest = Ingest(out, options, docstore, encoder, analyzers={}, total=task.records, augment=augment,
-                        mixer=mixer)
+        ingest = Ingest(out, options, docstore, encoder, analyzers={}, total=task.records, augment=augment, mixer=mixer)
         result = ingest.run(read_spill(task.spill))
         strays = [doc_id for doc_id in result.row_ids if shard_of(doc_id, task.count) != task.index]
         if strays:  # record_id() and to_document() disagree on an id: loaders would look in the wrong shard
@@ -197,12 +197,30 @@ def build_shard(task: ShardTask) -> Manifest:
             store.save(out / "dense")
             faiss_spec, dense_rows = store.spec, len(store.row_ids)
         source = {**task.source, "shard": task.index, "shard_count": task.count}
-        augmentation = None if augment is None else describe_augmentation(
-            augment, options.augment_alpha, options.augment_agg, options.augment_normalize,
-            mixer.mixed if mixer else 0, warn=False)  # the driver warns once for the whole corpus
-        manifest = describe(out, docstore, encoder.spec if encoder else NO_ENCODER, faiss_spec, ingest.analyzers,
-                            dict(result.sparse_added), dense_rows, dict(result.skipped), source,
-                            augmentation=augmentation)
+        augmentation = (
+            None
+            if augment is None
+            else describe_augmentation(
+                augment,
+                options.augment_alpha,
+                options.augment_agg,
+                options.augment_normalize,
+                mixer.mixed if mixer else 0,
+                warn=False,
+            )
+        )  # the driver warns once for the whole corpus
+        manifest = describe(
+            out,
+            docstore,
+            encoder.spec if encoder else NO_ENCODER,
+            faiss_spec,
+            ingest.analyzers,
+            dict(result.sparse_added),
+            dense_rows,
+            dict(result.skipped),
+            source,
+            augmentation=augmentation,
+        )
     finally:
         docstore.close()
     write_manifest(out, manifest)
@@ -215,9 +233,16 @@ def run_local(tasks: Sequence[ShardTask]) -> None:
         build_shard(task)
 
 
-def build_sharded(corpus: Path | str, out: Path | str, options: BuildOptions | None = None, *, shards: int,
-                  runner: ShardRunner = run_local, engine: dict[str, Any] | None = None,
-                  threads: int | None = None) -> Manifest:
+def build_sharded(
+    corpus: Path | str,
+    out: Path | str,
+    options: BuildOptions | None = None,
+    *,
+    shards: int,
+    runner: ShardRunner = run_local,
+    engine: dict[str, Any] | None = None,
+    threads: int | None = None,
+) -> Manifest:
     """Build ``corpus`` into a sharded index at ``out`` (replacing any index there only on success).
 
     Args:
@@ -244,13 +269,26 @@ def build_sharded(corpus: Path | str, out: Path | str, options: BuildOptions | N
         options = _resolved(corpus, options, total, shards)
         counts, skipped = partition(corpus, staging / SPILL_DIR, options, shards, total)
         augment_parts = partition_augment(augment, staging / SPILL_DIR, shards)
-        source: dict[str, Any] = {"path": str(corpus.resolve()), "format": options.fmt if options.fmt != "auto"
-                                  else detect_format(corpus)}
+        source: dict[str, Any] = {
+            "path": str(corpus.resolve()),
+            "format": options.fmt if options.fmt != "auto" else detect_format(corpus),
+        }
         if corpus.is_file():
             source["sha256"] = sha256_file(corpus)
-        tasks = [ShardTask(index=i, count=shards, spill=staging / SPILL_DIR / f"{i}.pkl",
-                           out=staging / SHARDS_DIR / shard_name(i), options=options, records=counts[i],
-                           source=source, threads=threads, augment=augment_parts[i]) for i in range(shards)]
+        tasks = [
+            ShardTask(
+                index=i,
+                count=shards,
+                spill=staging / SPILL_DIR / f"{i}.pkl",
+                out=staging / SHARDS_DIR / shard_name(i),
+                options=options,
+                records=counts[i],
+                source=source,
+                threads=threads,
+                augment=augment_parts[i],
+            )
+            for i in range(shards)
+        ]
         runner(tasks)
         shutil.rmtree(staging / SPILL_DIR)
         manifest = _finish(staging, tasks, options, source, skipped, engine or {"name": "local"}, augment)
@@ -275,8 +313,15 @@ def _resolved(corpus: Path, options: BuildOptions, total: int | None, shards: in
     return dataclasses.replace(options, encoder=encoder, faiss=faiss)
 
 
-def _finish(staging: Path, tasks: Sequence[ShardTask], options: BuildOptions, source: dict[str, Any],
-            skipped: Counter[str], engine: dict[str, Any], augment: AugmentSet | None = None) -> Manifest:
+def _finish(
+    staging: Path,
+    tasks: Sequence[ShardTask],
+    options: BuildOptions,
+    source: dict[str, Any],
+    skipped: Counter[str],
+    engine: dict[str, Any],
+    augment: AugmentSet | None = None,
+) -> Manifest:
     manifests = [read_manifest(task.out) for task in tasks]
     if sum(m.doc_count for m in manifests) == 0:
         raise CorpusError("the corpus has no usable documents", path=source["path"])
@@ -285,17 +330,41 @@ def _finish(staging: Path, tasks: Sequence[ShardTask], options: BuildOptions, so
         raise RuntimeError(f"shards were encoded by different encoders: {sorted(e.name for e in encoders)}")
     encoder = next(iter(encoders)) if encoders else NO_ENCODER
     faiss = next((m.faiss for m in manifests if m.dense_rows), options.faiss)
-    entries = [ShardEntry(name=task.out.name, path=f"{SHARDS_DIR}/{task.out.name}", doc_count=m.doc_count,
-                          dense_rows=m.dense_rows, manifest_sha256=sha256_file(task.out / MANIFEST))
-               for task, m in zip(tasks, manifests, strict=True)]
-    merged = merge_manifests(manifests, encoder=encoder, faiss=faiss, skipped=skipped,
-                             source={**source, "sharded": {"shards": len(tasks), "engine": engine}})
+    entries = [
+        ShardEntry(
+            name=task.out.name,
+            path=f"{SHARDS_DIR}/{task.out.name}",
+            doc_count=m.doc_count,
+            dense_rows=m.dense_rows,
+            manifest_sha256=sha256_file(task.out / MANIFEST),
+        )
+        for task, m in zip(tasks, manifests, strict=True)
+    ]
+    merged = merge_manifests(
+        manifests,
+        encoder=encoder,
+        faiss=faiss,
+        skipped=skipped,
+        source={**source, "sharded": {"shards": len(tasks), "engine": engine}},
+    )
     if augment is not None:
         augment.copy_files(staging)  # the index keeps the files it was built from, once, at the top
-        merged.augmentation = merge_augmentation(augment, [m.augmentation for m in manifests],
-                                                 options.augment_alpha, options.augment_agg, options.augment_normalize)
-    info = ShardsInfo(shards=entries, encoder=encoder, faiss=faiss, doc_count=merged.doc_count, engine=engine,
-                      skipped=dict(sorted(skipped.items())), created_at=merged.created_at)
+        merged.augmentation = merge_augmentation(
+            augment,
+            [m.augmentation for m in manifests],
+            options.augment_alpha,
+            options.augment_agg,
+            options.augment_normalize,
+        )
+    info = ShardsInfo(
+        shards=entries,
+        encoder=encoder,
+        faiss=faiss,
+        doc_count=merged.doc_count,
+        engine=engine,
+        skipped=dict(sorted(skipped.items())),
+        created_at=merged.created_at,
+    )
     write_shards(staging, info)
     write_top_manifest(staging, merged, info)
     return merged

@@ -102,8 +102,10 @@ class ShardsInfo:
         """Parse ``shards.json``, refusing unknown format versions and assignment methods."""
         version = data.get("format_version")
         if version != SHARDS_FORMAT_VERSION:
-            raise IndexFormatError(f"sharded index format version {version!r} is not supported (this Passerelle "
-                                   f"reads version {SHARDS_FORMAT_VERSION}); rebuild the index")
+            raise IndexFormatError(
+                f"sharded index format version {version!r} is not supported (this Passerelle "
+                f"reads version {SHARDS_FORMAT_VERSION}); rebuild the index"
+            )
         fields = {k: v for k, v in data.items() if k != "shard_count"}
         if fields.get("assignment", {}).get("method") != ASSIGNMENT["method"]:
             raise IndexFormatError(f"unknown shard assignment {fields.get('assignment')!r}; rebuild the index")
@@ -150,13 +152,21 @@ def verify_shard_manifests(root: Path, info: ShardsInfo) -> None:
         if not manifest.is_file():
             raise IndexFormatError(f"sharded index {root} is damaged: {entry.path}/{MANIFEST} is missing")
         if sha256_file(manifest) != entry.manifest_sha256:
-            raise IndexFormatError(f"sharded index {root} is damaged: {entry.path}/{MANIFEST} does not match "
-                                   f"the checksum in {SHARDS_FILE}; rebuild the index")
+            raise IndexFormatError(
+                f"sharded index {root} is damaged: {entry.path}/{MANIFEST} does not match "
+                f"the checksum in {SHARDS_FILE}; rebuild the index"
+            )
 
 
-def merge_manifests(manifests: Sequence[Manifest], *, encoder: EncoderSpec, faiss: FaissSpec,
-                    source: dict[str, Any], skipped: Mapping[str, int] | None = None,
-                    created_at: str | None = None) -> Manifest:
+def merge_manifests(
+    manifests: Sequence[Manifest],
+    *,
+    encoder: EncoderSpec,
+    faiss: FaissSpec,
+    source: dict[str, Any],
+    skipped: Mapping[str, int] | None = None,
+    created_at: str | None = None,
+) -> Manifest:
     """One manifest describing all shards: counts summed, analyzers united, the shared encoder and FAISS kind.
 
     Raises:
@@ -172,14 +182,21 @@ def merge_manifests(manifests: Sequence[Manifest], *, encoder: EncoderSpec, fais
         skipped_total.update(manifest.skipped)
         for lang, analyzer in manifest.analyzers.items():
             if analyzers.setdefault(lang, analyzer) != analyzer:
-                raise IndexFormatError(f"shards disagree on the analyzer of view {lang!r}: "
-                                       f"{analyzers[lang]!r} vs {analyzer!r}")
+                raise IndexFormatError(
+                    f"shards disagree on the analyzer of view {lang!r}: {analyzers[lang]!r} vs {analyzer!r}"
+                )
     timestamp = now()
     return Manifest(
-        doc_count=sum(m.doc_count for m in manifests), languages=dict(sorted(languages.items())),
-        encoder=encoder, faiss=faiss, analyzers=dict(sorted(analyzers.items())),
-        sparse_docs=dict(sorted(sparse_docs.items())), dense_rows=sum(m.dense_rows for m in manifests),
-        skipped=dict(sorted(skipped_total.items())), source=source, created_at=created_at or timestamp,
+        doc_count=sum(m.doc_count for m in manifests),
+        languages=dict(sorted(languages.items())),
+        encoder=encoder,
+        faiss=faiss,
+        analyzers=dict(sorted(analyzers.items())),
+        sparse_docs=dict(sorted(sparse_docs.items())),
+        dense_rows=sum(m.dense_rows for m in manifests),
+        skipped=dict(sorted(skipped_total.items())),
+        source=source,
+        created_at=created_at or timestamp,
         updated_at=timestamp,
     )
 
@@ -192,7 +209,6 @@ def write_top_manifest(root: Path, manifest: Manifest, info: ShardsInfo) -> None
     """
     listed = [SHARDS_FILE] + [f"{entry.path}/{MANIFEST}" for entry in info.shards]
     listed += [entry["stored_as"] for entry in (manifest.augmentation or {}).get("files", [])]
-    manifest.files = {rel: {"size": (root / rel).stat().st_size, "sha256": sha256_file(root / rel)}
-                      for rel in listed}
+    manifest.files = {rel: {"size": (root / rel).stat().st_size, "sha256": sha256_file(root / rel)} for rel in listed}
     manifest.packages = package_versions()
     write_text_atomic(root / MANIFEST, json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n")

@@ -46,8 +46,9 @@ def _shard_pool() -> concurrent.futures.ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
-                                                          thread_name_prefix="passerelle-shard")
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="passerelle-shard"
+            )
         return _pool
 
 
@@ -151,8 +152,10 @@ def _opened_view(path: Path, views: list[Path], analyzer: str) -> Any:
         raise
     except Exception as exc:
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
-        raise IndexFormatError(f"sharded index {path}: a Lucene view is damaged or unreadable ({reason}); "
-                               "rebuild it, or load it with full verification (verify=full)") from exc
+        raise IndexFormatError(
+            f"sharded index {path}: a Lucene view is damaged or unreadable ({reason}); "
+            "rebuild it, or load it with full verification (verify=full)"
+        ) from exc
 
 
 class ShardedDocStore:
@@ -203,8 +206,15 @@ class ShardedDocStore:
             store.close()
 
 
-def load_sharded(path: Path, *, encoder: Encoder | None = None, verify: Verify = "size", dense: bool = True,
-                 sparse: bool = True, query_threads: int | None = None) -> LoadedIndex:
+def load_sharded(
+    path: Path,
+    *,
+    encoder: Encoder | None = None,
+    verify: Verify = "size",
+    dense: bool = True,
+    sparse: bool = True,
+    query_threads: int | None = None,
+) -> LoadedIndex:
     """Open the sharded index at ``path`` (see :func:`passerelle.indexing.load.load_index`, which calls this;
     ``path`` resolved and recovered there).
 
@@ -221,20 +231,33 @@ def load_sharded(path: Path, *, encoder: Encoder | None = None, verify: Verify =
     loaded: LoadedIndex | None = None
     try:
         for entry in info.shards:
-            shard = load_directory(path / entry.path, encoder=encoder, verify=verify, dense=dense, sparse=False,
-                               query_threads=query_threads)
+            shard = load_directory(
+                path / entry.path,
+                encoder=encoder,
+                verify=verify,
+                dense=dense,
+                sparse=False,
+                query_threads=query_threads,
+            )
             encoder = encoder or shard.encoder
             shards.append(shard)
         docstore = ShardedDocStore([s.docstore for s in shards])
         dense_store = None
         if any(s.dense is not None for s in shards):
             dense_store = ShardedDenseStore([s.dense for s in shards])
-        loaded = LoadedIndex(path=path, manifest=manifest, docstore=cast(DocStore, docstore),
-                             dense=cast(DenseStore, dense_store), encoder=encoder if dense_store else None)
+        loaded = LoadedIndex(
+            path=path,
+            manifest=manifest,
+            docstore=cast(DocStore, docstore),
+            dense=cast(DenseStore, dense_store),
+            encoder=encoder if dense_store else None,
+        )
         if sparse:
+
             def open_view(lang: str, analyzer: str) -> Any:
-                views = [path / e.path / "sparse" / lang for e in info.shards
-                         if (path / e.path / "sparse" / lang).is_dir()]
+                views = [
+                    path / e.path / "sparse" / lang for e in info.shards if (path / e.path / "sparse" / lang).is_dir()
+                ]
                 return _opened_view(path, views, analyzer) if views else None
 
             open_sparse_views(loaded, open_view)

@@ -72,15 +72,23 @@ def ray_session(address: Address = "local", workers: int = 2) -> Iterator[Any]:
         with jvm.signal_handlers_kept():  # Ray installs its own crash handlers: a JVM here needs its own back
             if address == "local":
                 temp_dir = tempfile.mkdtemp(prefix="passerelle-ray-", dir=tempfile.gettempdir())
-                ray.init(num_cpus=workers, include_dashboard=False, _temp_dir=temp_dir,
-                         logging_level=logging.WARNING, log_to_driver=False, object_store_memory=128 * 1024 * 1024)
+                ray.init(
+                    num_cpus=workers,
+                    include_dashboard=False,
+                    _temp_dir=temp_dir,
+                    logging_level=logging.WARNING,
+                    log_to_driver=False,
+                    object_store_memory=128 * 1024 * 1024,
+                )
             else:
                 ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except Exception as exc:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
-        raise RayUnavailableError(f"could not start or join Ray at {address!r}: {' '.join(str(exc).split())}; "
-                                  "use --address local, or start a cluster (ray start --head)") from exc
+        raise RayUnavailableError(
+            f"could not start or join Ray at {address!r}: {' '.join(str(exc).split())}; "
+            "use --address local, or start a cluster (ray start --head)"
+        ) from exc
     try:
         yield ray
     finally:
@@ -125,8 +133,9 @@ def run_on_ray(tasks: Sequence[ShardTask], *, workers: int, threads: int) -> Non
                 for ref in done:
                     task = running.pop(ref)
                     summary = _get(ray, ref, task.index)
-                    logger.info("shard %d built: %d documents (worker pid %s)", task.index, summary["doc_count"],
-                                summary["pid"])
+                    logger.info(
+                        "shard %d built: %d documents (worker pid %s)", task.index, summary["doc_count"], summary["pid"]
+                    )
                     bar.update(1)
         except BaseException:
             _cancel_and_wait(ray, list(running))
@@ -162,12 +171,22 @@ def _get(ray: Any, ref: Any, shard: int) -> Any:
         raise
     except ray.exceptions.RayError as exc:
         reason = " ".join(str(exc).split())[:400]
-        raise ShardBuildError(f"shard {shard} failed on Ray ({type(exc).__name__}: {reason}); the previous "
-                              "index is untouched: check the workers' memory and rerun the build") from exc
+        raise ShardBuildError(
+            f"shard {shard} failed on Ray ({type(exc).__name__}: {reason}); the previous "
+            "index is untouched: check the workers' memory and rerun the build"
+        ) from exc
 
 
-def build_index_ray(corpus: Path | str, out: Path | str, options: BuildOptions | None = None, *, shards: int = 2,
-                    address: Address = "local", workers: int = 2, threads: int | None = None) -> Manifest:
+def build_index_ray(
+    corpus: Path | str,
+    out: Path | str,
+    options: BuildOptions | None = None,
+    *,
+    shards: int = 2,
+    address: Address = "local",
+    workers: int = 2,
+    threads: int | None = None,
+) -> Manifest:
     """Build a sharded index of ``corpus`` at ``out`` on Ray (replacing any index there only on success).
 
     Args:
@@ -186,8 +205,12 @@ def build_index_ray(corpus: Path | str, out: Path | str, options: BuildOptions |
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     if threads < 1:
         raise ConfigError(f"threads per worker must be at least 1, got {threads}")
-    engine = {"name": "ray", "address": address if address in ("local", "auto") else "cluster", "workers": workers,
-              "threads_per_worker": threads}
+    engine = {
+        "name": "ray",
+        "address": address if address in ("local", "auto") else "cluster",
+        "workers": workers,
+        "threads_per_worker": threads,
+    }
     with ray_session(address, workers) as ray:
         engine["ray"] = ray.__version__
 

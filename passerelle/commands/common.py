@@ -13,8 +13,12 @@ import typer
 
 def offline_environment() -> None:
     """Never reach a model hub at run time; no telemetry (set unless the user chose otherwise)."""
-    for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("ORT_DISABLE_TELEMETRY", "1"),
-                        ("TOKENIZERS_PARALLELISM", "false")):
+    for name, value in (
+        ("HF_HUB_OFFLINE", "1"),
+        ("TRANSFORMERS_OFFLINE", "1"),
+        ("ORT_DISABLE_TELEMETRY", "1"),
+        ("TOKENIZERS_PARALLELISM", "false"),
+    ):
         os.environ.setdefault(name, value)
 
 

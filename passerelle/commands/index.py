@@ -10,8 +10,10 @@ import typer
 from passerelle.commands import options
 from passerelle.indexing import defaults
 
-app = typer.Typer(help="Build and maintain index directories (FAISS + per-language Lucene + SQLite docstore).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Build and maintain index directories (FAISS + per-language Lucene + SQLite docstore).", no_args_is_help=True
+)
+
 
 def _options(**values: Any) -> Any:
     """BuildOptions from CLI values, falling back to the configured defaults."""
@@ -32,23 +34,37 @@ def _options(**values: Any) -> Any:
         views=FieldMapping.parse_views(values["view"] or []),
         metadata=tuple(f for f in (values["metadata_fields"] or "").split(",") if f),
     )
-    faiss = FaissSpec(kind=checked_choice(values.get("faiss") or configured.faiss, FaissKind, "--faiss"), hnsw_m=values.get("hnsw_m", defaults.HNSW_M),
-                      ef_search=values.get("ef_search", defaults.HNSW_EF_SEARCH), nlist=values.get("nlist", 0),
-                      pq_m=values.get("pq_m", 0), nprobe=values.get("nprobe", defaults.IVF_NPROBE))
+    faiss = FaissSpec(
+        kind=checked_choice(values.get("faiss") or configured.faiss, FaissKind, "--faiss"),
+        hnsw_m=values.get("hnsw_m", defaults.HNSW_M),
+        ef_search=values.get("ef_search", defaults.HNSW_EF_SEARCH),
+        nlist=values.get("nlist", 0),
+        pq_m=values.get("pq_m", 0),
+        nprobe=values.get("nprobe", defaults.IVF_NPROBE),
+    )
     langs = values.get("langs")
     return BuildOptions(
-        encoder=values.get("encoder") or configured.encoder, query_prefix=values.get("query_prefix"),
-        passage_prefix=values.get("passage_prefix"), faiss=faiss,
-        fmt=checked_choice(values["fmt"], CorpusFormat, "--format"), mapping=mapping,
-        lang=values["lang"], detect=not values["no_detect"],
+        encoder=values.get("encoder") or configured.encoder,
+        query_prefix=values.get("query_prefix"),
+        passage_prefix=values.get("passage_prefix"),
+        faiss=faiss,
+        fmt=checked_choice(values["fmt"], CorpusFormat, "--format"),
+        mapping=mapping,
+        lang=values["lang"],
+        detect=not values["no_detect"],
         sparse_langs=frozenset(langs.split(",")) if langs else None,
-        sparse_fallback=checked_choice(values.get("sparse_fallback") or configured.sparse_fallback, Fallback,
-                                       "--sparse-fallback"),
-        on_error=checked_choice(values["on_error"] or configured.on_error, OnError, "--on-error"), strict_languages=values.get("strict", False),
+        sparse_fallback=checked_choice(
+            values.get("sparse_fallback") or configured.sparse_fallback, Fallback, "--sparse-fallback"
+        ),
+        on_error=checked_choice(values["on_error"] or configured.on_error, OnError, "--on-error"),
+        strict_languages=values.get("strict", False),
         batch_size=values["batch_size"] or configured.batch_size,
-        dense=not values.get("no_dense", False), sparse=not values.get("no_sparse", False),
-        augment_files=tuple(values.get("augment") or ()), augment_alpha=values["augment_alpha"],
-        augment_agg=checked_choice(values["augment_agg"], Aggregation, "--augment-agg"), augment_normalize=values["augment_normalize"],
+        dense=not values.get("no_dense", False),
+        sparse=not values.get("no_sparse", False),
+        augment_files=tuple(values.get("augment") or ()),
+        augment_alpha=values["augment_alpha"],
+        augment_agg=checked_choice(values["augment_agg"], Aggregation, "--augment-agg"),
+        augment_normalize=values["augment_normalize"],
     )
 
 
@@ -57,23 +73,32 @@ def build(
     corpus: options.Corpus,
     out: Annotated[Path, typer.Option("--out", help="Index directory to create (replaced atomically if present).")],
     encoder: options.Encoder = None,
-    query_prefix: Annotated[str | None, typer.Option(
-        "--query-prefix", help="Query prefix (sentence-transformers models).")] = None,
-    passage_prefix: Annotated[str | None, typer.Option(
-        "--passage-prefix", help="Passage prefix (sentence-transformers models).")] = None,
+    query_prefix: Annotated[
+        str | None, typer.Option("--query-prefix", help="Query prefix (sentence-transformers models).")
+    ] = None,
+    passage_prefix: Annotated[
+        str | None, typer.Option("--passage-prefix", help="Passage prefix (sentence-transformers models).")
+    ] = None,
     faiss: Annotated[str | None, typer.Option("--faiss", help="auto | flat | hnsw | ivf-pq")] = None,
     hnsw_m: Annotated[int, typer.Option("--hnsw-m", help="HNSW links per node.")] = defaults.HNSW_M,
     ef_search: Annotated[int, typer.Option("--ef-search", help="HNSW search breadth.")] = defaults.HNSW_EF_SEARCH,
     nlist: Annotated[int, typer.Option("--nlist", help="IVF lists (0: 4*sqrt(n)).")] = 0,
     pq_m: Annotated[int, typer.Option("--pq-m", help="PQ sub-quantizers (0: largest divisor of dim <= 64).")] = 0,
     nprobe: Annotated[int, typer.Option("--nprobe", help="IVF lists probed per query.")] = defaults.IVF_NPROBE,
-    langs: Annotated[str | None, typer.Option(
-        "--langs", help="Comma-separated view languages to index with BM25 (default: all).")] = None,
-    sparse_fallback: Annotated[str | None, typer.Option(
-        "--sparse-fallback", help="error | standard | skip, for languages without a Lucene analyzer "
-        f"(default: {defaults.SPARSE_FALLBACK}).")] = None,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Refuse documents in languages the encoder does not cover.")] = False,
+    langs: Annotated[
+        str | None, typer.Option("--langs", help="Comma-separated view languages to index with BM25 (default: all).")
+    ] = None,
+    sparse_fallback: Annotated[
+        str | None,
+        typer.Option(
+            "--sparse-fallback",
+            help="error | standard | skip, for languages without a Lucene analyzer "
+            f"(default: {defaults.SPARSE_FALLBACK}).",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse documents in languages the encoder does not cover.")
+    ] = False,
     no_dense: Annotated[bool, typer.Option("--no-dense", help="Skip the dense side.")] = False,
     no_sparse: Annotated[bool, typer.Option("--no-sparse", help="Skip the sparse side.")] = False,
     fmt: options.Format = "auto",
@@ -91,13 +116,21 @@ def build(
     augment_alpha: options.AugmentAlpha = defaults.AUGMENT_ALPHA,
     augment_agg: options.AugmentAgg = defaults.AUGMENT_AGG,
     augment_normalize: options.AugmentNormalize = False,
-    engine: Annotated[str, typer.Option("--engine", help="local (this process) | ray (a pool of Ray workers).")]
-    = "local",
-    shards: Annotated[int | None, typer.Option(
-        "--shards", min=1, help="Split the index into N shards (default: 1 locally, 2 with --engine ray).")] = None,
-    address: Annotated[str, typer.Option(
-        "--address", help="Ray: local (start Ray here) | auto (join a running cluster) | ray://host:port.")]
-    = "local",
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (this process) | ray (a pool of Ray workers).")
+    ] = "local",
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            "--shards", min=1, help="Split the index into N shards (default: 1 locally, 2 with --engine ray)."
+        ),
+    ] = None,
+    address: Annotated[
+        str,
+        typer.Option(
+            "--address", help="Ray: local (start Ray here) | auto (join a running cluster) | ray://host:port."
+        ),
+    ] = "local",
     workers: Annotated[int, typer.Option("--workers", min=1, help="Ray: shard builds running at once.")] = 2,
 ) -> None:
     """Build an index from a corpus: docstore, one Lucene index per language view, and FAISS.
@@ -119,8 +152,7 @@ def build(
         if engine == "ray":
             from passerelle.indexing.shards.ray_build import build_index_ray
 
-            manifest = build_index_ray(corpus, out, build_options, shards=n_shards, address=address,
-                                       workers=workers)
+            manifest = build_index_ray(corpus, out, build_options, shards=n_shards, address=address, workers=workers)
         elif n_shards > 1:
             from passerelle.indexing.shards.build import build_sharded
 
@@ -218,13 +250,20 @@ def _summary(path: Path, manifest: Any) -> None:
     table.add_row("sparse views", escape(views))
     if manifest.augmentation:
         aug = manifest.augmentation
-        table.add_row("augmentation", f"{len(aug.get('files', []))} file(s), {aug.get('docs_augmented', 0)} docs, "
-                      f"alpha {aug.get('alpha')} {aug.get('agg')}, {aug.get('unmatched_doc_ids', 0)} unmatched ids")
+        table.add_row(
+            "augmentation",
+            f"{len(aug.get('files', []))} file(s), {aug.get('docs_augmented', 0)} docs, "
+            f"alpha {aug.get('alpha')} {aug.get('agg')}, {aug.get('unmatched_doc_ids', 0)} unmatched ids",
+        )
     sharded = manifest.source.get("sharded") if isinstance(manifest.source, dict) else None
     if sharded:
         engine = sharded.get("engine", {})
-        table.add_row("shards", f"{sharded.get('shards')} (built by {engine.get('name', '?')}"
-                      + (f", {engine['workers']} workers" if "workers" in engine else "") + "); see shards.json")
+        table.add_row(
+            "shards",
+            f"{sharded.get('shards')} (built by {engine.get('name', '?')}"
+            + (f", {engine['workers']} workers" if "workers" in engine else "")
+            + "); see shards.json",
+        )
     table.add_row("skipped records", ", ".join(f"{k}: {v}" for k, v in manifest.skipped.items()) or "none")
     table.add_row("updated", manifest.updated_at)
     Console(stderr=False).print(table)
@@ -236,5 +275,7 @@ def _refuse_sharded(index: Path) -> None:
     from passerelle.indexing.shards.layout import is_sharded
 
     if is_sharded(index):
-        raise ConfigError(f"{index} is a sharded index (shards.json): adding and deleting documents is not "
-                          "supported for it yet; rebuild it with `passerelle index build --shards N`")
+        raise ConfigError(
+            f"{index} is a sharded index (shards.json): adding and deleting documents is not "
+            "supported for it yet; rebuild it with `passerelle index build --shards N`"
+        )

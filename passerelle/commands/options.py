@@ -24,33 +24,59 @@ TitleFields = Annotated[str, typer.Option("--title-fields", help="Comma-separate
 TextFields = Annotated[str, typer.Option("--text-fields", help="Comma-separated fields joined as text.")]
 LangField = Annotated[str, typer.Option("--lang-field", help="Field holding the document language.")]
 Views = Annotated[list[str] | None, typer.Option("--view", help="Translation view, LANG=field[,field] (repeatable).")]
-MetadataFields = Annotated[str | None, typer.Option("--metadata-fields",
-                                                    help="Comma-separated fields kept for display.")]
+MetadataFields = Annotated[
+    str | None, typer.Option("--metadata-fields", help="Comma-separated fields kept for display.")
+]
 DocLang = Annotated[str | None, typer.Option("--lang", help="Language of documents that name none.")]
 NoDetect = Annotated[bool, typer.Option("--no-detect", help="Do not detect missing languages.")]
-OnError = Annotated[str | None, typer.Option(
-    "--on-error", help=f"raise (stop at the first bad record) | skip (count it). Default: {defaults.ON_ERROR}.")]
-BatchSize = Annotated[int | None, typer.Option(
-    "--batch-size", min=1, help=f"Documents per pipeline batch (default: {defaults.BATCH_SIZE}).")]
-Encoder = Annotated[str | None, typer.Option(
-    "--encoder", help=f"{defaults.ENCODER_NAMES_HELP} (default: {defaults.DEFAULT_ENCODER}).")]
+OnError = Annotated[
+    str | None,
+    typer.Option(
+        "--on-error", help=f"raise (stop at the first bad record) | skip (count it). Default: {defaults.ON_ERROR}."
+    ),
+]
+BatchSize = Annotated[
+    int | None,
+    typer.Option("--batch-size", min=1, help=f"Documents per pipeline batch (default: {defaults.BATCH_SIZE})."),
+]
+Encoder = Annotated[
+    str | None, typer.Option("--encoder", help=f"{defaults.ENCODER_NAMES_HELP} (default: {defaults.DEFAULT_ENCODER}).")
+]
 
 # --- augmentation applied to a build (index build/add) -------------------------------------------------
-Augment = Annotated[list[Path] | None, typer.Option("--augment", help=(
-    "Augmentation JSONL (doc_id, kind=query|translation, lang, text), e.g. from `passerelle augment`; "
-    "repeatable. Translations become views; generated queries expand views and are mixed into vectors."))]
-AugmentAlpha = Annotated[float, typer.Option(
-    "--augment-alpha", min=0.0, max=1.0, help="xQG mix: e = (1-alpha)*e_p + alpha*agg(e_q) (paper: 0.01).")]
+Augment = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--augment",
+        help=(
+            "Augmentation JSONL (doc_id, kind=query|translation, lang, text), e.g. from `passerelle augment`; "
+            "repeatable. Translations become views; generated queries expand views and are mixed into vectors."
+        ),
+    ),
+]
+AugmentAlpha = Annotated[
+    float,
+    typer.Option(
+        "--augment-alpha", min=0.0, max=1.0, help="xQG mix: e = (1-alpha)*e_p + alpha*agg(e_q) (paper: 0.01)."
+    ),
+]
 AugmentAgg = Annotated[str, typer.Option("--augment-agg", help="sum (paper) | mean of the query vectors.")]
-AugmentNormalize = Annotated[bool, typer.Option(
-    "--augment-normalize", help="L2-renormalize mixed vectors (default: keep the paper's mix).")]
+AugmentNormalize = Annotated[
+    bool, typer.Option("--augment-normalize", help="L2-renormalize mixed vectors (default: keep the paper's mix).")
+]
 
 # --- augmentation runs (augment generate/translate) -----------------------------------------------------
-AugmentSource = Annotated[Path, typer.Option(
-    "--index-or-corpus", help="An index directory (its documents) or a corpus (.jsonl, .tsv, .parquet, BEIR folder).")]
+AugmentSource = Annotated[
+    Path,
+    typer.Option(
+        "--index-or-corpus",
+        help="An index directory (its documents) or a corpus (.jsonl, .tsv, .parquet, BEIR folder).",
+    ),
+]
 TargetLangs = Annotated[str, typer.Option("--langs", help="Comma-separated target languages, e.g. fr,en.")]
-AugmentOut = Annotated[Path, typer.Option(
-    "--out", help="JSONL to write; an existing one is resumed (finished work skipped).")]
+AugmentOut = Annotated[
+    Path, typer.Option("--out", help="JSONL to write; an existing one is resumed (finished work skipped).")
+]
 Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N")]
 ModelBatch = Annotated[int, typer.Option("--batch-size", min=1, help="Inputs per forward pass.")]
 MaxInputTokens = Annotated[int, typer.Option("--max-input-tokens", min=1, help="Inputs are truncated to this.")]
@@ -68,8 +94,9 @@ Resamples = Annotated[int, typer.Option("--resamples", min=1, help="Randomizatio
 # --- benchmarks -----------------------------------------------------------------------------------------
 Concurrency = Annotated[str, typer.Option("--concurrency", help="Comma-separated worker counts.")]
 Rounds = Annotated[int, typer.Option("--rounds", min=1, help="Passes per system, interleaved; rows show the median.")]
-MaxLoad = Annotated[float, typer.Option(
-    "--max-load", help="Wait until the 1-min load average is below this (0: do not wait).")]
+MaxLoad = Annotated[
+    float, typer.Option("--max-load", help="Wait until the 1-min load average is below this (0: do not wait).")
+]
 WaitSeconds = Annotated[float, typer.Option("--wait-s", help="Longest wait for --max-load, in seconds.")]
 Plot = Annotated[Path, typer.Option("--plot", help="Latency-vs-size plot (PNG).")]
 MarkdownOut = Annotated[Path, typer.Option("--out", help="Markdown report.")]

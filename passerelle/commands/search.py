@@ -11,8 +11,10 @@ import typer
 # thanks to allow_interspersed_args), or register the function itself with `command("search")(search)`.
 SNIPPET_CHARS = 100
 
-app = typer.Typer(help="Search an index directory and print the hits as a table (or JSON).",
-                  context_settings={"allow_interspersed_args": True})
+app = typer.Typer(
+    help="Search an index directory and print the hits as a table (or JSON).",
+    context_settings={"allow_interspersed_args": True},
+)
 
 
 def parse_weights(items: list[str] | None) -> dict[str, float] | None:
@@ -83,8 +85,7 @@ def render(response: Any, *, explain: bool, console: Any) -> None:
     """Print a search response as a rich table (and the fusion arithmetic when ``explain``)."""
     from rich.table import Table
 
-    table = Table(title=f"{response.index} · {response.mode} · query language {response.query_lang}",
-                  show_lines=False)
+    table = Table(title=f"{response.index} · {response.mode} · query language {response.query_lang}", show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("id", no_wrap=True)
     table.add_column("lang")
@@ -138,9 +139,18 @@ def search(
     offline_environment()
     with fail_on_error():
         request = build_request(
-            query=query, mode=mode, k=k, query_lang=lang, doc_langs=doc_lang or None, fusion=fusion,
-            normalization=normalization, weights=parse_weights(weight), rrf_k=rrf_k,
-            depth=depth if depth is not None else max(100, k), explain=explain)
+            query=query,
+            mode=mode,
+            k=k,
+            query_lang=lang,
+            doc_langs=doc_lang or None,
+            fusion=fusion,
+            normalization=normalization,
+            weights=parse_weights(weight),
+            rrf_k=rrf_k,
+            depth=depth if depth is not None else max(100, k),
+            explain=explain,
+        )
         setup_logging("WARNING")
         from passerelle.service.searcher import Searcher
 

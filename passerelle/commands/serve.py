@@ -28,8 +28,7 @@ def service_settings(config: Path | None = None, **overrides: Any) -> Any:
     try:
         service = ServiceSettings.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'service'}: {e['msg']}"
-                             for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'service'}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid service settings: {problems}") from exc
     if not service.indexes:
         raise ConfigError("no index to serve: pass --index DIR (or set PASSERELLE_SERVICE__INDEXES)")
@@ -39,17 +38,22 @@ def service_settings(config: Path | None = None, **overrides: Any) -> Any:
 @app.callback(invoke_without_command=True)
 def serve(
     index: list[Path] = typer.Option(  # noqa: B008
-        None, "--index", help="Index directory, served under its directory name (repeatable; the first is "
-        "the default)."),
+        None, "--index", help="Index directory, served under its directory name (repeatable; the first is the default)."
+    ),
     host: str = typer.Option(None, "--host", help="Interface to bind (default 127.0.0.1: this machine only)."),
     port: int = typer.Option(None, "--port", help="Port (default 8000)."),
     api_key: str = typer.Option(
-        None, "--api-key", help="Enables the admin routes (X-API-Key). Prefer PASSERELLE_SERVICE__API_KEY: "
-        "command lines are visible to other users."),
-    max_concurrency: int = typer.Option(None, "--max-concurrency",
-                                        help="Requests answered at once; more get 503 (default 32)."),
+        None,
+        "--api-key",
+        help="Enables the admin routes (X-API-Key). Prefer PASSERELLE_SERVICE__API_KEY: "
+        "command lines are visible to other users.",
+    ),
+    max_concurrency: int = typer.Option(
+        None, "--max-concurrency", help="Requests answered at once; more get 503 (default 32)."
+    ),
     cors_origin: list[str] = typer.Option(  # noqa: B008
-        None, "--cors-origin", help="Allowed browser origin, e.g. https://app.example.org (repeatable)."),
+        None, "--cors-origin", help="Allowed browser origin, e.g. https://app.example.org (repeatable)."
+    ),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log every request."),
     config: Path = typer.Option(None, "--config", help="YAML or TOML settings file (see `config show`)."),
 ) -> None:
@@ -62,14 +66,28 @@ def serve(
     offline_environment()
     with fail_on_error():
         log_level, service = service_settings(
-            config, indexes=index, host=host, port=port, api_key=api_key, max_concurrency=max_concurrency,
-            cors_origins=cors_origin)
+            config,
+            indexes=index,
+            host=host,
+            port=port,
+            api_key=api_key,
+            max_concurrency=max_concurrency,
+            cors_origins=cors_origin,
+        )
         for path in service.indexes:
             if not (path / "manifest.json").is_file():
                 from passerelle.indexing.errors import IndexFormatError
 
-                raise IndexFormatError(f"{path} is not an index directory (no manifest.json); build one with "
-                                       "`passerelle index build`")
+                raise IndexFormatError(
+                    f"{path} is not an index directory (no manifest.json); build one with `passerelle index build`"
+                )
         setup_logging(log_level)
-        uvicorn.run(create_app(service), host=service.host, port=service.port, log_config=None,
-                    log_level=log_level.lower(), access_log=access_log, lifespan="on")
+        uvicorn.run(
+            create_app(service),
+            host=service.host,
+            port=service.port,
+            log_config=None,
+            log_level=log_level.lower(),
+            access_log=access_log,
+            lifespan="on",
+        )

@@ -66,8 +66,7 @@ def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | No
     def serve_given() -> None:  # the caller's searchers: served as they are, never closed by the app
         for name, searcher in (searchers or {}).items():
             if name not in state.registry.names():
-                state.registry.swap(ServedIndex(name=name, path=state.paths.get(name), searcher=searcher,
-                                                owned=False))
+                state.registry.swap(ServedIndex(name=name, path=state.paths.get(name), searcher=searcher, owned=False))
 
     serve_given()  # usable at once, even by a client that does not run the lifespan
     if settings.query_translator:
@@ -92,7 +91,10 @@ def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | No
             state.registry.retire_all()
 
     app = FastAPI(
-        title="Passerelle", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
+        title="Passerelle",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url="/redoc" if settings.docs_enabled else None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
@@ -105,7 +107,11 @@ def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | No
     app.include_router(routes_ui.router)
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes, metrics=metrics)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -30,9 +30,9 @@ Admitted = Annotated[None, Depends(_admitted)]
 """Holds one of the ``max_concurrency`` slots for the request, or refuses it with 503."""
 
 
-async def _require_api_key(state: StateDep,
-                     x_api_key: Annotated[str | None, Header(description="The service's admin key.")] = None,
-                     ) -> None:
+async def _require_api_key(
+    state: StateDep, x_api_key: Annotated[str | None, Header(description="The service's admin key.")] = None
+) -> None:
     configured = state.settings.api_key
     if configured is None:
         raise AdminDisabledError("admin routes are disabled: the service was started without an API key")

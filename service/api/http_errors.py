@@ -72,8 +72,7 @@ def _count(request: Request, error: str, status: int) -> None:
         state.metrics.errors.labels(error, str(status)).inc()
 
 
-def error_response(status: int, error: str, detail: Any,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     """A JSON error response in the service's shape."""
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
@@ -94,8 +93,7 @@ async def _passerelle_error(request: Request, exc: PasserelleError) -> JSONRespo
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     _count(request, "RequestValidationError", 422)
-    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-              for e in exc.errors()]
+    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
     return error_response(422, "RequestValidationError", jsonable_encoder(detail))
 
 

@@ -64,16 +64,19 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, replayed, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str,
-                      last: Message | None = None) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str, last: Message | None = None) -> None:
         if last is None or last.get("more_body", False):
             with anyio.move_on_after(DRAIN_SECONDS):  # a client trickling its body does not hold us
                 await _drain(receive, DRAIN_BYTES)
         if self.metrics is not None:
             self.metrics.errors.labels(ERROR, "413").inc()
         response = error_response(
-            413, ERROR, f"the request body ({size}) is over the limit of {self.limit} bytes (max_body_bytes); "
-            "send fewer or shorter queries, or split the batch", headers={"Connection": "close"})
+            413,
+            ERROR,
+            f"the request body ({size}) is over the limit of {self.limit} bytes (max_body_bytes); "
+            "send fewer or shorter queries, or split the batch",
+            headers={"Connection": "close"},
+        )
         await response(scope, receive, send)
 
 

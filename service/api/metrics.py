@@ -6,14 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,21 +22,31 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("passerelle_http_requests", "HTTP requests answered.",
-                                ["method", "route", "status"], registry=r)
-        self.request_seconds = Histogram("passerelle_http_request_duration_seconds",
-                                         "HTTP request latency.", ["method", "route"],
-                                         buckets=_LATENCY_BUCKETS, registry=r)
-        self.search_seconds = Histogram("passerelle_search_duration_seconds",
-                                        "Search latency by mode and index (a batch request counts once).",
-                                        ["mode", "index"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.errors = Counter("passerelle_errors", "Error responses by error type.", ["error", "status"],
-                              registry=r)
-        self.rejected = Counter("passerelle_rejected_requests", "Requests refused with 503 (all slots busy).",
-                                registry=r)
+        self.requests = Counter(
+            "passerelle_http_requests", "HTTP requests answered.", ["method", "route", "status"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "passerelle_http_request_duration_seconds",
+            "HTTP request latency.",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.search_seconds = Histogram(
+            "passerelle_search_duration_seconds",
+            "Search latency by mode and index (a batch request counts once).",
+            ["mode", "index"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter("passerelle_errors", "Error responses by error type.", ["error", "status"], registry=r)
+        self.rejected = Counter(
+            "passerelle_rejected_requests", "Requests refused with 503 (all slots busy).", registry=r
+        )
         self.in_flight = Gauge("passerelle_requests_in_flight", "Requests holding a worker slot.", registry=r)
-        self.reloads = Counter("passerelle_index_reloads", "Index reloads by outcome.", ["index", "outcome"],
-                               registry=r)
+        self.reloads = Counter(
+            "passerelle_index_reloads", "Index reloads by outcome.", ["index", "outcome"], registry=r
+        )
 
     def watch_query_translation(self, stats: Callable[[], CacheStats]) -> None:
         """Export the query-translation cache's lookups (hit / miss) and entries, read from ``stats`` at
@@ -64,14 +67,19 @@ class _TranslationCacheCollector:
 
     def collect(self) -> Iterator[Metric]:
         stats = self._stats()
-        lookups = CounterMetricFamily("passerelle_query_translation_cache_lookups",
-                                      "Query translation cache lookups (translate_query=true) by result.",
-                                      labels=["result"])
+        lookups = CounterMetricFamily(
+            "passerelle_query_translation_cache_lookups",
+            "Query translation cache lookups (translate_query=true) by result.",
+            labels=["result"],
+        )
         lookups.add_metric(["hit"], stats.hits)
         lookups.add_metric(["miss"], stats.misses)
         yield lookups
-        yield GaugeMetricFamily("passerelle_query_translation_cache_entries",
-                                "Translations held in the query translation cache.", value=stats.size)
+        yield GaugeMetricFamily(
+            "passerelle_query_translation_cache_entries",
+            "Translations held in the query translation cache.",
+            value=stats.size,
+        )
 
 
 class MetricsMiddleware:

@@ -20,11 +20,13 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-@router.post("/reload", response_model=ReloadResponse,
-             responses={s: {"model": ErrorResponse} for s in (400, 403, 404, 409, 413, 422)},
-             summary="Reload indexes from disk and swap them in without dropping requests")
-async def reload_indexes(state: StateDep, _key: AdminKey,
-                         body: ReloadRequest | None = None) -> ReloadResponse:
+@router.post(
+    "/reload",
+    response_model=ReloadResponse,
+    responses={s: {"model": ErrorResponse} for s in (400, 403, 404, 409, 413, 422)},
+    summary="Reload indexes from disk and swap them in without dropping requests",
+)
+async def reload_indexes(state: StateDep, _key: AdminKey, body: ReloadRequest | None = None) -> ReloadResponse:
     """Open a fresh copy of each index (all, or ``index``) and swap it in atomically.
 
     Requests already running finish on the copy they started with; the old copy is closed when the last
@@ -38,8 +40,10 @@ async def reload_indexes(state: StateDep, _key: AdminKey,
             state.registry.get(name)  # IndexNotFoundError (404) for an unknown name
             path = state.paths.get(name)
             if path is None:
-                raise InvalidRequestError(f"index {name!r} was handed to the app already loaded; it has no "
-                                          "directory to reload from (start the service with --index DIR)")
+                raise InvalidRequestError(
+                    f"index {name!r} was handed to the app already loaded; it has no "
+                    "directory to reload from (start the service with --index DIR)"
+                )
             targets.append((name, path))
         reloaded = []
         for name, path in targets:
@@ -50,8 +54,9 @@ async def reload_indexes(state: StateDep, _key: AdminKey,
                 if not isinstance(exc, PasserelleError):
                     logger.exception("reloading index %r from %s failed", name, path)
                 reason = str(exc) if isinstance(exc, PasserelleError) else f"{type(exc).__name__}: {exc}"
-                raise ReloadError(f"reloading index {name!r} from {path} failed; the previous copy keeps "
-                                  f"serving: {reason}") from exc
+                raise ReloadError(
+                    f"reloading index {name!r} from {path} failed; the previous copy keeps serving: {reason}"
+                ) from exc
             fresh = ServedIndex(name=name, path=path, searcher=searcher)
             state.registry.swap(fresh)
             state.metrics.reloads.labels(name, "ok").inc()

@@ -29,17 +29,23 @@ IndexParam = Annotated[str | None, Query(description="Index name; default: the f
 def index_info(state: AppState, served: ServedIndex) -> IndexInfo:
     """Describe one served index copy."""
     names = state.registry.names()
-    return IndexInfo(name=served.name, default=bool(names) and names[0] == served.name,
-                     path=str(served.path) if served.path is not None else "",
-                     loaded_at=served.loaded_at.isoformat(),
-                     manifest=plain(served.searcher.index.manifest.to_dict()))
+    return IndexInfo(
+        name=served.name,
+        default=bool(names) and names[0] == served.name,
+        path=str(served.path) if served.path is not None else "",
+        loaded_at=served.loaded_at.isoformat(),
+        manifest=plain(served.searcher.index.manifest.to_dict()),
+    )
 
 
-@router.get("/v1/documents/{doc_id:path}", response_model=DocumentResponse, tags=["documents"],
-            responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
-            summary="Fetch a stored document by id")
-async def get_document(doc_id: str, state: StateDep, _slot: Admitted,
-                       index: IndexParam = None) -> DocumentResponse:
+@router.get(
+    "/v1/documents/{doc_id:path}",
+    response_model=DocumentResponse,
+    tags=["documents"],
+    responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    summary="Fetch a stored document by id",
+)
+async def get_document(doc_id: str, state: StateDep, _slot: Admitted, index: IndexParam = None) -> DocumentResponse:
     with state.registry.lease(index) as served:
         doc = await anyio.to_thread.run_sync(served.searcher.index.docstore.get, doc_id)
     if doc is None:
@@ -47,8 +53,12 @@ async def get_document(doc_id: str, state: StateDep, _slot: Admitted,
     return DocumentResponse.from_document(served.name, doc)
 
 
-@router.get("/v1/indexes", response_model=IndexesResponse, tags=["indexes"],
-            summary="List the loaded indexes with their manifests")
+@router.get(
+    "/v1/indexes",
+    response_model=IndexesResponse,
+    tags=["indexes"],
+    summary="List the loaded indexes with their manifests",
+)
 async def list_indexes(state: StateDep) -> IndexesResponse:
     return IndexesResponse(indexes=[index_info(state, served) for served in state.registry.entries()])
 
@@ -58,16 +68,25 @@ async def healthz() -> HealthResponse:
     return HealthResponse()
 
 
-@router.get("/readyz", response_model=ReadyResponse, response_model_exclude_none=True, tags=["operations"],
-            responses={503: {"model": ReadyResponse}}, summary="Readiness: every configured index loaded")
+@router.get(
+    "/readyz",
+    response_model=ReadyResponse,
+    response_model_exclude_none=True,
+    tags=["operations"],
+    responses={503: {"model": ReadyResponse}},
+    summary="Readiness: every configured index loaded",
+)
 async def readyz(state: StateDep) -> ReadyResponse | JSONResponse:
     """200 ``ready``; 200 ``degraded`` when an index is loaded but one side cannot search (it still answers
     the other); 503 ``loading`` until every configured index is loaded."""
     loaded = state.registry.names()
     expected = state.expected_names()
     if expected and set(expected) <= set(loaded):
-        degraded = {served.name: f"sparse search unavailable: {served.searcher.index.sparse_error}"
-                    for served in state.registry.entries() if served.searcher.index.sparse_error}
+        degraded = {
+            served.name: f"sparse search unavailable: {served.searcher.index.sparse_error}"
+            for served in state.registry.entries()
+            if served.searcher.index.sparse_error
+        }
         if degraded:
             return ReadyResponse(status="degraded", indexes=loaded, degraded=degraded)
         return ReadyResponse(status="ready", indexes=loaded)
@@ -75,8 +94,13 @@ async def readyz(state: StateDep) -> ReadyResponse | JSONResponse:
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(state.settings.retry_after_s)})
 
 
-@router.get("/metrics", tags=["operations"], summary="Prometheus metrics",
-            response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    tags=["operations"],
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
 async def metrics(state: StateDep) -> Response:
     body, content_type = state.metrics.render()
     return Response(content=body, media_type=content_type)

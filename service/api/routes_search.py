@@ -48,27 +48,44 @@ def search_router(models: RequestModels) -> APIRouter:
     """The search routes, validating requests with ``models`` (built from the app's settings)."""
     router = APIRouter(prefix="/v1", tags=["search"])
 
-    @router.post("/search", response_model=SearchResponse, responses=BODY_ERRORS,
-                 summary="Search one query (all options)")
+    @router.post(
+        "/search", response_model=SearchResponse, responses=BODY_ERRORS, summary="Search one query (all options)"
+    )
     # The request models are derived per app (subclasses of SearchRequest etc. with its limits), which
     # FastAPI needs as the annotations themselves; mypy cannot take a variable as a type.
-    async def search_post(body: models.search, state: StateDep,  # type: ignore[name-defined]
-                          _slot: Admitted) -> SearchResponse:
+    async def search_post(
+        body: models.search,  # type: ignore[name-defined]
+        state: StateDep,
+        _slot: Admitted,
+    ) -> SearchResponse:
         (response,) = await run_search(state, body, [body.query])
         return response
 
-    @router.get("/search", response_model=SearchResponse, responses=ERRORS,
-                summary="Search one query (query-string options; no weights)")
-    async def search_get(params: Annotated[models.query_params, Query()],  # type: ignore[name-defined]
-                         state: StateDep,
-                         _slot: Admitted) -> SearchResponse:
+    @router.get(
+        "/search",
+        response_model=SearchResponse,
+        responses=ERRORS,
+        summary="Search one query (query-string options; no weights)",
+    )
+    async def search_get(
+        params: Annotated[models.query_params, Query()],  # type: ignore[name-defined]
+        state: StateDep,
+        _slot: Admitted,
+    ) -> SearchResponse:
         (response,) = await run_search(state, params, [params.q])
         return response
 
-    @router.post("/search/batch", response_model=BatchSearchResponse, responses=BODY_ERRORS,
-                 summary="Search several queries with the same options")
-    async def search_batch(body: models.batch, state: StateDep,  # type: ignore[name-defined]
-                           _slot: Admitted) -> BatchSearchResponse:
+    @router.post(
+        "/search/batch",
+        response_model=BatchSearchResponse,
+        responses=BODY_ERRORS,
+        summary="Search several queries with the same options",
+    )
+    async def search_batch(
+        body: models.batch,  # type: ignore[name-defined]
+        state: StateDep,
+        _slot: Admitted,
+    ) -> BatchSearchResponse:
         return BatchSearchResponse(results=await run_search(state, body, body.queries))
 
     return router

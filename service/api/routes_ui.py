@@ -41,8 +41,11 @@ router = APIRouter(include_in_schema=False)
 @cache
 def asset_names() -> frozenset[str]:
     """Names of the files the page may load from ``/ui/`` (the static folder's files of known types)."""
-    return frozenset(path.name for path in STATIC_DIR.iterdir()
-                     if path.is_file() and path.suffix in MEDIA_TYPES and path.name != PAGE)
+    return frozenset(
+        path.name
+        for path in STATIC_DIR.iterdir()
+        if path.is_file() and path.suffix in MEDIA_TYPES and path.name != PAGE
+    )
 
 
 def _serve(name: str) -> Response:

@@ -49,11 +49,20 @@ _RETRIEVER = r"^(dense|sparse(:[a-z]{2,3})?)$"
 Retriever = Annotated[str, StringConstraints(pattern=_RETRIEVER)]
 Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 # pydantic documents the key pattern but not that other keys are refused: say it (additionalProperties).
-Weights = Annotated[dict[Retriever, Weight], WithJsonSchema({
-    "type": "object", "patternProperties": {_RETRIEVER: {"type": "number", "minimum": 0.0}},
-    "additionalProperties": False})]
-_WEIGHTS_HELP = ("Weight per retriever (default 1.0 each): 'dense', 'sparse' (every language view) or one "
-                 "view such as 'sparse:fr', which takes precedence over 'sparse'.")
+Weights = Annotated[
+    dict[Retriever, Weight],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "patternProperties": {_RETRIEVER: {"type": "number", "minimum": 0.0}},
+            "additionalProperties": False,
+        }
+    ),
+]
+_WEIGHTS_HELP = (
+    "Weight per retriever (default 1.0 each): 'dense', 'sparse' (every language view) or one "
+    "view such as 'sparse:fr', which takes precedence over 'sparse'."
+)
 
 
 def _lang_code(value: str) -> str:
@@ -95,20 +104,32 @@ class SearchOptions(BaseModel):
     mode: Mode = Field("hybrid", description="dense (multilingual embeddings), sparse (BM25) or hybrid.")
     k: Count = Field(10, ge=1, le=10_000, description="Number of hits to return.")
     query_lang: LangCode | None = Field(None, description=f"{_LANG_HELP}; detected when absent.")
-    doc_langs: list[LangCode] | None = Field(None, min_length=1, description=(
-        "Only return documents in these languages."))
-    fusion: FusionMethod = Field("auto", description=(
-        "How hybrid mode fuses dense and sparse rankings: auto (language-aware weights from a fusion profile), "
-        "rrf or linear (fixed weights)."))
-    fusion_profile: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description=(
-        "Name of a shipped fusion profile for fusion=auto; default: the service's configured profile."))
+    doc_langs: list[LangCode] | None = Field(
+        None, min_length=1, description=("Only return documents in these languages.")
+    )
+    fusion: FusionMethod = Field(
+        "auto",
+        description=(
+            "How hybrid mode fuses dense and sparse rankings: auto (language-aware weights from a fusion profile), "
+            "rrf or linear (fixed weights)."
+        ),
+    )
+    fusion_profile: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description=("Name of a shipped fusion profile for fusion=auto; default: the service's configured profile."),
+    )
     normalization: Normalization = Field("minmax", description="Score normalization of linear fusion.")
     rrf_k: Count = Field(DEFAULT_RRF_K, ge=0, le=100_000, description="The k constant of RRF.")
     depth: Count = Field(100, ge=1, le=100_000, description="Candidates taken from each retriever.")
     explain: bool = Field(False, description="Return each hit's fusion arithmetic.")
-    translate_query: bool = Field(False, description=(
-        "BM25 searches the query machine-translated into each document language (cached); needs the "
-        "service's query_translator, else 400."))
+    translate_query: bool = Field(
+        False,
+        description=(
+            "BM25 searches the query machine-translated into each document language (cached); needs the "
+            "service's query_translator, else 400."
+        ),
+    )
 
     @field_validator("depth")
     @classmethod
@@ -129,19 +150,41 @@ class SearchOptions(BaseModel):
         weights = getattr(self, "weights", None)  # not in GET's query string
 
         return SearchParams(
-            mode=self.mode, k=self.k, query_lang=self.query_lang,
+            mode=self.mode,
+            k=self.k,
+            query_lang=self.query_lang,
             doc_langs=frozenset(self.doc_langs) if self.doc_langs else None,
-            fusion=self.fusion, normalization=self.normalization, profile=self.fusion_profile,
+            fusion=self.fusion,
+            normalization=self.normalization,
+            profile=self.fusion_profile,
             weights=dict(weights) if weights is not None else None,
-            rrf_k=self.rrf_k, depth=self.depth, explain=self.explain, translate_query=self.translate_query)
+            rrf_k=self.rrf_k,
+            depth=self.depth,
+            explain=self.explain,
+            translate_query=self.translate_query,
+        )
 
 
 class SearchRequest(SearchOptions):
     """Body of ``POST /v1/search``."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
-        "query": "effects of climate change on agriculture", "mode": "hybrid", "k": 10,
-        "query_lang": "en", "doc_langs": ["fr"], "fusion": "rrf", "explain": True}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": "effects of climate change on agriculture",
+                    "mode": "hybrid",
+                    "k": 10,
+                    "query_lang": "en",
+                    "doc_langs": ["fr"],
+                    "fusion": "rrf",
+                    "explain": True,
+                }
+            ]
+        },
+    )
 
     query: str = Field(min_length=1, max_length=100_000, description="The question, in any language.")
     weights: Weights | None = Field(None, description=_WEIGHTS_HELP)
@@ -155,8 +198,10 @@ class SearchRequest(SearchOptions):
 class SearchQueryParams(SearchOptions):
     """Query string of ``GET /v1/search`` (the POST options except ``weights``)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "q": "effects of climate change on agriculture", "mode": "dense", "k": 5}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"q": "effects of climate change on agriculture", "mode": "dense", "k": 5}]},
+    )
 
     q: str = Field(min_length=1, max_length=100_000, description="The question, in any language.")
 
@@ -169,11 +214,19 @@ class SearchQueryParams(SearchOptions):
 class BatchSearchRequest(SearchOptions):
     """Body of ``POST /v1/search/batch``: several queries, one set of options."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
-        "queries": ["climate change and agriculture", "Wie wirkt Koffein?"], "mode": "hybrid", "k": 5}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"queries": ["climate change and agriculture", "Wie wirkt Koffein?"], "mode": "hybrid", "k": 5}
+            ]
+        },
+    )
 
     queries: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(
-        min_length=1, max_length=100_000, description="The questions, in any language.")
+        min_length=1, max_length=100_000, description="The questions, in any language."
+    )
     weights: Weights | None = Field(None, description=_WEIGHTS_HELP)
 
     @field_validator("queries")
@@ -192,8 +245,10 @@ class RequestModels(NamedTuple):
 
 def _no_translation_model(value: bool) -> bool:
     if value:
-        raise ValueError("translate_query=true needs a query translation model, and this service has none: set "
-                         "service.query_translator (a Hugging Face id or local path)")
+        raise ValueError(
+            "translate_query=true needs a query translation model, and this service has none: set "
+            "service.query_translator (a Hugging Face id or local path)"
+        )
     return value
 
 
@@ -208,26 +263,54 @@ def request_models(settings: ServiceSettings) -> RequestModels:
         "rrf_k": (Count, Field(s.default_rrf_k, ge=0, le=100_000, description="The k constant of RRF.")),
         "depth": (Count, Field(s.default_depth, ge=1, le=s.max_depth, description="Candidates per retriever.")),
         # the names a request may give are the shipped profiles: say so in the OpenAPI document (an enum)
-        "fusion_profile": (Literal[tuple(shipped_profiles())] | None, Field(
-            None, description=SearchOptions.model_fields["fusion_profile"].description)),
+        "fusion_profile": (
+            Literal[tuple(shipped_profiles())] | None,
+            Field(None, description=SearchOptions.model_fields["fusion_profile"].description),
+        ),
     }
     if s.query_translator is None:  # the schema says what the service can do: no translation model, no QT
-        common["translate_query"] = (Annotated[bool, AfterValidator(_no_translation_model)], Field(
-            False, json_schema_extra={"enum": [False]}, description=(
-                "Query translation is off: this service has no query translation model (service.query_translator).")))
+        common["translate_query"] = (
+            Annotated[bool, AfterValidator(_no_translation_model)],
+            Field(
+                False,
+                json_schema_extra={"enum": [False]},
+                description=(
+                    "Query translation is off: this service has no query translation model (service.query_translator)."
+                ),
+            ),
+        )
     # one query: 1 to max_query_chars characters, not blank, no control character (TEXT_PATTERN says it)
-    text = Annotated[str, StringConstraints(min_length=1, max_length=s.max_query_chars),
-                     Field(json_schema_extra={"pattern": TEXT_PATTERN})]
-    search = create_model("SearchRequest", __base__=SearchRequest, __module__=__name__,
-                          query=(text, Field(description="The question, in any language.")), **common)
-    query_params = create_model("SearchQueryParams", __base__=SearchQueryParams, __module__=__name__,
-                                q=(text, Field(description="The question, in any language.")), **common)
-    batch = create_model("BatchSearchRequest", __base__=BatchSearchRequest, __module__=__name__,
-                         queries=(list[text], Field(min_length=1, max_length=s.max_batch)), **common)
+    text = Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=s.max_query_chars),
+        Field(json_schema_extra={"pattern": TEXT_PATTERN}),
+    ]
+    search = create_model(
+        "SearchRequest",
+        __base__=SearchRequest,
+        __module__=__name__,
+        query=(text, Field(description="The question, in any language.")),
+        **common,
+    )
+    query_params = create_model(
+        "SearchQueryParams",
+        __base__=SearchQueryParams,
+        __module__=__name__,
+        q=(text, Field(description="The question, in any language.")),
+        **common,
+    )
+    batch = create_model(
+        "BatchSearchRequest",
+        __base__=BatchSearchRequest,
+        __module__=__name__,
+        queries=(list[text], Field(min_length=1, max_length=s.max_batch)),
+        **common,
+    )
     return RequestModels(search=search, query_params=query_params, batch=batch)
 
 
 # --- responses -------------------------------------------------------------------------------------
+
 
 def plain(value: Any) -> Any:
     """Turn mappings, tuples, sets and numpy scalars into JSON-ready dicts, lists and numbers."""
@@ -255,11 +338,21 @@ class SourceResponse(BaseModel):
 class HitResponse(BaseModel):
     """One search hit."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "doc-42", "score": 0.0325, "lang": "fr", "title": "Changements climatiques et agriculture",
-        "snippet": "Les effets du réchauffement sur les rendements...",
-        "sources": {"dense": {"rank": 1, "score": 0.83}, "sparse:fr": {"rank": 2, "score": 11.2}},
-        "explanation": None}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "doc-42",
+                    "score": 0.0325,
+                    "lang": "fr",
+                    "title": "Changements climatiques et agriculture",
+                    "snippet": "Les effets du réchauffement sur les rendements...",
+                    "sources": {"dense": {"rank": 1, "score": 0.83}, "sparse:fr": {"rank": 2, "score": 11.2}},
+                    "explanation": None,
+                }
+            ]
+        }
+    )
 
     id: str
     score: float
@@ -273,10 +366,20 @@ class HitResponse(BaseModel):
 class SearchResponse(BaseModel):
     """Answer to one query."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "index": "clirudit", "query": "climate change and agriculture", "query_lang": "en", "mode": "hybrid",
-        "hits": [HitResponse.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
-        "timings_ms": {"dense": 4.1, "sparse": 2.7, "fusion": 0.1, "total": 7.3}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "index": "clirudit",
+                    "query": "climate change and agriculture",
+                    "query_lang": "en",
+                    "mode": "hybrid",
+                    "hits": [HitResponse.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
+                    "timings_ms": {"dense": 4.1, "sparse": 2.7, "fusion": 0.1, "total": 7.3},
+                }
+            ]
+        }
+    )
 
     index: str = Field(description="Name of the index that answered.")
     query: str
@@ -284,28 +387,51 @@ class SearchResponse(BaseModel):
     mode: Mode
     hits: list[HitResponse]
     timings_ms: dict[str, float]
-    warnings: list[str] = Field(default_factory=list, description=(
-        "Why the answer is degraded, e.g. hybrid results without BM25 when the Java runtime is unavailable."))
+    warnings: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Why the answer is degraded, e.g. hybrid results without BM25 when the Java runtime is unavailable."
+        ),
+    )
 
     @classmethod
     def from_result(cls, index: str, result: SearchResult) -> SearchResponse:
         """Build the response from the searcher's ``SearchResult``."""
-        hits = [HitResponse(
-            id=hit.doc_id, score=float(hit.score), lang=hit.lang, title=hit.title, snippet=hit.snippet,
-            sources={name: SourceResponse(rank=int(src.rank), score=float(src.score))
-                     for name, src in hit.sources.items()} if hit.sources is not None else None,
-            explanation=plain(hit.explanation) if hit.explanation is not None else None,
-        ) for hit in result.hits]
-        return cls(index=index, query=result.query, query_lang=result.query_lang, mode=result.mode,
-                   hits=hits, timings_ms={str(k): float(v) for k, v in result.timings_ms.items()},
-                   warnings=list(result.warnings))
+        hits = [
+            HitResponse(
+                id=hit.doc_id,
+                score=float(hit.score),
+                lang=hit.lang,
+                title=hit.title,
+                snippet=hit.snippet,
+                sources={
+                    name: SourceResponse(rank=int(src.rank), score=float(src.score))
+                    for name, src in hit.sources.items()
+                }
+                if hit.sources is not None
+                else None,
+                explanation=plain(hit.explanation) if hit.explanation is not None else None,
+            )
+            for hit in result.hits
+        ]
+        return cls(
+            index=index,
+            query=result.query,
+            query_lang=result.query_lang,
+            mode=result.mode,
+            hits=hits,
+            timings_ms={str(k): float(v) for k, v in result.timings_ms.items()},
+            warnings=list(result.warnings),
+        )
+
+
+_SEARCH_RESPONSE_EXAMPLES = SearchResponse.model_config["json_schema_extra"]["examples"]  # type: ignore[index]
 
 
 class BatchSearchResponse(BaseModel):
     """Answers to a batch, in the order of the queries."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "results": SearchResponse.model_config["json_schema_extra"]["examples"]}]})  # type: ignore[index]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"results": _SEARCH_RESPONSE_EXAMPLES}]})
 
     results: list[SearchResponse]
 
@@ -313,10 +439,21 @@ class BatchSearchResponse(BaseModel):
 class DocumentResponse(BaseModel):
     """A stored document."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "index": "clirudit", "id": "doc-42", "lang": "fr", "title": "Changements climatiques et agriculture",
-        "text": "Les effets du réchauffement...", "views": {"en": "The effects of warming..."},
-        "metadata": {"year": 2019}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "index": "clirudit",
+                    "id": "doc-42",
+                    "lang": "fr",
+                    "title": "Changements climatiques et agriculture",
+                    "text": "Les effets du réchauffement...",
+                    "views": {"en": "The effects of warming..."},
+                    "metadata": {"year": 2019},
+                }
+            ]
+        }
+    )
 
     index: str
     id: str
@@ -329,16 +466,33 @@ class DocumentResponse(BaseModel):
     @classmethod
     def from_document(cls, index: str, doc: Document) -> DocumentResponse:
         """Build the response from an ``indexing.documents.Document``."""
-        return cls(index=index, id=doc.id, lang=doc.lang, title=doc.title, text=doc.text,
-                   views=dict(doc.views), metadata=plain(doc.metadata))
+        return cls(
+            index=index,
+            id=doc.id,
+            lang=doc.lang,
+            title=doc.title,
+            text=doc.text,
+            views=dict(doc.views),
+            metadata=plain(doc.metadata),
+        )
 
 
 class IndexInfo(BaseModel):
     """One loaded index."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "name": "clirudit", "default": True, "path": "/srv/indexes/clirudit",
-        "loaded_at": "2025-01-01T12:00:00+00:00", "manifest": {"format_version": 1, "doc_count": 1234}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "clirudit",
+                    "default": True,
+                    "path": "/srv/indexes/clirudit",
+                    "loaded_at": "2025-01-01T12:00:00+00:00",
+                    "manifest": {"format_version": 1, "doc_count": 1234},
+                }
+            ]
+        }
+    )
 
     name: str
     default: bool = Field(description="Whether requests without 'index' use this one.")
@@ -347,11 +501,13 @@ class IndexInfo(BaseModel):
     manifest: dict[str, Any] = Field(description="The index's manifest.json.")
 
 
+_INDEX_INFO_EXAMPLES = IndexInfo.model_config["json_schema_extra"]["examples"]  # type: ignore[index]
+
+
 class IndexesResponse(BaseModel):
     """Every loaded index."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "indexes": IndexInfo.model_config["json_schema_extra"]["examples"]}]})  # type: ignore[index]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"indexes": _INDEX_INFO_EXAMPLES}]})
 
     indexes: list[IndexInfo]
 
@@ -367,15 +523,27 @@ class HealthResponse(BaseModel):
 class ReadyResponse(BaseModel):
     """Readiness: every configured index is loaded (``degraded``: loaded, but a side cannot search)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"status": "ready", "indexes": ["clirudit"]},
-        {"status": "degraded", "indexes": ["clirudit"],
-         "degraded": {"clirudit": "sparse search unavailable: the Java runtime failed to start"}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "ready", "indexes": ["clirudit"]},
+                {
+                    "status": "degraded",
+                    "indexes": ["clirudit"],
+                    "degraded": {"clirudit": "sparse search unavailable: the Java runtime failed to start"},
+                },
+            ]
+        }
+    )
 
     status: Literal["ready", "degraded", "loading"]
     indexes: list[str]
-    degraded: dict[str, str] | None = Field(None, description=(
-        "Index name -> what does not work and why (e.g. BM25 without a Java runtime); absent when all is well."))
+    degraded: dict[str, str] | None = Field(
+        None,
+        description=(
+            "Index name -> what does not work and why (e.g. BM25 without a Java runtime); absent when all is well."
+        ),
+    )
 
 
 class ReloadRequest(BaseModel):
@@ -389,9 +557,16 @@ class ReloadRequest(BaseModel):
 class ReloadResponse(BaseModel):
     """What was reloaded."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "reloaded": [IndexInfo.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
-        "took_ms": 812.5}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reloaded": [IndexInfo.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
+                    "took_ms": 812.5,
+                }
+            ]
+        }
+    )
 
     reloaded: list[IndexInfo]
     took_ms: float
@@ -400,8 +575,11 @@ class ReloadResponse(BaseModel):
 class ErrorResponse(BaseModel):
     """Body of every error response."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"error": "DocumentNotFoundError", "detail": "no document 'doc-9' in index 'clirudit'"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"error": "DocumentNotFoundError", "detail": "no document 'doc-9' in index 'clirudit'"}]
+        }
+    )
 
     error: str = Field(description="Error type.")
     detail: str | list[dict[str, Any]] = Field(description="Message, or one entry per invalid field.")

@@ -21,8 +21,10 @@ from passerelle.service.query_translation import ROUTE_PATTERN
 Mode = Literal["dense", "sparse", "hybrid"]
 
 MIN_API_KEY_CHARS = 16
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 
 def index_name(path: Path) -> str:
@@ -33,56 +35,104 @@ def index_name(path: Path) -> str:
 class ServiceSettings(BaseModel):
     """What the service loads, where it listens, and the limits it enforces on each request."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
-        "indexes": ["indexes/clirudit"], "host": "127.0.0.1", "port": 8000, "max_k": 100,
-        "cors_origins": ["http://localhost:3000"], "default_mode": "hybrid"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "indexes": ["indexes/clirudit"],
+                    "host": "127.0.0.1",
+                    "port": 8000,
+                    "max_k": 100,
+                    "cors_origins": ["http://localhost:3000"],
+                    "default_mode": "hybrid",
+                }
+            ]
+        },
+    )
 
-    indexes: list[Path] = Field(default_factory=list, description=(
-        "Index directories to load; each is served under its directory name, the first is the default."))
+    indexes: list[Path] = Field(
+        default_factory=list,
+        description=("Index directories to load; each is served under its directory name, the first is the default."),
+    )
     host: str = Field("127.0.0.1", description="Interface to bind; loopback unless you mean to expose it.")
     port: int = Field(8000, ge=1, le=65535)
-    api_key: SecretStr | None = Field(None, description=(
-        f"Key for the admin routes (X-API-Key header), at least {MIN_API_KEY_CHARS} characters. "
-        "Without one the admin routes are disabled."))
+    api_key: SecretStr | None = Field(
+        None,
+        description=(
+            f"Key for the admin routes (X-API-Key header), at least {MIN_API_KEY_CHARS} characters. "
+            "Without one the admin routes are disabled."
+        ),
+    )
     max_k: int = Field(100, ge=1, le=10_000, description="Largest k a request may ask for.")
     max_depth: int = Field(1000, ge=1, le=100_000, description="Largest candidate depth per retriever.")
     max_query_chars: int = Field(1000, ge=1, le=100_000, description="Longest query accepted.")
     max_batch: int = Field(256, ge=1, le=100_000, description="Most queries in one batch request.")
-    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=1 << 30, description=(
-        "Largest request body accepted, in bytes; a larger one gets 413 before it is read. The default "
-        "holds a full default batch (256 queries of 1000 characters) sent as ASCII JSON, 6 bytes a character."))
-    max_concurrency: int = Field(32, ge=1, le=10_000, description=(
-        "Search requests answered at once; more get 503 with Retry-After."))
+    max_body_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        le=1 << 30,
+        description=(
+            "Largest request body accepted, in bytes; a larger one gets 413 before it is read. The default "
+            "holds a full default batch (256 queries of 1000 characters) sent as ASCII JSON, 6 bytes a character."
+        ),
+    )
+    max_concurrency: int = Field(
+        32, ge=1, le=10_000, description=("Search requests answered at once; more get 503 with Retry-After.")
+    )
     retry_after_s: int = Field(1, ge=1, le=3600, description="Retry-After header value on 503.")
-    cors_origins: list[str] = Field(default_factory=list, description=(
-        "Origins allowed by CORS, e.g. 'https://example.org'; empty (the default) allows none."))
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description=("Origins allowed by CORS, e.g. 'https://example.org'; empty (the default) allows none."),
+    )
     default_mode: Mode = "hybrid"
     default_k: int = Field(10, ge=1)
     default_fusion: FusionMethod = "auto"
-    fusion_profile: str = Field("default", description=(
-        "Fusion profile of fusion=auto: a shipped profile name or a profile JSON file path."))
+    fusion_profile: str = Field(
+        "default", description=("Fusion profile of fusion=auto: a shipped profile name or a profile JSON file path.")
+    )
     default_normalization: Normalization = "minmax"
     default_rrf_k: int = Field(DEFAULT_RRF_K, ge=0, le=100_000)
     default_depth: int = Field(100, ge=1)
-    verify: Literal["full", "size", "none"] = Field("size", description=(
-        "File checks each time an index is loaded or reloaded: 'size' (fast: catches missing and truncated "
-        "files), 'full' (sha256 of every file: also catches same-size corruption; reads the whole index) or "
-        "'none'."))
-    query_threads: int | None = Field(1, ge=1, le=1024, description=(
-        "CPU threads one search may use in the query encoder and FAISS. 1 (the default) suits a server: "
-        "concurrent requests use the other cores, where more threads per query would oversubscribe them "
-        "(measured: docs/BENCHMARKS.md). null: every core."))
-    micro_batch: int = Field(16, ge=1, le=1024, description=(
-        "Concurrent single-query requests are answered together in batches of up to this many queries "
-        "(never waiting for a batch to fill); 1 answers each request on its own."))
-    search_workers: int = Field(2, ge=1, le=256, description=(
-        "Threads answering those batches, per index."))
-    query_translator: str | dict[str, str] | None = Field(None, description=(
-        "Query translation for translate_query=true (BM25 on the query translated into the document "
-        "languages): one Hugging Face seq2seq id or local path for every pair (NLLB, M2M), or one per pair "
-        "as Marian models are: {\"en-fr\": \"Helsinki-NLP/opus-mt-en-fr\", \"de\": ..., \"*\": ...} (keys "
-        "'src-tgt', 'tgt' or '*'; a view no model translates into gets the original query). None (the "
-        "default): translate_query is refused."))
+    verify: Literal["full", "size", "none"] = Field(
+        "size",
+        description=(
+            "File checks each time an index is loaded or reloaded: 'size' (fast: catches missing and truncated "
+            "files), 'full' (sha256 of every file: also catches same-size corruption; reads the whole index) or "
+            "'none'."
+        ),
+    )
+    query_threads: int | None = Field(
+        1,
+        ge=1,
+        le=1024,
+        description=(
+            "CPU threads one search may use in the query encoder and FAISS. 1 (the default) suits a server: "
+            "concurrent requests use the other cores, where more threads per query would oversubscribe them "
+            "(measured: docs/BENCHMARKS.md). null: every core."
+        ),
+    )
+    micro_batch: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description=(
+            "Concurrent single-query requests are answered together in batches of up to this many queries "
+            "(never waiting for a batch to fill); 1 answers each request on its own."
+        ),
+    )
+    search_workers: int = Field(2, ge=1, le=256, description=("Threads answering those batches, per index."))
+    query_translator: str | dict[str, str] | None = Field(
+        None,
+        description=(
+            "Query translation for translate_query=true (BM25 on the query translated into the document "
+            "languages): one Hugging Face seq2seq id or local path for every pair (NLLB, M2M), or one per pair "
+            'as Marian models are: {"en-fr": "Helsinki-NLP/opus-mt-en-fr", "de": ..., "*": ...} (keys '
+            "'src-tgt', 'tgt' or '*'; a view no model translates into gets the original query). None (the "
+            "default): translate_query is refused."
+        ),
+    )
     docs_enabled: bool = Field(True, description="Serve the OpenAPI UI at /docs and /redoc.")
 
     @field_validator("host")
@@ -101,8 +151,10 @@ class ServiceSettings(BaseModel):
         if isinstance(value, dict):
             bad = [key for key in value if not ROUTE_PATTERN.match(key)]
             if bad or not value:
-                raise ValueError(f"query_translator routes must be keyed 'src-tgt' (en-fr), 'tgt' (fr) or '*', "
-                                 f"got {bad or 'no route'}")
+                raise ValueError(
+                    f"query_translator routes must be keyed 'src-tgt' (en-fr), 'tgt' (fr) or '*', "
+                    f"got {bad or 'no route'}"
+                )
             empty = [key for key, model in value.items() if not model.strip()]
             if empty:
                 raise ValueError(f"query_translator route(s) {empty} name no model")
@@ -119,7 +171,8 @@ class ServiceSettings(BaseModel):
         if len(secret) < MIN_API_KEY_CHARS or secret != secret.strip():
             raise ValueError(
                 f"api_key must have at least {MIN_API_KEY_CHARS} characters and no surrounding spaces; "
-                "generate one with `python -c 'import secrets; print(secrets.token_urlsafe())'`")
+                "generate one with `python -c 'import secrets; print(secrets.token_urlsafe())'`"
+            )
         return value
 
     @field_validator("cors_origins")
@@ -127,11 +180,17 @@ class ServiceSettings(BaseModel):
     def _check_origins(cls, value: list[str]) -> list[str]:
         for origin in value:
             if origin == "*":
-                raise ValueError("cors_origins '*' would let any web page query the service; "
-                                 "list the origins explicitly")
+                raise ValueError(
+                    "cors_origins '*' would let any web page query the service; list the origins explicitly"
+                )
             parts = urlsplit(origin)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") \
-                    or parts.query or parts.fragment:
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+            ):
                 raise ValueError(f"cors origin {origin!r} must look like 'https://host[:port]'")
         return [origin.rstrip("/") for origin in value]
 
@@ -141,8 +200,9 @@ class ServiceSettings(BaseModel):
         names = [index_name(path) for path in value]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise ValueError(f"indexes are served by directory name and {duplicates} appears twice; "
-                             "rename one directory")
+            raise ValueError(
+                f"indexes are served by directory name and {duplicates} appears twice; rename one directory"
+            )
         return value
 
     @model_validator(mode="after")
@@ -150,8 +210,7 @@ class ServiceSettings(BaseModel):
         if self.default_k > self.max_k:
             raise ValueError(f"default_k ({self.default_k}) is larger than max_k ({self.max_k})")
         if self.default_depth > self.max_depth:
-            raise ValueError(
-                f"default_depth ({self.default_depth}) is larger than max_depth ({self.max_depth})")
+            raise ValueError(f"default_depth ({self.default_depth}) is larger than max_depth ({self.max_depth})")
         return self
 
     @property

@@ -67,9 +67,15 @@ def open_searcher(path: Path, settings: ServiceSettings) -> Searcher:
     translator = shared_query_translator(routes_key(setting)) if setting else None
     if translator is not None:
         translator.warm_up()
-    return Searcher.open(path, verify=settings.verify, fusion_profile=settings.fusion_profile,
-                         query_threads=settings.query_threads, micro_batch=settings.micro_batch,
-                         search_workers=settings.search_workers, query_translator=translator)
+    return Searcher.open(
+        path,
+        verify=settings.verify,
+        fusion_profile=settings.fusion_profile,
+        query_threads=settings.query_threads,
+        micro_batch=settings.micro_batch,
+        search_workers=settings.search_workers,
+        query_translator=translator,
+    )
 
 
 class IndexRegistry:
@@ -157,7 +163,8 @@ class Admission:
                 self.metrics.rejected.inc()
             raise ServiceUnavailableError(
                 f"all {self.limit} search slots are busy; retry in {self.retry_after_s} s",
-                retry_after_s=self.retry_after_s)
+                retry_after_s=self.retry_after_s,
+            )
         self.active += 1
         if self.metrics is not None:
             self.metrics.in_flight.inc()

@@ -11,37 +11,70 @@ from passerelle.bench.report import fmt, memory_per_100k, recommend, render_mark
 
 
 def _row(system: str, concurrency: int, qps: float, p50: float) -> dict[str, Any]:
-    return {"system": system, "concurrency": concurrency, "queries": 10, "seconds": 10 / qps, "qps": qps,
-            "p50_ms": p50, "p99_ms": 2 * p50, "mean_ms": p50, "qps_vs_ref": None}
+    return {
+        "system": system,
+        "concurrency": concurrency,
+        "queries": 10,
+        "seconds": 10 / qps,
+        "qps": qps,
+        "p50_ms": p50,
+        "p99_ms": 2 * p50,
+        "mean_ms": p50,
+        "qps_vs_ref": None,
+    }
 
 
 def _kind(kind: str, p50: float, recall: float) -> dict[str, Any]:
-    return {"kind": kind, "build_s": 1.0, "faiss_mb": 10.0, "dense_p50_ms_all_cores": 1.0, "dense_p50_ms_1_thread": 0.5,
-            "recall@10": recall, "hybrid": {"p50_ms": p50, "p99_ms": 2 * p50, "qps": 1000 / p50},
-            "stages_p50_ms": {"encode": 1.0}}
+    return {
+        "kind": kind,
+        "build_s": 1.0,
+        "faiss_mb": 10.0,
+        "dense_p50_ms_all_cores": 1.0,
+        "dense_p50_ms_1_thread": 0.5,
+        "recall@10": recall,
+        "hybrid": {"p50_ms": p50, "p99_ms": 2 * p50, "qps": 1000 / p50},
+        "stages_p50_ms": {"encode": 1.0},
+    }
 
 
 def _size(n: int, peak: float, kinds: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"documents": n, "build_without_encoding_s": 3.0, "disk_mb": {"docs.sqlite": 1.0, "sparse": 2.0},
-            "kinds": kinds, "serving": {"rss_ready_mb": peak - 10, "peak_rss_mb": peak, "http": {"p50_ms": 9.0}}}
+    return {
+        "documents": n,
+        "build_without_encoding_s": 3.0,
+        "disk_mb": {"docs.sqlite": 1.0, "sparse": 2.0},
+        "kinds": kinds,
+        "serving": {"rss_ready_mb": peak - 10, "peak_rss_mb": peak, "http": {"p50_ms": 9.0}},
+    }
 
 
 def _with_all_cores(kind: dict[str, Any], p50: float) -> dict[str, Any]:
-    return {**kind, "hybrid_all_cores": {"p50_ms": p50, "p99_ms": 2 * p50, "qps": 1000 / p50},
-            "stages_p50_ms_all_cores": {"encode": 2.0}}
+    return {
+        **kind,
+        "hybrid_all_cores": {"p50_ms": p50, "p99_ms": 2 * p50, "qps": 1000 / p50},
+        "stages_p50_ms_all_cores": {"encode": 2.0},
+    }
 
 
 SHIPPED = {"query_threads": 1, "micro_batch": 16, "search_workers": 2}
-SCALE = {"base_documents": 100, "queries": 10, "skipped": ["hnsw at 1,000,000 documents"], "shipped_settings": SHIPPED,
-         "options": {"perturbation": {"drop": 0.1, "swap": 0.1, "sigma": 0.02, "seed": 0}},
-         "sizes": [_size(10_000, 500.0, [_kind("flat", 12.0, 1.0), _kind("hnsw", 8.0, 0.99)]),
-                   _size(100_000, 800.0, [_with_all_cores(_kind("flat", 30.0, 1.0), 45.0), _kind("hnsw", 9.0, 0.97),
-                                          _kind("ivf-pq", 7.0, 0.60)])]}
+SCALE = {
+    "base_documents": 100,
+    "queries": 10,
+    "skipped": ["hnsw at 1,000,000 documents"],
+    "shipped_settings": SHIPPED,
+    "options": {"perturbation": {"drop": 0.1, "swap": 0.1, "sigma": 0.02, "seed": 0}},
+    "sizes": [
+        _size(10_000, 500.0, [_kind("flat", 12.0, 1.0), _kind("hnsw", 8.0, 0.99)]),
+        _size(
+            100_000,
+            800.0,
+            [_with_all_cores(_kind("flat", 30.0, 1.0), 45.0), _kind("hnsw", 9.0, 0.97), _kind("ivf-pq", 7.0, 0.60)],
+        ),
+    ],
+}
 
 
 def test_fmt_and_table() -> None:
-    assert [fmt(v) for v in (None, 1234, 0.12345, 12.345, 1234.5, "x")] == ["–", "1,234", "0.123", "12.3", "1,234",
-                                                                            "x"]
+    assert [fmt(v) for v in (None, 1234, 0.12345, 12.345, 1234.5, "x")] == ["–", "1,234", "0.123", "12.3", "1,234", "x"]
     assert table(["a", "b"], [(1, None)]) == ["| a | b |", "|---|---|", "| 1 | – |", ""]
 
 
@@ -60,20 +93,34 @@ def _batched(row: dict[str, Any], batches: int) -> dict[str, Any]:
 
 
 def _search_report() -> dict[str, Any]:
-    return {"index": {"documents": 100, "encoder": "usem3", "faiss": "flat", "sparse_view": "fr"}, "queries": 10,
-              "options": {"k": 10, "depth": 100, "concurrency": [1, 8]}, "shipped_settings": SHIPPED,
-              "rows": [_batched(_row("passerelle", 1, 50.0, 20.0), 10), _row("pyserini-hybrid", 1, 20.0, 50.0),
-                       _batched(_row("passerelle", 8, 30.0, 200.0), 4), _row("pyserini-hybrid", 8, 20.0, 400.0)],
-              "ndcg@10": {"passerelle": 0.61, "pyserini-hybrid": 0.55},
-              "agreement@10": {"passerelle-sparse vs pyserini-lucene": 1.0},
-              "descriptions": {"passerelle": "ours", "pyserini-hybrid": "theirs"}}
+    return {
+        "index": {"documents": 100, "encoder": "usem3", "faiss": "flat", "sparse_view": "fr"},
+        "queries": 10,
+        "options": {"k": 10, "depth": 100, "concurrency": [1, 8]},
+        "shipped_settings": SHIPPED,
+        "rows": [
+            _batched(_row("passerelle", 1, 50.0, 20.0), 10),
+            _row("pyserini-hybrid", 1, 20.0, 50.0),
+            _batched(_row("passerelle", 8, 30.0, 200.0), 4),
+            _row("pyserini-hybrid", 8, 20.0, 400.0),
+        ],
+        "ndcg@10": {"passerelle": 0.61, "pyserini-hybrid": 0.55},
+        "agreement@10": {"passerelle-sparse vs pyserini-lucene": 1.0},
+        "descriptions": {"passerelle": "ours", "pyserini-hybrid": "theirs"},
+    }
 
 
 def test_markdown_has_every_section_and_honest_verdicts() -> None:
     search = _search_report()
-    results = {"command": "passerelle bench all", "started_at": "then", "finished_at": "now",
-               "machine": {"cpu": "cpu", "cores": 2, "load_average": [0.5, 0.6, 0.7], "packages": {"faiss-cpu": "1"}},
-               "load_end": [0.9, 0.8, 0.7], "search": {"demo": search}, "scale": SCALE}
+    results = {
+        "command": "passerelle bench all",
+        "started_at": "then",
+        "finished_at": "now",
+        "machine": {"cpu": "cpu", "cores": 2, "load_average": [0.5, 0.6, 0.7], "packages": {"faiss-cpu": "1"}},
+        "load_end": [0.9, 0.8, 0.7],
+        "search": {"demo": search},
+        "scale": SCALE,
+    }
     text = render_markdown(results, plot_name="plot.png")
     for heading in ("## Machine", "## Goals", "## Search: demo", "## Scale", "### Memory while serving"):
         assert heading in text
@@ -102,8 +149,13 @@ def test_old_results_with_the_one_thread_what_if_still_render() -> None:
     search["rows"] = [{k: v for k, v in r.items() if k not in ("batches", "mean_batch")} for r in search["rows"]]
     search["rows"].append(_row("passerelle-1t", 8, 45.0, 150.0))
     search["descriptions"]["passerelle-1t"] = "what-if, not the shipped default"
-    old_kind = {**_kind("flat", 30.0, 1.0), "dense_p50_ms": 1.5, "dense_p50_ms_1t": 0.7,
-                "hybrid_1t": {"p50_ms": 15.0, "p99_ms": 30.0, "qps": 66.7}, "stages_p50_ms_1t": {"encode": 0.25}}
+    old_kind = {
+        **_kind("flat", 30.0, 1.0),
+        "dense_p50_ms": 1.5,
+        "dense_p50_ms_1t": 0.7,
+        "hybrid_1t": {"p50_ms": 15.0, "p99_ms": 30.0, "qps": 66.7},
+        "stages_p50_ms_1t": {"encode": 0.25},
+    }
     for key in ("dense_p50_ms_all_cores", "dense_p50_ms_1_thread"):
         del old_kind[key]
     scale = {**SCALE, "sizes": [_size(100_000, 800.0, [old_kind])]}
@@ -146,12 +198,17 @@ def test_saved_stages_merge_into_one_report(tmp_path: Path) -> None:
 
     with pytest.raises(BenchmarkError, match="no benchmark results"):
         load_results(tmp_path)
-    meta = {"command": "passerelle bench all", "started_at": "then", "machine": {"cores": 2},
-            "stages": {"search": {"seconds": 90.0, "load_start": [0.5], "load_end": [1.5]}}}
+    meta = {
+        "command": "passerelle bench all",
+        "started_at": "then",
+        "machine": {"cores": 2},
+        "stages": {"search": {"seconds": 90.0, "load_start": [0.5], "load_end": [1.5]}},
+    }
     (tmp_path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     (tmp_path / "search.json").write_text(json.dumps({"real": _search_report()}), encoding="utf-8")
-    (tmp_path / "scale.json").write_text(json.dumps({**SCALE, "search": {"synthetic-100k": _search_report()}}),
-                                         encoding="utf-8")
+    (tmp_path / "scale.json").write_text(
+        json.dumps({**SCALE, "search": {"synthetic-100k": _search_report()}}), encoding="utf-8"
+    )
     (tmp_path / "scale-search.json").write_text(json.dumps({"synthetic-1000k": _search_report()}), encoding="utf-8")
     results = load_results(tmp_path)
     assert list(results["search"]) == ["real", "synthetic-100k", "synthetic-1000k"]

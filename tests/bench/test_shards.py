@@ -21,14 +21,47 @@ def test_take_corpus_keeps_the_first_non_empty_lines(tmp_path: Path) -> None:
 
 
 def test_markdown_tables_show_rates_and_overheads() -> None:
-    report = {"docs": 3000, "collection": "biomed-en-fr", "encoder": "usem3", "shards": 2, "queries": 200,
-              "builds": [{"engine": "local (1 index)", "workers": None, "build_s": 40.0, "docs_per_s": 75.0,
-                          "startup_s": 0.0, "warmup_s": 3.5, "docs_per_s_cold": 69.0},
-                         {"engine": "ray (2 shards)", "workers": 2, "build_s": 25.0, "docs_per_s": 120.0,
-                          "startup_s": 6.0, "warmup_s": 9.0, "docs_per_s_cold": 75.0}],
-              "merge": [{"mode": "sparse", "single_p50_ms": 4.0, "sharded_p50_ms": 4.5, "overhead_p50_ms": 0.5,
-                         "overhead_pct": 12.5, "paired_median_ms": 0.4, "single_p99_ms": 9.0, "sharded_p99_ms": 10.0,
-                         "single_sparse_stage_p50_ms": 3.0, "sharded_sparse_stage_p50_ms": 3.4}]}
+    report = {
+        "docs": 3000,
+        "collection": "biomed-en-fr",
+        "encoder": "usem3",
+        "shards": 2,
+        "queries": 200,
+        "builds": [
+            {
+                "engine": "local (1 index)",
+                "workers": None,
+                "build_s": 40.0,
+                "docs_per_s": 75.0,
+                "startup_s": 0.0,
+                "warmup_s": 3.5,
+                "docs_per_s_cold": 69.0,
+            },
+            {
+                "engine": "ray (2 shards)",
+                "workers": 2,
+                "build_s": 25.0,
+                "docs_per_s": 120.0,
+                "startup_s": 6.0,
+                "warmup_s": 9.0,
+                "docs_per_s_cold": 75.0,
+            },
+        ],
+        "merge": [
+            {
+                "mode": "sparse",
+                "single_p50_ms": 4.0,
+                "sharded_p50_ms": 4.5,
+                "overhead_p50_ms": 0.5,
+                "overhead_pct": 12.5,
+                "paired_median_ms": 0.4,
+                "single_p99_ms": 9.0,
+                "sharded_p99_ms": 10.0,
+                "single_sparse_stage_p50_ms": 3.0,
+                "sharded_sparse_stage_p50_ms": 3.4,
+            }
+        ],
+    }
     text = to_markdown(report)
     assert "3,000 documents of biomed-en-fr, encoder usem3, 2 shards." in text
     assert f"warm-up build s ({WARMUP_DOCS} docs)" in text

@@ -35,8 +35,11 @@ def test_search_bench_report_structure(sample_usem3_index: Path, sample: tuple, 
         assert len(row["qps_rounds"]) == options.rounds and round(row["qps"], 1) in row["qps_rounds"]
         assert row["qps_vs_ref"] is not None
     shipped = ServiceSettings()
-    assert report["shipped_settings"] == {"query_threads": shipped.query_threads, "micro_batch": shipped.micro_batch,
-                                          "search_workers": shipped.search_workers}
+    assert report["shipped_settings"] == {
+        "query_threads": shipped.query_threads,
+        "micro_batch": shipped.micro_batch,
+        "search_workers": shipped.search_workers,
+    }
     # The shipped searcher micro-batches: one caller at a time gets batches of exactly 1; two callers get
     # batches of 1 or 2 holding the 5 timed queries (warm-up excluded). The contrasts and the others do not batch.
     by = {(r["system"], r["concurrency"]): r for r in report["rows"]}
@@ -49,12 +52,16 @@ def test_search_bench_report_structure(sample_usem3_index: Path, sample: tuple, 
     assert all(r["qps_vs_ref"] == 1.0 for r in report["rows"] if r["system"] == "pyserini-hybrid")
     # Same Lucene files and analyzer, same FAISS file and encoder: the raw libraries find the same top 10.
     # search_batch answers exactly what search answers, query by query.
-    assert report["agreement@10"] == {"passerelle-sparse vs pyserini-lucene": 1.0,
-                                      "passerelle-dense vs faiss+encoder": 1.0,
-                                      "passerelle batch vs passerelle": 1.0}
+    assert report["agreement@10"] == {
+        "passerelle-sparse vs pyserini-lucene": 1.0,
+        "passerelle-dense vs faiss+encoder": 1.0,
+        "passerelle batch vs passerelle": 1.0,
+    }
     batch = report["batch_rows"]
     assert [(r["system"], r["batch"], r["queries"]) for r in batch] == [
-        ("passerelle (batch 2)", 2, 5), ("pyserini-hybrid (batch_search 2)", 2, 5)]
+        ("passerelle (batch 2)", 2, 5),
+        ("pyserini-hybrid (batch_search 2)", 2, 5),
+    ]
     assert batch[1]["qps_vs_ref"] == 1.0
     ndcg = report["ndcg@10"]
     assert set(ndcg) == set(IN_PROCESS)
@@ -85,8 +92,7 @@ def test_pyserini_faiss_dir_matches_rows(sample_usem3_index: Path, tmp_path: Pat
 @pytest.mark.slow
 def test_search_bench_over_http(sample_usem3_index: Path, sample: tuple, tmp_path: Path) -> None:
     queries, qrels = sample
-    options = SearchBenchOptions(concurrency=(1, 2), max_queries=4, warmup=1,
-                                 systems=("passerelle-http", "passerelle"))
+    options = SearchBenchOptions(concurrency=(1, 2), max_queries=4, warmup=1, systems=("passerelle-http", "passerelle"))
     report = benchmark_search(sample_usem3_index, queries, tmp_path, qrels=qrels, options=options)
     assert [r["system"] for r in report["rows"]] == ["passerelle-http"] * 2 + ["passerelle"] * 2
     assert report["ndcg@10"]["passerelle-http"] == report["ndcg@10"]["passerelle"]  # same searcher, same hits
@@ -99,12 +105,14 @@ def test_bm25_build_bench(tmp_path: Path) -> None:
     from passerelle.bench.bm25_build import benchmark_bm25_build
 
     report = benchmark_bm25_build(SAMPLE_DIR / "corpus.jsonl", tmp_path, lang="fr", pyserini_cli=False)
-    french = sum(1 for line in (SAMPLE_DIR / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
-                 if '"lang": "fr"' in line)
+    french = sum(
+        1 for line in (SAMPLE_DIR / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if '"lang": "fr"' in line
+    )
     assert report["documents"] == french
     assert [r["tool"].split(" ")[0] for r in report["rows"]] == ["passerelle", "passerelle", "pyserini", "bm25s"]
-    assert all(r["seconds"] > 0 and r["docs_per_s"] == pytest.approx(french / r["seconds"], rel=0.01)
-               for r in report["rows"])
+    assert all(
+        r["seconds"] > 0 and r["docs_per_s"] == pytest.approx(french / r["seconds"], rel=0.01) for r in report["rows"]
+    )
 
 
 @pytest.mark.slow
@@ -147,7 +155,8 @@ def test_variants_read_the_shipped_settings() -> None:
 
 
 def test_shipped_passerelle_uses_one_faiss_thread_and_micro_batches(
-        sample_usem3_index: Path, sample: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sample_usem3_index: Path, sample: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The bench's own `passerelle` system at concurrency 8: FAISS runs on the shipped thread count in every
     thread that searches (callers answering a lone query themselves, the batcher's workers), and
     concurrent queries are answered in batches."""
@@ -189,8 +198,8 @@ def test_shipped_passerelle_uses_one_faiss_thread_and_micro_batches(
     assert len(seen) == len(queries) + row["batches"]
     assert {threads for _, threads in seen} == {shipped.query_threads}
     names = [name for name, _ in seen]
-    assert set(names[:len(queries)]) == {threading.current_thread().name}  # lone queries: no hand-off
-    assert any(name.startswith(f"search-{searcher.name}-") for name in names[len(queries):])  # batches
+    assert set(names[: len(queries)]) == {threading.current_thread().name}  # lone queries: no hand-off
+    assert any(name.startswith(f"search-{searcher.name}-") for name in names[len(queries) :])  # batches
     assert searcher.batcher.max_batch == shipped.micro_batch
     assert 1 < searcher.batcher.stats.largest <= shipped.micro_batch  # only the c=8 pass can form these
     assert row["concurrency"] == 8 and row["batches"] < len(queries)

@@ -55,8 +55,16 @@ def test_perturbed_vectors_are_unit_and_close_for_small_noise() -> None:
 
 
 def _base() -> BaseSet:
-    docs = [Document(id=f"d{i}", lang="fr", title=f"titre {i}", text=f"le texte numéro {i} est court",
-                     views={"en": f"text number {i}"}) for i in range(3)]
+    docs = [
+        Document(
+            id=f"d{i}",
+            lang="fr",
+            title=f"titre {i}",
+            text=f"le texte numéro {i} est court",
+            views={"en": f"text number {i}"},
+        )
+        for i in range(3)
+    ]
     return BaseSet(docs=docs, vectors=np.eye(3, 4, dtype=np.float32))
 
 

@@ -76,8 +76,7 @@ def test_measure_names_the_system_that_failed() -> None:
 
 def test_stats_are_plain_json() -> None:
     stats = summarize("x", 1, list(np.linspace(0.001, 0.1, 50)), wall_s=1.0)
-    assert set(stats.to_dict()) == {"system", "concurrency", "queries", "seconds", "qps", "p50_ms", "p99_ms",
-                                    "mean_ms"}
+    assert set(stats.to_dict()) == {"system", "concurrency", "queries", "seconds", "qps", "p50_ms", "p99_ms", "mean_ms"}
 
 
 def test_measure_batches_counts_queries_not_calls() -> None:

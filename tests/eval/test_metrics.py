@@ -13,11 +13,21 @@ from passerelle.eval.metrics import canonical_metric, evaluate, parse_metrics
 ALL = "ndcg@10,recall@100,mrr@10,map,map@100,p@10"
 
 
-@pytest.mark.parametrize(("name", "canonical"), [
-    ("ndcg@10", "ndcg@10"), ("NDCG@10", "ndcg@10"), ("p@10", "precision@10"), ("P@5", "precision@5"),
-    ("mrr@10", "mrr@10"), ("map", "map"), ("map@100", "map@100"), ("recall@100", "recall@100"),
-    ("success@5", "hit_rate@5"), (" ndcg ", "ndcg"),
-])
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("ndcg@10", "ndcg@10"),
+        ("NDCG@10", "ndcg@10"),
+        ("p@10", "precision@10"),
+        ("P@5", "precision@5"),
+        ("mrr@10", "mrr@10"),
+        ("map", "map"),
+        ("map@100", "map@100"),
+        ("recall@100", "recall@100"),
+        ("success@5", "hit_rate@5"),
+        (" ndcg ", "ndcg"),
+    ],
+)
 def test_canonical_metric_names(name, canonical):
     assert canonical_metric(name) == canonical
 
@@ -35,15 +45,15 @@ def test_parse_metrics_keeps_order_and_drops_duplicates():
 
 
 QRELS = {
-    "q1": {"a": 1},                      # one relevant document
-    "q2": {"b": 1, "c": 2, "z": 0},      # graded, one relevant not retrieved
-    "q3": {"e": 1},                      # judged, not answered by the run
-    "q5": {"f": 0},                      # judged but nothing relevant: not scored
+    "q1": {"a": 1},  # one relevant document
+    "q2": {"b": 1, "c": 2, "z": 0},  # graded, one relevant not retrieved
+    "q3": {"e": 1},  # judged, not answered by the run
+    "q5": {"f": 0},  # judged but nothing relevant: not scored
 }
 RUN = {
     "q1": {"x": 3.0, "y": 2.0, "a": 1.0},  # relevant at rank 3
-    "q2": {"c": 2.0, "z": 1.0},            # rel-2 document at rank 1
-    "q4": {"a": 1.0},                      # no judgments: excluded
+    "q2": {"c": 2.0, "z": 1.0},  # rel-2 document at rank 1
+    "q4": {"a": 1.0},  # no judgments: excluded
     "q5": {"f": 1.0},
 }
 
@@ -75,8 +85,9 @@ def test_exact_values_per_query():
 def test_cutoffs_apply():
     docs = {f"d{i:02d}": float(100 - i) for i in range(1, 12)}  # d11 is at rank 11
     ev = evaluate({"q": {"d11": 1}}, {"q": docs}, "mrr@10,ndcg@10,recall@100,mrr,p@10,success@10")
-    assert ev.means == pytest.approx({"mrr@10": 0.0, "ndcg@10": 0.0, "recall@100": 1.0, "mrr": 1 / 11,
-                                      "precision@10": 0.0, "hit_rate@10": 0.0})
+    assert ev.means == pytest.approx(
+        {"mrr@10": 0.0, "ndcg@10": 0.0, "recall@100": 1.0, "mrr": 1 / 11, "precision@10": 0.0, "hit_rate@10": 0.0}
+    )
 
 
 def test_a_single_metric_with_cutoff_works():
@@ -111,8 +122,9 @@ def _random_case(seed: int = 7):
     qrels, run = {}, {}
     for q in range(15):
         docs = [f"d{i:02d}" for i in range(40)]
-        qrels[f"q{q}"] = {docs[i]: int(rng.integers(1, 3))
-                          for i in rng.choice(40, size=int(rng.integers(1, 6)), replace=False)}
+        qrels[f"q{q}"] = {
+            docs[i]: int(rng.integers(1, 3)) for i in rng.choice(40, size=int(rng.integers(1, 6)), replace=False)
+        }
         qrels[f"q{q}"].setdefault(docs[int(rng.integers(0, 40))], 0)
         scores = np.round(rng.random(30), 1)  # one decimal: many ties
         run[f"q{q}"] = {docs[i]: float(s) for i, s in zip(rng.permutation(40)[:30], scores, strict=True)}
@@ -127,8 +139,15 @@ def test_cross_check_against_trec_eval():
 
     qrels, run = _random_case()
     ev = evaluate(qrels, run, ALL + ",mrr,ndcg", ties="trec_eval")
-    measures = {"ndcg_cut_10": "ndcg@10", "recall_100": "recall@100", "map": "map",
-                "map_cut_100": "map@100", "P_10": "precision@10", "recip_rank": "mrr", "ndcg": "ndcg"}
+    measures = {
+        "ndcg_cut_10": "ndcg@10",
+        "recall_100": "recall@100",
+        "map": "map",
+        "map_cut_100": "map@100",
+        "P_10": "precision@10",
+        "recip_rank": "mrr",
+        "ndcg": "ndcg",
+    }
     reference = pytrec_eval.RelevanceEvaluator(qrels, set(measures)).evaluate(run)
     for trec_name, ours in measures.items():
         for qid, score in ev.query_scores(ours).items():
@@ -150,7 +169,13 @@ def test_cross_check_against_trec_eval():
 
 def test_run_order_ties_match_trec_eval_once_ties_are_gone():
     qrels, run = _random_case(seed=11)
-    distinct = {q: {d: float(len(docs) - i) for i, (d, _) in enumerate(
-        sorted(sorted(docs.items(), key=lambda item: item[0], reverse=True), key=lambda item: -item[1]))}
-        for q, docs in run.items()}
+    distinct = {
+        q: {
+            d: float(len(docs) - i)
+            for i, (d, _) in enumerate(
+                sorted(sorted(docs.items(), key=lambda item: item[0], reverse=True), key=lambda item: -item[1])
+            )
+        }
+        for q, docs in run.items()
+    }
     assert evaluate(qrels, run, ALL, ties="trec_eval").means == evaluate(qrels, distinct, ALL).means

@@ -11,22 +11,29 @@ from passerelle.eval.report import markdown_table, render_markdown, write_report
 
 QIDS = [f"q{i:02d}" for i in range(20)]
 QRELS = {q: {"rel": 1} for q in QIDS}
-FIRST = {q: {"rel": 2.0, "other": 1.0} for q in QIDS}     # relevant at rank 1
-SECOND = {q: {"other": 2.0, "rel": 1.0} for q in QIDS}    # relevant at rank 2
+FIRST = {q: {"rel": 2.0, "other": 1.0} for q in QIDS}  # relevant at rank 1
+SECOND = {q: {"other": 2.0, "rel": 1.0} for q in QIDS}  # relevant at rank 2
 
 
 def _comparison():
-    return compare_runs({"base": SECOND, "good": FIRST, "same": SECOND}, QRELS, "mrr@10,recall@100",
-                        n_resamples=1000, seconds={"base": 2.0, "good": 4.0, "same": 1.0})
+    return compare_runs(
+        {"base": SECOND, "good": FIRST, "same": SECOND},
+        QRELS,
+        "mrr@10,recall@100",
+        n_resamples=1000,
+        seconds={"base": 2.0, "good": 4.0, "same": 1.0},
+    )
 
 
 def test_markdown_table_pads_columns():
     table = markdown_table(["system", "score"], [["a", "0.5"], ["longer name", "0.25"]])
     lines = table.splitlines()
-    assert lines == ["| system      | score |",
-                     "|-------------|------:|",
-                     "| a           |   0.5 |",
-                     "| longer name |  0.25 |"]
+    assert lines == [
+        "| system      | score |",
+        "|-------------|------:|",
+        "| a           |   0.5 |",
+        "| longer name |  0.25 |",
+    ]
 
 
 def test_render_markdown_marks_significant_systems():

@@ -27,10 +27,21 @@ class FakeService:
         results = []
         for query in body["queries"]:
             i = query.split()[-1]
-            hits = [{"id": f"d{i}-{r}", "score": 1.0 / (r + 1), "lang": "fr", "title": "", "snippet": "",
-                     "sources": None, "explanation": None} for r in range(body["k"])]
-            results.append({"query": query, "query_lang": "en", "mode": body.get("mode", "hybrid"),
-                            "hits": hits, "timings_ms": {}})
+            hits = [
+                {
+                    "id": f"d{i}-{r}",
+                    "score": 1.0 / (r + 1),
+                    "lang": "fr",
+                    "title": "",
+                    "snippet": "",
+                    "sources": None,
+                    "explanation": None,
+                }
+                for r in range(body["k"])
+            ]
+            results.append(
+                {"query": query, "query_lang": "en", "mode": body.get("mode", "hybrid"), "hits": hits, "timings_ms": {}}
+            )
         return httpx.Response(200, json={"results": results})
 
 
@@ -51,8 +62,9 @@ def test_presets_map_names_to_search_options():
 
 def test_http_system_batches_and_forwards_options():
     service = FakeService()
-    system = HttpSystem("http://svc/", name="dense", options=preset("dense"), batch_size=2,
-                        client=_client(service), progress=False)
+    system = HttpSystem(
+        "http://svc/", name="dense", options=preset("dense"), batch_size=2, client=_client(service), progress=False
+    )
     assert isinstance(system, System)
     run = system.run(QUERIES, k=3)
     assert [len(body["queries"]) for body in service.bodies] == [2, 2, 1]
@@ -63,17 +75,21 @@ def test_http_system_batches_and_forwards_options():
 
 def test_http_system_raises_depth_to_k():
     service = FakeService()
-    HttpSystem("http://svc", name="h", options={"depth": 50}, client=_client(service),
-               progress=False).run({"q1": "question 1"}, k=200)
+    HttpSystem("http://svc", name="h", options={"depth": 50}, client=_client(service), progress=False).run(
+        {"q1": "question 1"}, k=200
+    )
     assert service.bodies[0]["depth"] == 200
 
 
-@pytest.mark.parametrize(("response", "reason"), [
-    (httpx.Response(503, text="indexes still loading"), "answered 503: indexes still loading"),
-    (httpx.Response(200, json={"results": []}), "answered 0 results for 1 queries"),
-    (httpx.Response(200, json={"oops": 1}), "without results"),
-    (httpx.Response(200, json={"results": [{"hits": [{"id": "d"}]}]}), "without results"),
-])
+@pytest.mark.parametrize(
+    ("response", "reason"),
+    [
+        (httpx.Response(503, text="indexes still loading"), "answered 503: indexes still loading"),
+        (httpx.Response(200, json={"results": []}), "answered 0 results for 1 queries"),
+        (httpx.Response(200, json={"oops": 1}), "without results"),
+        (httpx.Response(200, json={"results": [{"hits": [{"id": "d"}]}]}), "without results"),
+    ],
+)
 def test_http_system_reports_bad_answers(response, reason):
     system = HttpSystem("http://svc", name="h", client=_client(lambda request: response), progress=False)
     with pytest.raises(RunnerError, match=reason):
@@ -108,8 +124,9 @@ def test_run_systems_saves_one_trec_file_per_system(tmp_path):
     assert all(seconds >= 0 for seconds in done.seconds.values())
 
 
-@pytest.mark.parametrize(("names", "reason"), [(["a", "a"], "distinct"), (["a/b"], "names a file"),
-                                                (["my system"], "names a file")])
+@pytest.mark.parametrize(
+    ("names", "reason"), [(["a", "a"], "distinct"), (["a/b"], "names a file"), (["my system"], "names a file")]
+)
 def test_run_systems_checks_names(tmp_path, names, reason):
     with pytest.raises(RunnerError, match=reason):
         run_systems([Echo(n) for n in names], QUERIES, 2, tmp_path)
@@ -128,8 +145,10 @@ def test_searcher_system_passes_k_and_depth():
 
         def search_batch(self, queries, params):
             self.calls.append((list(queries), params))
-            return [SimpleNamespace(hits=[SimpleNamespace(doc_id=f"{q}-{r}", score=float(-r))
-                                          for r in range(params.k)]) for q in queries]
+            return [
+                SimpleNamespace(hits=[SimpleNamespace(doc_id=f"{q}-{r}", score=float(-r)) for r in range(params.k)])
+                for q in queries
+            ]
 
     stand_in = StandIn()
     system = SearcherSystem.from_preset(stand_in, "hybrid-linear", batch_size=3)
@@ -139,5 +158,10 @@ def test_searcher_system_passes_k_and_depth():
     params = stand_in.calls[0][1]
     assert isinstance(params, searcher_module.SearchParams)
     assert (params.mode, params.fusion, params.normalization, params.k, params.depth) == (
-        "hybrid", "linear", "minmax", 150, 150)
+        "hybrid",
+        "linear",
+        "minmax",
+        150,
+        150,
+    )
     assert len(run["q0"]) == 150 and run["q0"]["question 0-1"] == -1.0

@@ -67,8 +67,23 @@ def test_dense_finds_the_sample_documents(sample_runs):
 
 def test_eval_run_command_writes_the_report(sample_usem3_index, sample_runs, tmp_path):
     out = tmp_path / "report"
-    result = runner.invoke(app, ["eval", "run", "--collection", str(SAMPLE_DIR), "--index", str(sample_usem3_index),
-                                 "--systems", "bm25,dense,hybrid", "--out", str(out), "--resamples", "500"])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "run",
+            "--collection",
+            str(SAMPLE_DIR),
+            "--index",
+            str(sample_usem3_index),
+            "--systems",
+            "bm25,dense,hybrid",
+            "--out",
+            str(out),
+            "--resamples",
+            "500",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert all((out / f"report.{ext}").is_file() for ext in ("md", "json", "png"))
     assert {p.name for p in (out / "runs").iterdir()} == {"bm25.trec", "dense.trec", "hybrid.trec"}
@@ -86,9 +101,27 @@ def test_eval_run_with_a_query_view_scores_only_the_translated_queries(sample_us
     fr = coll.view("fr")
     assert 0 < len(fr) < len(coll.qrels)
     out = tmp_path / "fr"
-    result = runner.invoke(app, ["eval", "run", "--collection", str(SAMPLE_DIR), "--index", str(sample_usem3_index),
-                                 "--systems", "dense", "--query-view", "fr", "--out", str(out),
-                                 "--metrics", "ndcg@10", "--resamples", "100"])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "run",
+            "--collection",
+            str(SAMPLE_DIR),
+            "--index",
+            str(sample_usem3_index),
+            "--systems",
+            "dense",
+            "--query-view",
+            "fr",
+            "--out",
+            str(out),
+            "--metrics",
+            "ndcg@10",
+            "--resamples",
+            "100",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert data["queries"] == len(fr) and data["extra"]["split_judged_queries"] == len(coll.qrels)

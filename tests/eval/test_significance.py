@@ -22,8 +22,9 @@ from passerelle.eval.significance import (
 def _exact_sign_flip_p(d: np.ndarray) -> float:
     """Brute force: share of the 2**n sign assignments whose |mean| reaches the observed one."""
     observed = abs(d.mean())
-    hits = sum(abs(np.mean(d * np.array(signs))) >= observed - 1e-12
-               for signs in itertools.product((1.0, -1.0), repeat=len(d)))
+    hits = sum(
+        abs(np.mean(d * np.array(signs))) >= observed - 1e-12 for signs in itertools.product((1.0, -1.0), repeat=len(d))
+    )
     return hits / 2 ** len(d)
 
 
@@ -58,8 +59,9 @@ def test_randomization_exact_matches_scipy_permutation_test():
 
     rng = np.random.default_rng(1)
     a, b = rng.random(9), rng.random(9)
-    reference = stats.permutation_test((a, b), lambda x, y: np.mean(x - y), permutation_type="samples",
-                                       n_resamples=np.inf, alternative="two-sided").pvalue
+    reference = stats.permutation_test(
+        (a, b), lambda x, y: np.mean(x - y), permutation_type="samples", n_resamples=np.inf, alternative="two-sided"
+    ).pvalue
     assert randomization_test(a, b) == pytest.approx(reference, abs=1e-12)
 
 

@@ -14,7 +14,10 @@ from passerelle.eval.sweep import Fusers, FusionSetting, fuse_runs, fusion_grid,
 
 def test_weight_grid_covers_the_simplex():
     assert weight_grid(["dense", "sparse"], 0.5) == [
-        (("dense", 0.0), ("sparse", 1.0)), (("dense", 0.5), ("sparse", 0.5)), (("dense", 1.0), ("sparse", 0.0))]
+        (("dense", 0.0), ("sparse", 1.0)),
+        (("dense", 0.5), ("sparse", 0.5)),
+        (("dense", 1.0), ("sparse", 0.0)),
+    ]
     assert len(weight_grid(["a", "b"], 0.1)) == 11
     assert len(weight_grid(["a", "b", "c"], 0.25)) == 15  # C(4 + 2, 2)
     with pytest.raises(EvalError):
@@ -26,8 +29,11 @@ def test_fusion_grid_and_setting_labels():
     assert len(grid) == 2 * 3 + 2 * 3
     assert grid[0].label == "rrf k=10 dense=0 sparse=1"
     assert grid[-1].label == "linear zscore dense=1 sparse=0"
-    assert grid[-1].as_params() == {"fusion": "linear", "normalization": "zscore",
-                                    "weights": {"dense": 1.0, "sparse": 0.0}}
+    assert grid[-1].as_params() == {
+        "fusion": "linear",
+        "normalization": "zscore",
+        "weights": {"dense": 1.0, "sparse": 0.0},
+    }
     assert grid[0].as_params() == {"fusion": "rrf", "rrf_k": 10, "weights": {"dense": 0.0, "sparse": 1.0}}
 
 
@@ -52,12 +58,18 @@ def test_fused_runs_match_ranx_fuse():
     runs, _ = _runs(seed=1)
     ranx_runs = [Run(runs["dense"], name="dense"), Run(runs["sparse"], name="sparse")]
     cases = [
-        (FusionSetting("rrf", (("dense", 1.0), ("sparse", 1.0)), rrf_k=60),
-         fuse(ranx_runs, norm=None, method="rrf", params={"k": 60})),
-        (FusionSetting("linear", (("dense", 0.7), ("sparse", 0.3)), normalization="minmax"),
-         fuse(ranx_runs, norm="min-max", method="wsum", params={"weights": [0.7, 0.3]})),
-        (FusionSetting("linear", (("dense", 0.4), ("sparse", 0.6)), normalization="zscore"),
-         fuse(ranx_runs, norm="zmuv", method="wsum", params={"weights": [0.4, 0.6]})),
+        (
+            FusionSetting("rrf", (("dense", 1.0), ("sparse", 1.0)), rrf_k=60),
+            fuse(ranx_runs, norm=None, method="rrf", params={"k": 60}),
+        ),
+        (
+            FusionSetting("linear", (("dense", 0.7), ("sparse", 0.3)), normalization="minmax"),
+            fuse(ranx_runs, norm="min-max", method="wsum", params={"weights": [0.7, 0.3]}),
+        ),
+        (
+            FusionSetting("linear", (("dense", 0.4), ("sparse", 0.6)), normalization="zscore"),
+            fuse(ranx_runs, norm="zmuv", method="wsum", params={"weights": [0.4, 0.6]}),
+        ),
     ]
     for setting, reference in cases:
         ours = fuse_runs(runs, setting, depth=20, k=40)
@@ -89,7 +101,8 @@ def test_fusion_functions_are_a_parameter():
     runs = {"a": {"q": {"x": 2.0, "y": 1.0}}, "b": {"q": {"y": 9.0}}}
     fusers = Fusers(rrf=first_only, linear=first_only)
     assert fuse_runs(runs, FusionSetting("rrf", (("a", 1.0), ("b", 1.0)), rrf_k=7), fusers=fusers) == {
-        "q": {"x": 2.0, "y": 1.0}}
+        "q": {"x": 2.0, "y": 1.0}
+    }
     fuse_runs(runs, FusionSetting("linear", (("a", 1.0), ("b", 1.0)), normalization="dbsf"), fusers=fusers)
     assert calls == [{"k": 7}, {"normalization": "dbsf"}]
 
@@ -115,8 +128,16 @@ def test_sweep_picks_on_dev_and_scores_test_without_tuning():
     dev_runs, dev_qrels = _split(good="dense")
     test_runs, test_qrels = _split(good="sparse")
     settings = fusion_grid(["dense", "sparse"], rrf_ks=(60,), normalizations=("minmax",), step=0.5)
-    result = sweep(dev_runs, dev_qrels, settings, metric="mrr@10", depth=20, test_runs=test_runs,
-                   test_qrels=test_qrels, n_bootstrap=200)
+    result = sweep(
+        dev_runs,
+        dev_qrels,
+        settings,
+        metric="mrr@10",
+        depth=20,
+        test_runs=test_runs,
+        test_qrels=test_qrels,
+        n_bootstrap=200,
+    )
     means = [m for _, m in result.rows]
     assert means == sorted(means, reverse=True) and len(means) == len(settings)
     # equal RRF weights put the decoy first (1/61 + 1/62 > 1/61): only dense=1 sparse=0 is perfect on

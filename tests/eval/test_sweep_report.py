@@ -11,12 +11,19 @@ from passerelle.eval.sweep_report import render_sweep_markdown, write_sweep_repo
 def _result(with_test: bool):
     qids = [f"q{i}" for i in range(6)]
     qrels = {q: {f"{q}-rel": 1} for q in qids}
-    dense = {q: {f"{q}-rel": 2.0, f"{q}-x": 1.0} for q in qids}          # relevant first
-    sparse = {q: {f"{q}-y": 2.0, f"{q}-rel": 1.0} for q in qids}         # relevant second
+    dense = {q: {f"{q}-rel": 2.0, f"{q}-x": 1.0} for q in qids}  # relevant first
+    sparse = {q: {f"{q}-y": 2.0, f"{q}-rel": 1.0} for q in qids}  # relevant second
     runs = {"dense": dense, "sparse": sparse}
     settings = fusion_grid(["dense", "sparse"], rrf_ks=(60,), normalizations=("minmax",), step=0.5)
-    return sweep(runs, qrels, settings, metric="mrr@10", n_bootstrap=100,
-                 test_runs=runs if with_test else None, test_qrels=qrels if with_test else None)
+    return sweep(
+        runs,
+        qrels,
+        settings,
+        metric="mrr@10",
+        n_bootstrap=100,
+        test_runs=runs if with_test else None,
+        test_qrels=qrels if with_test else None,
+    )
 
 
 def test_render_sweep_markdown():
@@ -34,8 +41,12 @@ def test_write_sweep_report(tmp_path):
     result = _result(with_test=False)
     files = write_sweep_report(result, tmp_path)
     data = json.loads(files.json.read_text(encoding="utf-8"))
-    assert data["best"] == {"label": "rrf k=60 dense=0.5 sparse=0.5", "fusion": "rrf", "rrf_k": 60,
-                            "weights": {"dense": 0.5, "sparse": 0.5}}
+    assert data["best"] == {
+        "label": "rrf k=60 dense=0.5 sparse=0.5",
+        "fusion": "rrf",
+        "rrf_k": 60,
+        "weights": {"dense": 0.5, "sparse": 0.5},
+    }
     assert data["test"] is None and data["dev"]["inputs"] == {"dense": 1.0, "sparse": 0.5}
     assert len(data["settings"]) == 6
     assert files.markdown.read_text(encoding="utf-8") == render_sweep_markdown(result)

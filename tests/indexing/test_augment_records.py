@@ -19,16 +19,21 @@ def _line(doc_id: str = "d1", kind: str = "query", lang: str = "en", text: str =
 def test_reads_valid_records_in_nfc(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     path.write_text(_line() + "\n\n" + _line("d2", "translation", "FR", " cafe\u0301 ") + "\n", encoding="utf-8")
-    assert list(read_augment_file(path)) == [AugmentRecord("d1", "query", "en", "a question"),
-                                             AugmentRecord("d2", "translation", "fr", "café")]
+    assert list(read_augment_file(path)) == [
+        AugmentRecord("d1", "query", "en", "a question"),
+        AugmentRecord("d2", "translation", "fr", "café"),
+    ]
 
 
-@pytest.mark.parametrize(("bad", "field"), [
-    ('{"doc_id": "d1", "kind": "summary", "lang": "en", "text": "x"}', "kind"),
-    ('{"doc_id": "", "kind": "query", "lang": "en", "text": "x"}', "doc_id"),
-    ('{"doc_id": "d1", "kind": "query", "lang": "English!", "text": "x"}', "lang"),
-    ('{"doc_id": "d1", "kind": "query", "lang": "en", "text": "  "}', "text"),
-])
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ('{"doc_id": "d1", "kind": "summary", "lang": "en", "text": "x"}', "kind"),
+        ('{"doc_id": "", "kind": "query", "lang": "en", "text": "x"}', "doc_id"),
+        ('{"doc_id": "d1", "kind": "query", "lang": "English!", "text": "x"}', "lang"),
+        ('{"doc_id": "d1", "kind": "query", "lang": "en", "text": "  "}', "text"),
+    ],
+)
 def test_bad_field_names_file_line_and_field(tmp_path: Path, bad: str, field: str) -> None:
     path = tmp_path / "a.jsonl"
     path.write_text(_line() + "\n" + bad + "\n", encoding="utf-8")

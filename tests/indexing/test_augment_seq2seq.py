@@ -15,8 +15,9 @@ from passerelle.indexing.documents import Document
 
 pytestmark = pytest.mark.slow  # imports torch and transformers (about 10 s on 2 cores)
 
-DOCS = [{"id": f"d{i}", "lang": "fr", "title": "La boulangerie", "text": f"le pain la farine le four {i}"}
-        for i in range(5)]
+DOCS = [
+    {"id": f"d{i}", "lang": "fr", "title": "La boulangerie", "text": f"le pain la farine le four {i}"} for i in range(5)
+]
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,23 @@ def _augment(*args: str) -> str:
 
 
 def _generate(model: Path, corpus: Path, out: Path, seed: str = "3") -> str:
-    return _augment("generate", "--model", str(model), "--index-or-corpus", str(corpus), "--langs", "en,fr",
-                    "--n", "2", "--out", str(out), "--seed", seed, "--batch-size", "2")
+    return _augment(
+        "generate",
+        "--model",
+        str(model),
+        "--index-or-corpus",
+        str(corpus),
+        "--langs",
+        "en,fr",
+        "--n",
+        "2",
+        "--out",
+        str(out),
+        "--seed",
+        seed,
+        "--batch-size",
+        "2",
+    )
 
 
 def test_prompt_is_the_papers() -> None:
@@ -77,27 +93,62 @@ def test_generate_resumes_only_the_missing_work(models: tuple[Path, Path], corpu
     assert again[:keep] == records[:keep]
     assert {(r.doc_id, r.lang) for r in again} == set(units)
     assert "0 units written" in _generate(models[0], corpus, out) and "10 already done" in _generate(
-        models[0], corpus, out)
+        models[0], corpus, out
+    )
 
 
 def test_translate_skips_the_documents_own_language(models: tuple[Path, Path], corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "t.jsonl"
-    output = _augment("translate", "--model", str(models[1]), "--index-or-corpus", str(corpus), "--langs", "en,fr",
-                      "--out", str(out), "--num-beams", "2")
+    output = _augment(
+        "translate",
+        "--model",
+        str(models[1]),
+        "--index-or-corpus",
+        str(corpus),
+        "--langs",
+        "en,fr",
+        "--out",
+        str(out),
+        "--num-beams",
+        "2",
+    )
     assert "5 units written" in output
     records = list(read_augment_file(out))
     assert [(r.doc_id, r.kind, r.lang) for r in records] == [(d["id"], "translation", "en") for d in DOCS]
     again = tmp_path / "t2.jsonl"
-    _augment("translate", "--model", str(models[1]), "--index-or-corpus", str(corpus), "--langs", "en",
-             "--out", str(again), "--num-beams", "2")
+    _augment(
+        "translate",
+        "--model",
+        str(models[1]),
+        "--index-or-corpus",
+        str(corpus),
+        "--langs",
+        "en",
+        "--out",
+        str(again),
+        "--num-beams",
+        "2",
+    )
     assert again.read_bytes() == out.read_bytes()
 
 
 def test_missing_model_is_a_clear_error(corpus: Path, tmp_path: Path) -> None:
     from passerelle.cli import app
 
-    result = CliRunner().invoke(app, ["augment", "translate", "--model", str(tmp_path / "nowhere"),
-                                      "--index-or-corpus", str(corpus), "--langs", "en", "--out",
-                                      str(tmp_path / "t.jsonl")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "augment",
+            "translate",
+            "--model",
+            str(tmp_path / "nowhere"),
+            "--index-or-corpus",
+            str(corpus),
+            "--langs",
+            "en",
+            "--out",
+            str(tmp_path / "t.jsonl"),
+        ],
+    )
     assert result.exit_code == 2
     assert "cannot load seq2seq model" in result.output

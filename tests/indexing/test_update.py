@@ -36,8 +36,15 @@ def _search_all(index_dir: Path, query: str, view: str) -> tuple[list[str], list
 
 
 def test_add_appends_new_documents_everywhere(index: Path, tmp_path: Path) -> None:
-    corpus = _write(tmp_path / "new.jsonl", {"id": "fr-900", "lang": "fr", "title": "Les manchots de Terre Adélie",
-                                             "text": "Une colonie de manchots empereurs a doublé en dix ans."})
+    corpus = _write(
+        tmp_path / "new.jsonl",
+        {
+            "id": "fr-900",
+            "lang": "fr",
+            "title": "Les manchots de Terre Adélie",
+            "text": "Une colonie de manchots empereurs a doublé en dix ans.",
+        },
+    )
     manifest = add_documents(index, corpus, OPTIONS)
     assert manifest.doc_count == 41 and manifest.languages["fr"] == 17
     dense, sparse = _search_all(index, "manchots empereurs colonie", "fr")
@@ -54,8 +61,15 @@ def test_adding_an_existing_id_is_an_error_and_changes_nothing(index: Path, tmp_
 
 
 def test_upsert_replaces_the_document_in_all_three_stores(index: Path, tmp_path: Path) -> None:
-    corpus = _write(tmp_path / "up.jsonl", {"id": "fr-001", "lang": "fr", "title": "Volcans d'Auvergne",
-                                            "text": "Le puy de Dôme est un volcan endormi depuis dix mille ans."})
+    corpus = _write(
+        tmp_path / "up.jsonl",
+        {
+            "id": "fr-001",
+            "lang": "fr",
+            "title": "Volcans d'Auvergne",
+            "text": "Le puy de Dôme est un volcan endormi depuis dix mille ans.",
+        },
+    )
     manifest = add_documents(index, corpus, OPTIONS, upsert=True)
     assert manifest.doc_count == 40
     loaded = load_index(index)

@@ -29,14 +29,26 @@ TSV_LAST = b"c\tOlives\tLa cueillette des olives.\tfr\n"
 # (name, file content, line of the bad record, words the error must contain); the good records around
 # the bad one must all be read.
 DEFECTS = [
-    ("bad-utf8.jsonl", JSONL_OK + b'{"id": "b", "lang": "fr", "text": "caf\xe9 cr\xe8me"}\n' + JSONL_LAST, 2,
-     "not valid UTF-8"),
-    ("truncated-utf8.jsonl", JSONL_OK + b'{"id": "b", "lang": "fr", "text": "\xe2\x82"}\n' + JSONL_LAST, 2,
-     "not valid UTF-8"),
+    (
+        "bad-utf8.jsonl",
+        JSONL_OK + b'{"id": "b", "lang": "fr", "text": "caf\xe9 cr\xe8me"}\n' + JSONL_LAST,
+        2,
+        "not valid UTF-8",
+    ),
+    (
+        "truncated-utf8.jsonl",
+        JSONL_OK + b'{"id": "b", "lang": "fr", "text": "\xe2\x82"}\n' + JSONL_LAST,
+        2,
+        "not valid UTF-8",
+    ),
     ("nul.jsonl", JSONL_OK + b'{"id": "b", "lang": "fr", "text": "bee\x00s"}\n' + JSONL_LAST, 2, "NUL byte"),
     ("utf16.jsonl", JSONL_OK + '{"id": "b"}'.encode("utf-16-le") + b"\n" + JSONL_LAST, 2, "UTF-16"),
-    ("escaped-nul.jsonl", JSONL_OK + b'{"id": "b", "lang": "fr", "text": "bee\\u0000s"}\n' + JSONL_LAST, 2,
-     "NUL character"),
+    (
+        "escaped-nul.jsonl",
+        JSONL_OK + b'{"id": "b", "lang": "fr", "text": "bee\\u0000s"}\n' + JSONL_LAST,
+        2,
+        "NUL character",
+    ),
     ("bad-utf8.tsv", TSV_HEADER + TSV_OK + b"b\tCaf\xe9\tcr\xe8me\tfr\n" + TSV_LAST, 3, "not valid UTF-8"),
     ("nul.tsv", TSV_HEADER + TSV_OK + b"b\tbee\x00s\tx\tfr\n" + TSV_LAST, 3, "NUL byte"),
 ]
@@ -56,8 +68,9 @@ def _read(path: Path) -> tuple[list[str], list[CorpusError]]:
 
 
 @pytest.mark.parametrize(("name", "content", "line", "words"), DEFECTS, ids=[d[0] for d in DEFECTS])
-def test_bad_line_is_named_and_the_others_are_read(tmp_path: Path, name: str, content: bytes, line: int,
-                                                   words: str) -> None:
+def test_bad_line_is_named_and_the_others_are_read(
+    tmp_path: Path, name: str, content: bytes, line: int, words: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     ids, errors = _read(path)
@@ -68,10 +81,9 @@ def test_bad_line_is_named_and_the_others_are_read(tmp_path: Path, name: str, co
     assert words in str(error)
 
 
-@pytest.mark.parametrize(("name", "content"), [
-    ("bom.jsonl", BOM + JSONL_OK + JSONL_LAST),
-    ("bom.tsv", BOM + TSV_HEADER + TSV_OK + TSV_LAST),
-])
+@pytest.mark.parametrize(
+    ("name", "content"), [("bom.jsonl", BOM + JSONL_OK + JSONL_LAST), ("bom.tsv", BOM + TSV_HEADER + TSV_OK + TSV_LAST)]
+)
 def test_byte_order_mark_is_accepted(tmp_path: Path, name: str, content: bytes) -> None:
     path = tmp_path / name
     path.write_bytes(content)
@@ -106,9 +118,24 @@ def test_build_refuses_with_file_and_line_or_skips_and_counts(tmp_path: Path) ->
 def test_cli_prints_one_line_not_a_traceback(tmp_path: Path) -> None:
     corpus = tmp_path / "nul.tsv"
     corpus.write_bytes(DEFECTS[-1][1])
-    result = subprocess.run([sys.executable, "-m", "passerelle", "index", "build", "--corpus", str(corpus),
-                             "--out", str(tmp_path / "idx"), "--no-dense", "--no-sparse"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "passerelle",
+            "index",
+            "build",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(tmp_path / "idx"),
+            "--no-dense",
+            "--no-sparse",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stderr
     assert f"error: {corpus}:3: contains a NUL byte" in result.stderr
     assert "Traceback" not in result.stderr

@@ -35,8 +35,20 @@ def test_every_accepted_vulnerability_is_justified() -> None:
 
 @pytest.mark.slow
 def test_installed_dependencies_have_no_known_vulnerability() -> None:
-    command = [sys.executable, "-m", "pip_audit", "--vulnerability-service", "pypi", "--skip-editable",
-               "--progress-spinner", "off", "--format", "json", "--timeout", "15"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip_audit",
+        "--vulnerability-service",
+        "pypi",
+        "--skip-editable",
+        "--progress-spinner",
+        "off",
+        "--format",
+        "json",
+        "--timeout",
+        "15",
+    ]
     for entry in accepted():
         command += ["--ignore-vuln", entry["id"]]
     try:
@@ -52,10 +64,14 @@ def test_installed_dependencies_have_no_known_vulnerability() -> None:
     audited = [d for d in dependencies if "skip_reason" not in d]
     if not audited:
         example = dependencies[0]["skip_reason"] if dependencies else "no dependency listed"
-        pytest.skip(f"pip-audit could audit none of the {len(dependencies)} installed packages: the "
-                    f"vulnerability service did not answer for any ({example})")
-    found = [f"{d['name']} {d['version']}: {v['id']} (fixed in {', '.join(v.get('fix_versions') or []) or 'none'})"
-             for d in audited for v in d.get("vulns", [])]
-    assert not found, ("known vulnerabilities (upgrade, or justify them in audit_ignore.toml):\n"
-                       + "\n".join(found))
+        pytest.skip(
+            f"pip-audit could audit none of the {len(dependencies)} installed packages: the "
+            f"vulnerability service did not answer for any ({example})"
+        )
+    found = [
+        f"{d['name']} {d['version']}: {v['id']} (fixed in {', '.join(v.get('fix_versions') or []) or 'none'})"
+        for d in audited
+        for v in d.get("vulns", [])
+    ]
+    assert not found, "known vulnerabilities (upgrade, or justify them in audit_ignore.toml):\n" + "\n".join(found)
     print(f"\naudited {len(audited)} of {len(dependencies)} packages: no known vulnerability")

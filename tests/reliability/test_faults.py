@@ -73,8 +73,9 @@ def test_truncated_file_is_refused_at_load(sample_usem3_index: Path, tmp_path: P
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_same_size_corruption_is_refused_by_full_verification(sample_usem3_index: Path, tmp_path: Path,
-                                                              role: str) -> None:
+def test_same_size_corruption_is_refused_by_full_verification(
+    sample_usem3_index: Path, tmp_path: Path, role: str
+) -> None:
     index = _copy(sample_usem3_index, tmp_path)
     rel = _files(index)[role]
     _flip(index / rel)
@@ -83,8 +84,7 @@ def test_same_size_corruption_is_refused_by_full_verification(sample_usem3_index
 
 
 @pytest.mark.parametrize("role", ["rows", "lucene-segments"])
-def test_unreadable_store_is_an_index_error_not_a_crash(sample_usem3_index: Path, tmp_path: Path,
-                                                        role: str) -> None:
+def test_unreadable_store_is_an_index_error_not_a_crash(sample_usem3_index: Path, tmp_path: Path, role: str) -> None:
     index = _copy(sample_usem3_index, tmp_path)
     _flip(index / _files(index)[role])
     with pytest.raises(IndexFormatError, match="is damaged or unreadable .*verify=full"):
@@ -108,8 +108,9 @@ RELOAD_FAULTS = [
 
 
 @pytest.mark.parametrize("verify", ["size", "full"])
-def test_reload_onto_a_damaged_index_is_refused_and_the_old_copy_serves(sample_usem3_index: Path, tmp_path: Path,
-                                                                        verify: str) -> None:
+def test_reload_onto_a_damaged_index_is_refused_and_the_old_copy_serves(
+    sample_usem3_index: Path, tmp_path: Path, verify: str
+) -> None:
     from passerelle.service.api.app import create_app
 
     index = _copy(sample_usem3_index, tmp_path, "sample")
@@ -153,10 +154,24 @@ def test_sigkill_during_index_add_keeps_the_published_index(sample_usem3_index: 
     index = _copy(sample_usem3_index, tmp_path)
     manifest_before = (index / "manifest.json").read_bytes()
     corpus = _big_corpus(tmp_path / "more.jsonl", copies=100)  # 4000 documents: minutes of work, killed early
-    proc = subprocess.Popen([sys.executable, "-m", "passerelle", "index", "add", "--index", str(index),
-                             "--corpus", str(corpus), "--batch-size", "16"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "passerelle",
+            "index",
+            "add",
+            "--index",
+            str(index),
+            "--corpus",
+            str(corpus),
+            "--batch-size",
+            "16",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     kill_while_staging(proc, tmp_path, "add", poll_s=0.05)
     # the published index: same manifest, every file intact (sha256), loadable and complete
     assert (index / "manifest.json").read_bytes() == manifest_before

@@ -19,8 +19,9 @@ from passerelle.service.api.schemas import LANG_PATTERN, SPACE, TEXT_PATTERN
 
 pytestmark = pytest.mark.slow
 
-MAX_CHARS, MAX_K, MAX_DEPTH, MAX_BATCH, MAX_BODY = (LIMITS[name] for name in (
-    "max_query_chars", "max_k", "max_depth", "max_batch", "max_body_bytes"))
+MAX_CHARS, MAX_K, MAX_DEPTH, MAX_BATCH, MAX_BODY = (
+    LIMITS[name] for name in ("max_query_chars", "max_k", "max_depth", "max_batch", "max_body_bytes")
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_body_size_limit_with_content_length(http: httpx.Client, reliable_server
 def test_body_size_limit_when_chunked(http: httpx.Client) -> None:
     def chunks(body: bytes, size: int = 1000) -> Iterator[bytes]:
         for start in range(0, len(body), size):
-            yield body[start:start + size]
+            yield body[start : start + size]
 
     headers = {"Content-Type": "application/json"}
     small = http.post("/v1/search", content=chunks(_padded(MAX_BODY)), headers=headers)
@@ -136,21 +137,26 @@ def test_decomposed_accents_find_what_composed_ones_find(http: httpx.Client, mod
     composed = "Quelle boulangère nourrit son levain à la Croix-Rousse ?"
     decomposed = unicodedata.normalize("NFD", composed)
     assert decomposed != composed
-    results = [http.post("/v1/search", json={"query": q, "mode": mode, "k": 5, "query_lang": "fr"}).json()
-               for q in (composed, decomposed)]
+    results = [
+        http.post("/v1/search", json={"query": q, "mode": mode, "k": 5, "query_lang": "fr"}).json()
+        for q in (composed, decomposed)
+    ]
     assert results[0]["hits"] and results[0]["hits"][0]["id"] == "fr-001"
     assert [h["id"] for h in results[1]["hits"]] == [h["id"] for h in results[0]["hits"]]
     assert [h["score"] for h in results[1]["hits"]] == [h["score"] for h in results[0]["hits"]]
 
 
-@pytest.mark.parametrize(("raw", "words"), [
-    (r'{"query": "bees\u0000"}', "control character U+0000"),
-    (r'{"query": "\u0007bell"}', "control character U+0007"),
-    (r'{"query": "bees \ud800"}', "valid string"),          # lone high surrogate
-    (r'{"query": "\udc00 bees"}', "valid string"),          # lone low surrogate
-    (r'{"query": "\udc00\ud800"}', "valid string"),         # surrogates in the wrong order
-    (r'{"query": "\u2003\u3000\u0085"}', "query is empty"),  # only spaces (unicode ones)
-])
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (r'{"query": "bees\u0000"}', "control character U+0000"),
+        (r'{"query": "\u0007bell"}', "control character U+0007"),
+        (r'{"query": "bees \ud800"}', "valid string"),  # lone high surrogate
+        (r'{"query": "\udc00 bees"}', "valid string"),  # lone low surrogate
+        (r'{"query": "\udc00\ud800"}', "valid string"),  # surrogates in the wrong order
+        (r'{"query": "\u2003\u3000\u0085"}', "query is empty"),  # only spaces (unicode ones)
+    ],
+)
 def test_bad_text_is_a_clear_422_naming_the_field(http: httpx.Client, raw: str, words: str) -> None:
     response = http.post("/v1/search", content=raw.encode(), headers={"Content-Type": "application/json"})
     assert ("body", "query") in _locs(response)
@@ -177,9 +183,23 @@ def test_schema_patterns_state_exactly_what_the_server_checks() -> None:
     every = "".join(map(chr, range(0x110000)))
     assert set(re.findall(f"[{SPACE}]", every)) == {c for c in every if c.isspace()}  # == what strip() drops
     text = re.compile(TEXT_PATTERN)
-    for sample, valid in [("bees", True), (" bees ", True), ("a\nb", True), ("\ufeff", True), (" \u3000", False),
-                          ("bees\x00", False), ("\x1f", False), ("", False)]:
+    for sample, valid in [
+        ("bees", True),
+        (" bees ", True),
+        ("a\nb", True),
+        ("\ufeff", True),
+        (" \u3000", False),
+        ("bees\x00", False),
+        ("\x1f", False),
+        ("", False),
+    ]:
         assert bool(text.fullmatch(sample)) is valid, sample
     lang = re.compile(LANG_PATTERN)
-    assert [bool(lang.fullmatch(code)) for code in ("fr", " FR ", "deu", "french", "f", "\u212ak")] == \
-        [True, True, True, False, False, False]
+    assert [bool(lang.fullmatch(code)) for code in ("fr", " FR ", "deu", "french", "f", "\u212ak")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]

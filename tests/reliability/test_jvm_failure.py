@@ -43,9 +43,11 @@ def test_readyz_says_sparse_is_unavailable_and_why(http: httpx.Client) -> None:
 
 
 def test_sparse_requests_get_a_clear_503(http: httpx.Client) -> None:
-    for response in (http.post("/v1/search", json={"query": "bees", "mode": "sparse"}),
-                     http.get("/v1/search", params={"q": "bees", "mode": "sparse"}),
-                     http.post("/v1/search/batch", json={"queries": ["bees", "olives"], "mode": "sparse"})):
+    for response in (
+        http.post("/v1/search", json={"query": "bees", "mode": "sparse"}),
+        http.get("/v1/search", params={"q": "bees", "mode": "sparse"}),
+        http.post("/v1/search/batch", json={"queries": ["bees", "olives"], "mode": "sparse"}),
+    ):
         assert response.status_code == 503, response.text
         assert response.json()["error"] == "JavaUnavailableError"
         assert response.json()["detail"].startswith("sparse search is unavailable: ")
@@ -53,8 +55,9 @@ def test_sparse_requests_get_a_clear_503(http: httpx.Client) -> None:
 
 
 def test_dense_and_documents_still_work(http: httpx.Client) -> None:
-    dense = http.post("/v1/search", json={"query": "Which acids do beekeepers use against varroa?",
-                                          "mode": "dense", "k": 3})
+    dense = http.post(
+        "/v1/search", json={"query": "Which acids do beekeepers use against varroa?", "mode": "dense", "k": 3}
+    )
     assert dense.status_code == 200, dense.text
     assert len(dense.json()["hits"]) == 3
     assert all(set(hit["sources"]) == {"dense"} for hit in dense.json()["hits"])

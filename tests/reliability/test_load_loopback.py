@@ -35,7 +35,7 @@ def request_mix() -> list[Request]:
         mix.append(("POST", "/v1/search", {"query": query, "mode": mode, "k": 10, "explain": n % 2 == 0}))
         mix.append(("GET", "/v1/search?" + urlencode({"q": query, "mode": "hybrid", "k": 5}), None))
         if n % 4 == 0:
-            mix.append(("POST", "/v1/search/batch", {"queries": queries[n:n + 4], "mode": "hybrid", "k": 5}))
+            mix.append(("POST", "/v1/search/batch", {"queries": queries[n : n + 4], "mode": "hybrid", "k": 5}))
         mix.append(("GET", f"/v1/documents/{ids[n % len(ids)]}", None))
     return mix
 

@@ -44,15 +44,18 @@ def test_admin_key_is_compared_in_constant_time(http: httpx.Client, monkeypatch:
     assert calls[-1] == (API_KEY.encode(), API_KEY.encode())
 
 
-@pytest.mark.parametrize("attempt", [
-    {},                                                     # no header
-    {"headers": {"X-API-Key": ""}},
-    {"headers": {"X-API-Key": API_KEY.upper()}},            # case matters
-    {"headers": {"X-API-Key": API_KEY[:-1]}},               # a prefix is not the key
-    {"headers": {"X-API-Key": API_KEY + "x"}},              # nor a longer string
-    {"headers": {"Authorization": f"Bearer {API_KEY}"}},    # only X-API-Key counts
-    {"params": {"api_key": API_KEY}},                       # never from the URL (it would end up in logs)
-])
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        {},  # no header
+        {"headers": {"X-API-Key": ""}},
+        {"headers": {"X-API-Key": API_KEY.upper()}},  # case matters
+        {"headers": {"X-API-Key": API_KEY[:-1]}},  # a prefix is not the key
+        {"headers": {"X-API-Key": API_KEY + "x"}},  # nor a longer string
+        {"headers": {"Authorization": f"Bearer {API_KEY}"}},  # only X-API-Key counts
+        {"params": {"api_key": API_KEY}},  # never from the URL (it would end up in logs)
+    ],
+)
 def test_admin_needs_the_exact_key_in_its_header(http: httpx.Client, attempt: dict[str, Any]) -> None:
     response = http.post("/v1/admin/reload", **attempt)
     assert response.status_code == 403, response.text
@@ -73,8 +76,12 @@ def test_cors_allows_only_the_listed_origins(sample_usem3_index: Path) -> None:
 
     app = create_app(reliability_settings(sample_usem3_index, cors_origins=["https://app.example.org"]))
     client = TestClient(app)
-    for origin, allowed in (("https://app.example.org", True), ("https://evil.example.com", False),
-                            ("https://app.example.org.evil.com", False), ("null", False)):
+    for origin, allowed in (
+        ("https://app.example.org", True),
+        ("https://evil.example.com", False),
+        ("https://app.example.org.evil.com", False),
+        ("null", False),
+    ):
         response = client.options("/v1/search", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
         assert (response.headers.get("access-control-allow-origin") == origin) is allowed, origin
         assert response.headers.get("access-control-allow-credentials") is None
@@ -89,8 +96,9 @@ def test_a_wildcard_origin_is_refused_in_settings() -> None:
         ServiceSettings(cors_origins=["*"])
 
 
-def test_reload_takes_names_never_paths(sample_usem3_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        ) -> None:
+def test_reload_takes_names_never_paths(
+    sample_usem3_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from passerelle.service import searcher as searcher_module
     from passerelle.service.api.app import create_app
 
@@ -127,9 +135,14 @@ def test_document_ids_are_only_ids(tmp_path: Path) -> None:
 
     ids = ["../../etc/passwd", "/etc/hosts", "a/b/../c", "%2e%2e%2f", "C:\\Windows\\win.ini"]
     corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps({"id": doc_id, "lang": "en", "title": f"Honey note {n}",
-                                          "text": f"Bees make honey, note {n}."}) + "\n"
-                              for n, doc_id in enumerate(ids)), encoding="utf-8")
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": doc_id, "lang": "en", "title": f"Honey note {n}", "text": f"Bees make honey, note {n}."})
+            + "\n"
+            for n, doc_id in enumerate(ids)
+        ),
+        encoding="utf-8",
+    )
     index = tmp_path / "paths"
     build_index(corpus, index, BuildOptions(dense=False, progress=False))  # BM25 only: no model needed
     server = start_server(create_app(reliability_settings(index)))  # uvicorn: TestClient decodes paths twice
@@ -149,8 +162,16 @@ def test_document_ids_are_only_ids(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.jsonl", "paths"]  # nothing written beside
 
 
-@pytest.mark.parametrize("path", ["/ui/..%2Fapp.py", "/ui/%2E%2E%2Fsettings.py", "/ui/..%2F..%2Fpyproject.toml",
-                                  "/ui/index.html%00.css", "/ui/.%2Fapp.js"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ui/..%2Fapp.py",
+        "/ui/%2E%2E%2Fsettings.py",
+        "/ui/..%2F..%2Fpyproject.toml",
+        "/ui/index.html%00.css",
+        "/ui/.%2Fapp.js",
+    ],
+)
 def test_page_assets_are_only_the_static_files(http: httpx.Client, path: str) -> None:
     response = http.get(path)
     assert response.status_code == 404, response.text

@@ -17,8 +17,7 @@ def live(sample_index: Path) -> Iterator[LiveServer]:
     from passerelle.service.api.app import create_app
     from passerelle.service.api.settings import ServiceSettings
 
-    settings = ServiceSettings(indexes=[sample_index], api_key=API_KEY, max_k=50, max_query_chars=300,
-                               max_batch=8)
+    settings = ServiceSettings(indexes=[sample_index], api_key=API_KEY, max_k=50, max_query_chars=300, max_batch=8)
     server = start_server(create_app(settings))
     yield server
     stop_server(server)

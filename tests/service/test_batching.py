@@ -31,8 +31,7 @@ class GatedBatches:
         return [f"{params}:{q}" for q in queries]
 
 
-def _submit_all(batcher: QueryBatcher[str, str], calls: list[tuple[str, str]],
-                pool: ThreadPoolExecutor) -> list:
+def _submit_all(batcher: QueryBatcher[str, str], calls: list[tuple[str, str]], pool: ThreadPoolExecutor) -> list:
     return [pool.submit(batcher.submit, query, params) for query, params in calls]
 
 
@@ -103,7 +102,8 @@ def test_batched_searcher_answers_exactly_as_the_direct_one(sample_index: Path, 
 
 def test_a_lone_query_is_answered_in_its_callers_thread() -> None:
     batcher: QueryBatcher[str, str] = QueryBatcher(
-        lambda queries, params: [threading.current_thread().name for _ in queries], max_batch=4, workers=2)
+        lambda queries, params: [threading.current_thread().name for _ in queries], max_batch=4, workers=2
+    )
     assert batcher.submit("q", "p") == threading.current_thread().name  # no hand-off to a worker
     assert not any(thread.is_alive() for thread in batcher._threads)
     batcher.close()
@@ -127,4 +127,3 @@ def test_never_more_batched_calls_at_once_than_workers() -> None:
     assert answers == [f"q{i}" for i in range(40)]
     assert peak[0] <= 2 and batcher.stats.queries == 40 and batcher.stats.largest <= 3
     batcher.close()
-

@@ -34,6 +34,7 @@ def _ids(hits: list[FusedHit]) -> list[str]:
 
 # --- RRF -------------------------------------------------------------------------------------------
 
+
 def test_rrf_two_retrievers() -> None:
     hits = fuse_rrf({"dense": DENSE, "sparse": SPARSE})
     expected = {
@@ -61,12 +62,15 @@ def test_rrf_contributions_explain_the_score() -> None:
 
 def test_rrf_weights() -> None:
     hits = fuse_rrf({"dense": DENSE, "sparse": SPARSE}, weights={"dense": 0.25, "sparse": 1.5})
-    assert _scores(hits) == pytest.approx({
-        "a": 0.25 / (60 + 1) + 1.5 / (60 + 3),
-        "b": 0.25 / (60 + 2),
-        "c": 0.25 / (60 + 3) + 1.5 / (60 + 1),
-        "d": 1.5 / (60 + 2),
-    }, rel=1e-12)
+    assert _scores(hits) == pytest.approx(
+        {
+            "a": 0.25 / (60 + 1) + 1.5 / (60 + 3),
+            "b": 0.25 / (60 + 2),
+            "c": 0.25 / (60 + 3) + 1.5 / (60 + 1),
+            "d": 1.5 / (60 + 2),
+        },
+        rel=1e-12,
+    )
     assert _ids(hits) == ["c", "a", "d", "b"]
 
 
@@ -102,6 +106,7 @@ def test_rrf_ties_broken_by_doc_id_whatever_the_input_order() -> None:
 
 # --- normalization ---------------------------------------------------------------------------------
 
+
 def test_minmax() -> None:
     assert normalize([3.0, 1.0, 2.0], "minmax") == [1.0, 0.0, 0.5]
 
@@ -114,7 +119,8 @@ def test_zscore() -> None:
 def test_dbsf_formula_and_clipping() -> None:
     mu, sigma = 2.0, math.sqrt(2 / 3)
     assert normalize([1.0, 2.0, 3.0], "dbsf") == pytest.approx(
-        [(s - (mu - 3 * sigma)) / (6 * sigma) for s in (1.0, 2.0, 3.0)], rel=1e-12)
+        [(s - (mu - 3 * sigma)) / (6 * sigma) for s in (1.0, 2.0, 3.0)], rel=1e-12
+    )
     # ten zeros and one 1: the 1 lies sqrt(10) > 3 sigmas above the mean, so it is clipped to 1.0
     out = normalize([0.0] * 10 + [1.0], "dbsf")
     assert out[-1] == 1.0
@@ -146,6 +152,7 @@ def test_normalize_leaves_input_alone_and_rejects_garbage() -> None:
 
 # --- linear ----------------------------------------------------------------------------------------
 
+
 def test_linear_minmax_missing_docs_contribute_zero() -> None:
     hits = fuse_linear({"dense": DENSE, "sparse": SPARSE}, weights={"dense": 0.7, "sparse": 0.3})
     d_norm = {"a": 1.0, "b": (0.8 - 0.5) / (0.9 - 0.5), "c": 0.0}
@@ -154,8 +161,9 @@ def test_linear_minmax_missing_docs_contribute_zero() -> None:
     assert _scores(hits) == pytest.approx(expected, rel=1e-12)
     assert _ids(hits) == sorted(expected, key=lambda d: (-expected[d], d))
     b = next(h for h in hits if h.doc_id == "b")
-    assert b.contributions == {"dense": Contribution(rank=2, raw_score=0.8, normalized=d_norm["b"],
-                                                     weight=0.7, value=0.7 * d_norm["b"])}
+    assert b.contributions == {
+        "dense": Contribution(rank=2, raw_score=0.8, normalized=d_norm["b"], weight=0.7, value=0.7 * d_norm["b"])
+    }
 
 
 @pytest.mark.parametrize("normalization", NORMALIZATIONS)
@@ -174,14 +182,14 @@ def test_linear_one_retriever_empty_and_all_equal() -> None:
 
 
 def test_linear_zscore_values() -> None:
-    hits = fuse_linear({"dense": [("a", 3.0), ("b", 2.0), ("c", 1.0)], "sparse": [("c", 5.0)]},
-                       normalization="zscore")
+    hits = fuse_linear({"dense": [("a", 3.0), ("b", 2.0), ("c", 1.0)], "sparse": [("c", 5.0)]}, normalization="zscore")
     sigma = math.sqrt(2 / 3)
     assert _scores(hits) == pytest.approx({"a": 1 / sigma, "b": 0.0, "c": -1 / sigma + 0.0}, abs=1e-12)
     assert _ids(hits) == ["a", "b", "c"]
 
 
 # --- contract: inputs untouched, errors --------------------------------------------------------------
+
 
 def test_inputs_unchanged() -> None:
     rankings = {"dense": list(DENSE), "sparse": list(SPARSE)}
@@ -198,15 +206,18 @@ def test_accepts_tuples_and_returns_read_only_contributions() -> None:
         hits[0].contributions["x"] = None  # type: ignore[index]
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: fuse_rrf({"dense": [("a", 1.0), ("a", 0.5)]}), "twice"),
-    (lambda: fuse_rrf({"dense": [("a", float("inf"))]}), "score"),
-    (lambda: fuse_rrf({"dense": DENSE}, weights={"dense": -1.0}), "weight"),
-    (lambda: fuse_linear({"dense": DENSE}, weights={"dense": float("nan")}), "weight"),
-    (lambda: fuse_rrf({"dense": DENSE}, k=-1), "k must be"),
-    (lambda: fuse_linear({"dense": DENSE}, normalization="l2"), "normalization"),  # type: ignore[arg-type]
-    (lambda: fuse({"dense": DENSE}, "borda"), "fusion method"),  # type: ignore[arg-type]
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: fuse_rrf({"dense": [("a", 1.0), ("a", 0.5)]}), "twice"),
+        (lambda: fuse_rrf({"dense": [("a", float("inf"))]}), "score"),
+        (lambda: fuse_rrf({"dense": DENSE}, weights={"dense": -1.0}), "weight"),
+        (lambda: fuse_linear({"dense": DENSE}, weights={"dense": float("nan")}), "weight"),
+        (lambda: fuse_rrf({"dense": DENSE}, k=-1), "k must be"),
+        (lambda: fuse_linear({"dense": DENSE}, normalization="l2"), "normalization"),  # type: ignore[arg-type]
+        (lambda: fuse({"dense": DENSE}, "borda"), "fusion method"),  # type: ignore[arg-type]
+    ],
+)
 def test_errors(call, message: str) -> None:  # noqa: ANN001
     with pytest.raises(FusionError, match=message):
         call()
@@ -219,6 +230,7 @@ def test_fuse_dispatches() -> None:
 
 
 # --- cross-check against ranx ----------------------------------------------------------------------
+
 
 def _random_case(seed: int) -> dict[str, list[tuple[str, float]]]:
     rng = random.Random(seed)

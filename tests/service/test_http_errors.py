@@ -18,47 +18,56 @@ def _field_errors(response: httpx.Response) -> list[tuple[str, ...]]:
     return [tuple(str(part) for part in entry["loc"]) for entry in body["detail"]]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"query": ""}, "query"),
-    ({"query": "   "}, "query"),
-    ({"query": "x" * 301}, "query"),             # live server: max_query_chars=300
-    ({"query": "bees", "k": 51}, "k"),            # live server: max_k=50
-    ({"query": "bees", "k": 0}, "k"),
-    ({"query": "bees", "mode": "semantic"}, "mode"),
-    ({"query": "bees", "fusion": "borda"}, "fusion"),
-    ({"query": "bees", "normalization": "softmax"}, "normalization"),
-    ({"query": "bees", "query_lang": "english"}, "query_lang"),
-    ({"query": "bees", "doc_langs": ["fr", "french"]}, "doc_langs"),
-    ({"query": "bees", "weights": {"bm25": 1.0}}, "weights"),
-    ({"query": "bees", "weights": {"sparse:french": 1.0}}, "weights"),
-    ({"query": "bees", "weights": {"dense": -1}}, "weights"),
-    ({"query": "bees", "k": 10, "depth": 5}, "depth"),
-    ({"query": "bees", "colour": "red"}, "colour"),
-    ({}, "query"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"query": ""}, "query"),
+        ({"query": "   "}, "query"),
+        ({"query": "x" * 301}, "query"),  # live server: max_query_chars=300
+        ({"query": "bees", "k": 51}, "k"),  # live server: max_k=50
+        ({"query": "bees", "k": 0}, "k"),
+        ({"query": "bees", "mode": "semantic"}, "mode"),
+        ({"query": "bees", "fusion": "borda"}, "fusion"),
+        ({"query": "bees", "normalization": "softmax"}, "normalization"),
+        ({"query": "bees", "query_lang": "english"}, "query_lang"),
+        ({"query": "bees", "doc_langs": ["fr", "french"]}, "doc_langs"),
+        ({"query": "bees", "weights": {"bm25": 1.0}}, "weights"),
+        ({"query": "bees", "weights": {"sparse:french": 1.0}}, "weights"),
+        ({"query": "bees", "weights": {"dense": -1}}, "weights"),
+        ({"query": "bees", "k": 10, "depth": 5}, "depth"),
+        ({"query": "bees", "colour": "red"}, "colour"),
+        ({}, "query"),
+    ],
+)
 def test_post_search_422_names_the_field(http: httpx.Client, body: dict, field: str) -> None:
     locs = _field_errors(http.post("/v1/search", json=body))
     assert any(loc[:2] == ("body", field) for loc in locs), locs
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"q": ""}, "q"),
-    ({"q": "bees", "k": "ten"}, "k"),
-    ({"q": "bees", "mode": "nope"}, "mode"),
-    ({"q": "bees", "query_lang": "x1"}, "query_lang"),
-    ({}, "q"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"q": ""}, "q"),
+        ({"q": "bees", "k": "ten"}, "k"),
+        ({"q": "bees", "mode": "nope"}, "mode"),
+        ({"q": "bees", "query_lang": "x1"}, "query_lang"),
+        ({}, "q"),
+    ],
+)
 def test_get_search_422_names_the_parameter(http: httpx.Client, params: dict, field: str) -> None:
     locs = _field_errors(http.get("/v1/search", params=params))
     assert any(loc[:2] == ("query", field) for loc in locs), locs
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"queries": []}, "queries"),
-    ({"queries": ["bees"] * 9}, "queries"),      # live server: max_batch=8
-    ({"queries": ["bees", " "]}, "queries"),
-    ({"queries": ["bees", "x" * 301]}, "queries"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"queries": []}, "queries"),
+        ({"queries": ["bees"] * 9}, "queries"),  # live server: max_batch=8
+        ({"queries": ["bees", " "]}, "queries"),
+        ({"queries": ["bees", "x" * 301]}, "queries"),
+    ],
+)
 def test_batch_422(http: httpx.Client, body: dict, field: str) -> None:
     locs = _field_errors(http.post("/v1/search/batch", json=body))
     assert any(loc[:2] == ("body", field) for loc in locs), locs
@@ -112,22 +121,39 @@ def test_busy_service_answers_503_with_retry_after(searcher: Any) -> None:
         assert "passerelle_rejected_requests_total 1.0" in client.get("/metrics").text
 
 
-@pytest.mark.parametrize("payload", [
-    b"not json", b"[]", b'"bees"', b"null", b'{"query": null}', b'{"query": 42}', b'{"query": ["a"]}',
-    b'{"query": "bees", "k": "many"}', b'{"query": "bees", "k": 1e309}', b'{"query": "bees", "k": 2.5}',
-    b'{"query": "bees", "weights": {"dense": "heavy"}}', b'{"query": "bees", "weights": [1, 2]}',
-    b'{"query": "bees", "doc_langs": "fr"}', b'{"query": "bees", "explain": "maybe"}',
-    b'{"query": "bees", "rrf_k": -1}', b'{"query": "bees", "depth": 100000000}',
-    b'{"query": "\\u0000\\u0001"}', b'{"query": "bees", "index": ""}',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[]",
+        b'"bees"',
+        b"null",
+        b'{"query": null}',
+        b'{"query": 42}',
+        b'{"query": ["a"]}',
+        b'{"query": "bees", "k": "many"}',
+        b'{"query": "bees", "k": 1e309}',
+        b'{"query": "bees", "k": 2.5}',
+        b'{"query": "bees", "weights": {"dense": "heavy"}}',
+        b'{"query": "bees", "weights": [1, 2]}',
+        b'{"query": "bees", "doc_langs": "fr"}',
+        b'{"query": "bees", "explain": "maybe"}',
+        b'{"query": "bees", "rrf_k": -1}',
+        b'{"query": "bees", "depth": 100000000}',
+        b'{"query": "\\u0000\\u0001"}',
+        b'{"query": "bees", "index": ""}',
+    ],
+)
 def test_garbage_never_gives_500(http: httpx.Client, payload: bytes) -> None:
     response = http.post("/v1/search", content=payload, headers={"Content-Type": "application/json"})
     assert 400 <= response.status_code < 500, response.text
     assert "error" in response.json()
 
 
-@pytest.mark.parametrize("query", ["🙂🙂🙂", "?", "12345", "<script>alert(1)</script>", "ß" * 300,
-                                   "le la les", "AND OR NOT (", 'title:"x" ~2 ^3 \\'])
+@pytest.mark.parametrize(
+    "query",
+    ["🙂🙂🙂", "?", "12345", "<script>alert(1)</script>", "ß" * 300, "le la les", "AND OR NOT (", 'title:"x" ~2 ^3 \\'],
+)
 def test_odd_but_valid_queries_answer_200(http: httpx.Client, query: str) -> None:
     for mode in ("dense", "sparse", "hybrid"):
         response = http.post("/v1/search", json={"query": query, "mode": mode, "k": 3})

@@ -22,8 +22,10 @@ QUERIES = [
 
 def test_reload_under_load_drops_nothing(live: Any, api_key: str) -> None:
     with live.client() as client:
-        baseline = {q: [h["id"] for h in client.post("/v1/search", json={"query": q, "mode": m, "k": 5})
-                        .json()["hits"]] for q, m in QUERIES}
+        baseline = {
+            q: [h["id"] for h in client.post("/v1/search", json={"query": q, "mode": m, "k": 5}).json()["hits"]]
+            for q, m in QUERIES
+        }
     state = live.app.state.passerelle
     first_copy = state.registry.get("sample")
 
@@ -39,8 +41,7 @@ def test_reload_under_load_drops_nothing(live: Any, api_key: str) -> None:
                 i += 1
                 try:
                     response = client.post("/v1/search", json={"query": query, "mode": mode, "k": 5})
-                    same = response.status_code == 200 and \
-                        [h["id"] for h in response.json()["hits"]] == baseline[query]
+                    same = response.status_code == 200 and [h["id"] for h in response.json()["hits"]] == baseline[query]
                     status = response.status_code
                 except httpx.HTTPError:
                     status, same = -1, False
@@ -95,8 +96,9 @@ def test_failed_reload_keeps_the_old_copy(sample_index: Path, tmp_path: Path) ->
         assert response.json()["error"] == "ReloadError"
         assert "previous copy keeps serving" in response.json()["detail"]
         assert client.get("/v1/indexes").json()["indexes"][0]["loaded_at"] == before
-        search = client.post("/v1/search",
-                             json={"query": "a Lyon baker feeds her sourdough starter with rye flour", "k": 1})
+        search = client.post(
+            "/v1/search", json={"query": "a Lyon baker feeds her sourdough starter with rye flour", "k": 1}
+        )
         assert search.status_code == 200
         assert search.json()["hits"][0]["id"] == "fr-001"
 

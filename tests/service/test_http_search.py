@@ -20,8 +20,7 @@ CROSS_LINGUAL = [
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
 @pytest.mark.parametrize(("query", "relevant"), CROSS_LINGUAL)
-def test_english_query_finds_its_foreign_document(http: httpx.Client, query: str, relevant: str,
-                                                  mode: str) -> None:
+def test_english_query_finds_its_foreign_document(http: httpx.Client, query: str, relevant: str, mode: str) -> None:
     response = http.post("/v1/search", json={"query": query, "mode": mode, "k": 3})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -47,16 +46,20 @@ def test_scores_are_sorted_and_sources_name_retrievers(http: httpx.Client) -> No
     assert set(body["timings_ms"]) >= {"detect"}
 
 
-@pytest.mark.parametrize("options", [
-    {"fusion": "rrf", "rrf_k": 60},
-    {"fusion": "rrf", "rrf_k": 5, "weights": {"dense": 2.0, "sparse": 0.5}},
-    {"fusion": "linear", "normalization": "minmax", "weights": {"dense": 0.7, "sparse": 0.3}},
-    {"fusion": "linear", "normalization": "zscore", "weights": {"sparse:en": 3.0, "sparse": 0.5}},
-    {"fusion": "linear", "normalization": "dbsf"},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"fusion": "rrf", "rrf_k": 60},
+        {"fusion": "rrf", "rrf_k": 5, "weights": {"dense": 2.0, "sparse": 0.5}},
+        {"fusion": "linear", "normalization": "minmax", "weights": {"dense": 0.7, "sparse": 0.3}},
+        {"fusion": "linear", "normalization": "zscore", "weights": {"sparse:en": 3.0, "sparse": 0.5}},
+        {"fusion": "linear", "normalization": "dbsf"},
+    ],
+)
 def test_explain_matches_the_fused_score(http: httpx.Client, options: dict) -> None:
-    body = http.post("/v1/search", json={"query": CROSS_LINGUAL[2][0], "mode": "hybrid", "k": 10,
-                                         "explain": True, **options}).json()
+    body = http.post(
+        "/v1/search", json={"query": CROSS_LINGUAL[2][0], "mode": "hybrid", "k": 10, "explain": True, **options}
+    ).json()
     assert body["hits"]
     weights = options.get("weights", {})
     for hit in body["hits"]:
@@ -145,8 +148,9 @@ def test_metrics(http: httpx.Client) -> None:
 
 
 def test_auto_fusion_explains_profile_weights_and_signals(http: httpx.Client) -> None:
-    body = http.post("/v1/search", json={"query": CROSS_LINGUAL[2][0], "mode": "hybrid", "k": 5,
-                                         "explain": True}).json()
+    body = http.post(
+        "/v1/search", json={"query": CROSS_LINGUAL[2][0], "mode": "hybrid", "k": 5, "explain": True}
+    ).json()
     hit = body["hits"][0]
     explanation = hit["explanation"]
     assert explanation["method"] == "auto" and explanation["profile"] == "default"

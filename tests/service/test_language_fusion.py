@@ -18,8 +18,9 @@ from passerelle.service.language_fusion import (
     top_gap,
 )
 
-PROFILE = FusionProfile(name="t", matched=2.0, mismatched=0.1, mismatched_coverage=1.0, mismatched_gap=0.2,
-                        mismatched_margin=-4.0)
+PROFILE = FusionProfile(
+    name="t", matched=2.0, mismatched=0.1, mismatched_coverage=1.0, mismatched_gap=0.2, mismatched_margin=-4.0
+)
 DENSE = [("a", 0.9), ("b", 0.7), ("c", 0.5)]
 
 
@@ -88,8 +89,9 @@ def test_a_limit_keeps_exactly_the_head_of_the_full_fused_list() -> None:
     rankings = {"dense": DENSE, "sparse:en": sparse}
     signals = {"sparse:en": ViewSignals("en", False, coverage=0.6, gap=top_gap(sparse))}
     full, weights = fuse_language_aware(rankings, signals, PROFILE)
-    assert [h.doc_id for h in full] == sorted({d for d, _ in DENSE + sparse}, key=lambda d: (
-        -next(h.score for h in full if h.doc_id == d), d))
+    assert [h.doc_id for h in full] == sorted(
+        {d for d, _ in DENSE + sparse}, key=lambda d: (-next(h.score for h in full if h.doc_id == d), d)
+    )
     for limit in (0, 1, 3, 10):
         head, same_weights = fuse_language_aware(rankings, signals, PROFILE, limit=limit)
         assert head == full[:limit] and same_weights == weights

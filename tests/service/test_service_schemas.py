@@ -15,8 +15,11 @@ from passerelle.service.api.schemas import SearchResponse, plain, request_models
 from passerelle.service.api.settings import ServiceSettings
 from passerelle.service.searcher import Hit, SearchParams, SearchResult, SourceHit
 
-MODELS = request_models(ServiceSettings(max_k=20, max_query_chars=30, max_batch=3, default_k=5,
-                                        default_mode="dense", default_depth=50, max_depth=200))
+MODELS = request_models(
+    ServiceSettings(
+        max_k=20, max_query_chars=30, max_batch=3, default_k=5, default_mode="dense", default_depth=50, max_depth=200
+    )
+)
 
 
 def _locs(error: ValidationError) -> list[tuple]:
@@ -30,13 +33,16 @@ def test_defaults_come_from_the_settings() -> None:
     assert MODELS.batch(queries=["a"]).mode == "dense"
 
 
-@pytest.mark.parametrize(("values", "loc"), [
-    ({"query": "x" * 31}, ("query",)),
-    ({"query": "bees", "k": 21}, ("k",)),
-    ({"query": "bees", "depth": 201}, ("depth",)),
-    ({"query": "bees", "k": 10, "depth": 9}, ("depth",)),
-    ({"query": "a\x00b"}, ("query",)),
-])
+@pytest.mark.parametrize(
+    ("values", "loc"),
+    [
+        ({"query": "x" * 31}, ("query",)),
+        ({"query": "bees", "k": 21}, ("k",)),
+        ({"query": "bees", "depth": 201}, ("depth",)),
+        ({"query": "bees", "k": 10, "depth": 9}, ("depth",)),
+        ({"query": "a\x00b"}, ("query",)),
+    ],
+)
 def test_limits_from_the_settings(values: dict, loc: tuple) -> None:
     with pytest.raises(ValidationError) as info:
         MODELS.search(**values)
@@ -64,40 +70,90 @@ def test_language_codes_are_normalized() -> None:
 
 
 def test_to_params() -> None:
-    request = MODELS.search(query="bees", mode="hybrid", k=7, query_lang="en", doc_langs=["fr", "de"],
-                            fusion="linear", normalization="dbsf", weights={"dense": 0.8}, rrf_k=10,
-                            depth=70, explain=True, index="sample")
+    request = MODELS.search(
+        query="bees",
+        mode="hybrid",
+        k=7,
+        query_lang="en",
+        doc_langs=["fr", "de"],
+        fusion="linear",
+        normalization="dbsf",
+        weights={"dense": 0.8},
+        rrf_k=10,
+        depth=70,
+        explain=True,
+        index="sample",
+    )
     assert request.to_params() == SearchParams(
-        mode="hybrid", k=7, query_lang="en", doc_langs=frozenset({"fr", "de"}), fusion="linear",
-        normalization="dbsf", weights={"dense": 0.8}, rrf_k=10, depth=70, explain=True)
+        mode="hybrid",
+        k=7,
+        query_lang="en",
+        doc_langs=frozenset({"fr", "de"}),
+        fusion="linear",
+        normalization="dbsf",
+        weights={"dense": 0.8},
+        rrf_k=10,
+        depth=70,
+        explain=True,
+    )
 
 
 def test_from_result() -> None:
     result = SearchResult(
-        query="bees", query_lang="en", mode="hybrid", timings_ms=MappingProxyType({"dense": 1.5}),
+        query="bees",
+        query_lang="en",
+        mode="hybrid",
+        timings_ms=MappingProxyType({"dense": 1.5}),
         warnings=("BM25 is unavailable",),
-        hits=[Hit(doc_id="fr-004", score=0.5, lang="fr", title="T", snippet="S",
-                  sources=MappingProxyType({"dense": SourceHit(rank=1, score=np.float32(0.25))}),
-                  explanation=MappingProxyType({"contributions": MappingProxyType({"dense": {"value": 0.5}}),
-                                                "langs": frozenset({"fr", "de"})}))])
+        hits=[
+            Hit(
+                doc_id="fr-004",
+                score=0.5,
+                lang="fr",
+                title="T",
+                snippet="S",
+                sources=MappingProxyType({"dense": SourceHit(rank=1, score=np.float32(0.25))}),
+                explanation=MappingProxyType(
+                    {"contributions": MappingProxyType({"dense": {"value": 0.5}}), "langs": frozenset({"fr", "de"})}
+                ),
+            )
+        ],
+    )
     response = SearchResponse.from_result("sample", result)
     assert response.model_dump() == {
-        "index": "sample", "query": "bees", "query_lang": "en", "mode": "hybrid",
-        "timings_ms": {"dense": 1.5}, "warnings": ["BM25 is unavailable"],
-        "hits": [{"id": "fr-004", "score": 0.5, "lang": "fr", "title": "T", "snippet": "S",
-                  "sources": {"dense": {"rank": 1, "score": 0.25}},
-                  "explanation": {"contributions": {"dense": {"value": 0.5}}, "langs": ["de", "fr"]}}]}
+        "index": "sample",
+        "query": "bees",
+        "query_lang": "en",
+        "mode": "hybrid",
+        "timings_ms": {"dense": 1.5},
+        "warnings": ["BM25 is unavailable"],
+        "hits": [
+            {
+                "id": "fr-004",
+                "score": 0.5,
+                "lang": "fr",
+                "title": "T",
+                "snippet": "S",
+                "sources": {"dense": {"rank": 1, "score": 0.25}},
+                "explanation": {"contributions": {"dense": {"value": 0.5}}, "langs": ["de", "fr"]},
+            }
+        ],
+    }
 
 
 def test_plain() -> None:
-    assert plain({"a": (1, np.int64(2)), 3: {np.float64(0.5)}, "n": math.nan}) == \
-        {"a": [1, 2], "3": [0.5], "n": None}
+    assert plain({"a": (1, np.int64(2)), 3: {np.float64(0.5)}, "n": math.nan}) == {"a": [1, 2], "3": [0.5], "n": None}
 
 
 def _all_models() -> list[type[BaseModel]]:
-    return [obj for obj in vars(schemas).values()
-            if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == schemas.__name__
-            and obj is not schemas.SearchOptions]
+    return [
+        obj
+        for obj in vars(schemas).values()
+        if isinstance(obj, type)
+        and issubclass(obj, BaseModel)
+        and obj.__module__ == schemas.__name__
+        and obj is not schemas.SearchOptions
+    ]
 
 
 @pytest.mark.parametrize("model", _all_models(), ids=lambda m: m.__name__)
@@ -115,8 +171,16 @@ def test_openapi_documents_every_route_with_examples(searcher: Any) -> None:
 
     app = create_app(ServiceSettings(max_k=42), searchers={"sample": searcher})
     spec = TestClient(app).get("/openapi.json").json()
-    assert set(spec["paths"]) == {"/v1/search", "/v1/search/batch", "/v1/documents/{doc_id}", "/v1/indexes",
-                                  "/healthz", "/readyz", "/metrics", "/v1/admin/reload"}
+    assert set(spec["paths"]) == {
+        "/v1/search",
+        "/v1/search/batch",
+        "/v1/documents/{doc_id}",
+        "/v1/indexes",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/admin/reload",
+    }
     components = spec["components"]["schemas"]
     assert components["SearchRequest"]["properties"]["k"]["maximum"] == 42
     for name, schema in components.items():
@@ -143,11 +207,13 @@ def test_cors(searcher: Any, origins: list[str], allowed: bool) -> None:
     from passerelle.service.api.app import create_app
 
     client = TestClient(create_app(ServiceSettings(cors_origins=origins), searchers={"sample": searcher}))
-    response = client.options("/v1/search", headers={"Origin": "https://app.example.org",
-                                                     "Access-Control-Request-Method": "POST"})
+    response = client.options(
+        "/v1/search", headers={"Origin": "https://app.example.org", "Access-Control-Request-Method": "POST"}
+    )
     assert (response.headers.get("access-control-allow-origin") == "https://app.example.org") is allowed
-    other = client.options("/v1/search", headers={"Origin": "https://evil.example.com",
-                                                  "Access-Control-Request-Method": "POST"})
+    other = client.options(
+        "/v1/search", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"}
+    )
     assert "access-control-allow-origin" not in other.headers
 
 

@@ -40,8 +40,18 @@ def tiny_t5(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     fast = _tokenizer(folder)
     torch.manual_seed(0)
-    config = T5Config(vocab_size=len(fast), d_model=16, d_kv=4, d_ff=32, num_layers=1, num_decoder_layers=1,
-                      num_heads=2, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    config = T5Config(
+        vocab_size=len(fast),
+        d_model=16,
+        d_kv=4,
+        d_ff=32,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=2,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
     T5ForConditionalGeneration(config).save_pretrained(folder)
     return folder
 
@@ -54,9 +64,20 @@ def tiny_marian(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     fast = _tokenizer(folder)
     torch.manual_seed(0)
-    config = MarianConfig(vocab_size=len(fast), d_model=16, encoder_layers=1, decoder_layers=1,
-                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
-                          decoder_ffn_dim=32, max_position_embeddings=128, pad_token_id=0, eos_token_id=1,
-                          decoder_start_token_id=0, forced_eos_token_id=1)
+    config = MarianConfig(
+        vocab_size=len(fast),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=128,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+        forced_eos_token_id=1,
+    )
     MarianMTModel(config).save_pretrained(folder)
     return folder

@@ -51,21 +51,33 @@ class LoadReport:
         third = max(len(rss) // 3, 1)
         # warm: the middle third of the run (caches, thread pool and allocator arenas have grown by then);
         # end: the last third. Flat memory means end ~ warm.
-        warm, end = statistics.median(rss[third:2 * third] or rss), statistics.median(rss[2 * third:] or rss)
+        warm, end = statistics.median(rss[third : 2 * third] or rss), statistics.median(rss[2 * third :] or rss)
         return {
-            "rate_per_s": self.rate, "duration_s": self.duration_s, "elapsed_s": round(self.elapsed_s, 1),
-            "sent": self.sent, "ok": self.ok, "errors": self.error_count, "errors_by_kind": dict(self.errors),
-            "p50_ms": round(self.percentile(50), 1), "p99_ms": round(self.percentile(99), 1),
+            "rate_per_s": self.rate,
+            "duration_s": self.duration_s,
+            "elapsed_s": round(self.elapsed_s, 1),
+            "sent": self.sent,
+            "ok": self.ok,
+            "errors": self.error_count,
+            "errors_by_kind": dict(self.errors),
+            "p50_ms": round(self.percentile(50), 1),
+            "p99_ms": round(self.percentile(99), 1),
             "max_ms": round(max(self.latencies_ms, default=float("nan")), 1),
             "mean_ms": round(statistics.fmean(self.latencies_ms), 1) if self.latencies_ms else None,
-            "rss_start_mb": round(rss[0], 1), "rss_warm_mb": round(warm, 1), "rss_end_mb": round(end, 1),
-            "rss_last_mb": round(rss[-1], 1), "rss_max_mb": round(max(rss), 1),
+            "rss_start_mb": round(rss[0], 1),
+            "rss_warm_mb": round(warm, 1),
+            "rss_end_mb": round(end, 1),
+            "rss_last_mb": round(rss[-1], 1),
+            "rss_max_mb": round(max(rss), 1),
             "rss_growth_after_warmup_mb": round(end - warm, 1),
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.summary(), "rss_samples_mb": [round(r, 1) for r in self.rss_mb],
-                "config": {k: v for k, v in asdict(self).items() if k in ("rate", "duration_s")}}
+        return {
+            **self.summary(),
+            "rss_samples_mb": [round(r, 1) for r in self.rss_mb],
+            "config": {k: v for k, v in asdict(self).items() if k in ("rate", "duration_s")},
+        }
 
 
 def rss_mb(pid: int) -> float:
@@ -82,8 +94,15 @@ def rss_mb(pid: int) -> float:
     return total / 2**20
 
 
-async def run_load(base_url: str, requests: Sequence[Request], *, rate: float, duration_s: float,
-                   pid: int | None = None, timeout_s: float = 30.0) -> LoadReport:
+async def run_load(
+    base_url: str,
+    requests: Sequence[Request],
+    *,
+    rate: float,
+    duration_s: float,
+    pid: int | None = None,
+    timeout_s: float = 30.0,
+) -> LoadReport:
     """Send ``requests`` (cycled) at ``rate`` per second for ``duration_s`` seconds and wait for every answer."""
     report = LoadReport(rate=rate, duration_s=duration_s)
     total = int(rate * duration_s)

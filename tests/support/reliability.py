@@ -8,8 +8,14 @@ from typing import Any
 from support.server import API_KEY
 
 # Small on purpose: the limits are easy to cross in a test, and the fuzzer's requests stay fast.
-LIMITS: dict[str, Any] = {"max_k": 20, "max_depth": 50, "default_depth": 50, "max_query_chars": 200,
-                          "max_batch": 4, "max_body_bytes": 16 * 1024}
+LIMITS: dict[str, Any] = {
+    "max_k": 20,
+    "max_depth": 50,
+    "default_depth": 50,
+    "max_query_chars": 200,
+    "max_batch": 4,
+    "max_body_bytes": 16 * 1024,
+}
 
 
 def reliability_settings(*indexes: Path, **overrides: Any) -> Any:

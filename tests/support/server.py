@@ -61,9 +61,15 @@ def stop_server(live: LiveServer) -> None:
     live.thread.join(timeout=30)
 
 
-def serve_process(indexes: Sequence[Path], log: Path, *, env: Mapping[str, str] | None = None,
-                  args: Sequence[str] = (), ready_path: str = "/healthz",
-                  timeout_s: float = 180) -> AbstractContextManager[ServerProcess]:
+def serve_process(
+    indexes: Sequence[Path],
+    log: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+    ready_path: str = "/healthz",
+    timeout_s: float = 180,
+) -> AbstractContextManager[ServerProcess]:
     """Run ``python -m passerelle serve`` on a free loopback port until the context ends (SIGTERM):
     the benchmark's server runner, answering once ``ready_path`` does."""
     return serve(indexes, log, args=args, env=env, ready_path=ready_path, timeout_s=timeout_s)

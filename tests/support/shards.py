@@ -7,8 +7,10 @@ from pathlib import Path
 from support import SAMPLE_DIR, read_tsv
 
 # every sample query: 32 English ones, and the French ones (they reach the French view through its analyzer)
-SAMPLE_QUERIES = [*read_tsv(SAMPLE_DIR / "queries.dev.tsv").values(),
-                  *read_tsv(SAMPLE_DIR / "queries.dev.fr.tsv").values()]
+SAMPLE_QUERIES = [
+    *read_tsv(SAMPLE_DIR / "queries.dev.tsv").values(),
+    *read_tsv(SAMPLE_DIR / "queries.dev.fr.tsv").values(),
+]
 MODES = ("dense", "sparse", "hybrid")
 
 
@@ -24,8 +26,9 @@ def ranked(index_dir: Path, mode: str, k: int = 10, queries: list[str] | None = 
     return [[(hit.doc_id, hit.score) for hit in result.hits] for result in results]
 
 
-def differences(expected: list[list[tuple[str, float]]], got: list[list[tuple[str, float]]],
-                tolerance: float = 1e-5) -> list[str]:
+def differences(
+    expected: list[list[tuple[str, float]]], got: list[list[tuple[str, float]]], tolerance: float = 1e-5
+) -> list[str]:
     """Queries whose hits differ in ids, order, or a score by more than ``tolerance`` (empty: identical)."""
     found = []
     for number, (want, have) in enumerate(zip(expected, got, strict=True)):

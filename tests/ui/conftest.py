@@ -14,8 +14,15 @@ import pytest
 from support.server import start_server, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 MAX_QUERY_CHARS = 300
 
 
@@ -34,8 +41,7 @@ def ui_server(sample_index: Path) -> Iterator[UiServer]:
     from passerelle.service.api.app import create_app
     from passerelle.service.api.settings import ServiceSettings
 
-    live = start_server(create_app(ServiceSettings(indexes=[sample_index], max_k=50,
-                                                   max_query_chars=MAX_QUERY_CHARS)))
+    live = start_server(create_app(ServiceSettings(indexes=[sample_index], max_k=50, max_query_chars=MAX_QUERY_CHARS)))
     try:
         with live.client() as api:
             yield UiServer(url=live.url, api=api, max_query_chars=MAX_QUERY_CHARS)
@@ -56,8 +62,10 @@ def browser() -> Iterator[Any]:
     """Headless Chromium driven by Playwright; never a browser Playwright downloads itself."""
     executable = chromium_path()
     if executable is None:
-        pytest.skip(f"Chromium not found at {CHROMIUM} nor on the PATH: run `make browser` as root on Debian "
-                    "(apt-get install chromium) to run the browser tests")
+        pytest.skip(
+            f"Chromium not found at {CHROMIUM} nor on the PATH: run `make browser` as root on Debian "
+            "(apt-get install chromium) to run the browser tests"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -59,9 +59,16 @@ def api_search(ui_server: Any, **options: Any) -> dict[str, Any]:
 
 
 def expected_hits(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"id": hit["id"], "lang": hit["lang"], "title": hit["title"], "snippet": hit["snippet"],
-             "sources": {name: source["rank"] for name, source in hit["sources"].items()}}
-            for hit in answer["hits"]]
+    return [
+        {
+            "id": hit["id"],
+            "lang": hit["lang"],
+            "title": hit["title"],
+            "snippet": hit["snippet"],
+            "sources": {name: source["rank"] for name, source in hit["sources"].items()},
+        }
+        for hit in answer["hits"]
+    ]
 
 
 def shown_hits(page: Any) -> list[dict[str, Any]]:
@@ -90,8 +97,7 @@ def screenshot_path(tmp_path: Path) -> Path:
     return tmp_path / "screenshot.png"
 
 
-def test_english_question_finds_the_german_document_with_its_reasons(page: Any, ui_server: Any,
-                                                                     tmp_path: Path) -> None:
+def test_english_question_finds_the_german_document_with_its_reasons(page: Any, ui_server: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     ask(page, ui_server)
@@ -103,7 +109,8 @@ def test_english_question_finds_the_german_document_with_its_reasons(page: Any, 
     assert page.locator("#langs input").evaluate_all("inputs => inputs.map(i => i.value)") == languages
     expect(page.get_by_role("checkbox", name="DE German")).not_to_be_checked()
     expect(page.locator("#index-info")).to_have_text(
-        f"Index {index['name']} · {index['manifest']['doc_count']} documents · {', '.join(languages)}")
+        f"Index {index['name']} · {index['manifest']['doc_count']} documents · {', '.join(languages)}"
+    )
 
     shown = shown_hits(page)
     assert shown == expected_hits(answer)
@@ -118,8 +125,7 @@ def test_english_question_finds_the_german_document_with_its_reasons(page: Any, 
         value = contributions[name]["value"]  # the page shows JavaScript's toPrecision(3)
         expect(first.locator(f'.source[data-source="{name}"] .adds')).to_have_text(f"+{value:#.3g}")
     scores = page.eval_on_selector_all("#results .hit", SHOWN_HITS)
-    assert [float(hit["score"]) for hit in scores] == pytest.approx(
-        [hit["score"] for hit in answer["hits"]], rel=5e-3)
+    assert [float(hit["score"]) for hit in scores] == pytest.approx([hit["score"] for hit in answer["hits"]], rel=5e-3)
     assert page.url == f"{ui_server.url}/?q={QUESTION.replace(' ', '+').replace('?', '%3F')}&mode=hybrid&fusion=auto"
 
     page.locator("#q").blur()
@@ -176,7 +182,8 @@ def test_switching_mode_fusion_and_languages_searches_again(page: Any, ui_server
     page.get_by_role("combobox", name="Results").select_option("5")
     wait_for_results(page, r"^5 results in German")
     assert shown_hits(page) == expected_hits(
-        api_search(ui_server, mode="hybrid", fusion="linear", doc_langs=["de"], k=5))
+        api_search(ui_server, mode="hybrid", fusion="linear", doc_langs=["de"], k=5)
+    )
 
 
 def test_keyboard_only_search_open_and_close_a_document(page: Any, ui_server: Any) -> None:
