@@ -46,20 +46,7 @@ def benchmark_bm25_build(
         raise BenchmarkError(f"no document of {corpus} has a {lang!r} view")
     subset = root / "corpus.jsonl"
     with open(subset, "w", encoding="utf-8") as out:
-        for doc in docs:
-            out.write(
-                json.dumps(
-                    {
-                        "id": doc.id,
-                        "lang": doc.lang,
-                        "title": doc.title,
-                        "text": doc.text,
-                        "translations": dict(doc.views),
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+        out.writelines(doc.to_jsonl() for doc in docs)
     with open(root / "json" / "docs.jsonl", "w", encoding="utf-8") as out:
         for doc_id, text in pairs:
             out.write(json.dumps({"id": doc_id, "contents": text}, ensure_ascii=False) + "\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import platform
 import resource
 import tempfile
@@ -64,19 +63,7 @@ def _write_subset(corpus: Path, out: Path, limit: int | None, lang: str | None) 
         for record in itertools.islice(records, limit):
             doc = to_document(record, BuildOptions().mapping, default_lang=lang)
             texts.append(doc.contents)
-            handle.write(
-                json.dumps(
-                    {
-                        "id": doc.id,
-                        "lang": doc.lang,
-                        "title": doc.title,
-                        "text": doc.text,
-                        "translations": dict(doc.views),
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+            handle.write(doc.to_jsonl())
     return texts
 
 

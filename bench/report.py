@@ -213,7 +213,7 @@ def _search(name: str, report: dict[str, Any]) -> list[str]:
                 for r in report["batch_rows"]
             ],
         )
-    from passerelle.bench.search import DESCRIPTIONS  # the current wording; older results carry their own
+    from passerelle.bench.catalog import DESCRIPTIONS  # the current wording; older results carry their own
 
     described = {name: DESCRIPTIONS.get(name, text) for name, text in report.get("descriptions", {}).items()}
     lines += ["Systems:", ""] + [f"- `{k}`: {v}" for k, v in described.items()] + [""]

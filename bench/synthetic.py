@@ -15,7 +15,6 @@ latency and memory are realistic, retrieval quality on such a corpus is not.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,20 +120,20 @@ def write_synthetic(
             vectors = base.vectors[:count] if copy == 0 else perturb_vectors(base.vectors[:count], rng, p.sigma)
             vectors_file.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
             for doc in base.docs[:count]:
-                docs_file.write(json.dumps(_record(doc, copy, rng, p), ensure_ascii=False) + "\n")
+                docs_file.write(_perturbed(doc, copy, rng, p).to_jsonl())
     return n
 
 
-def _record(doc: Document, copy: int, rng: np.random.Generator, p: Perturbation) -> dict[str, object]:
+def _perturbed(doc: Document, copy: int, rng: np.random.Generator, p: Perturbation) -> Document:
     if copy == 0:
-        return {"id": doc.id, "lang": doc.lang, "title": doc.title, "text": doc.text, "translations": dict(doc.views)}
-    return {
-        "id": f"{doc.id}~{copy}",
-        "lang": doc.lang,
-        "title": perturb_text(doc.title, rng, p.drop, p.swap),
-        "text": perturb_text(doc.text, rng, p.drop, p.swap),
-        "translations": {lang: perturb_text(text, rng, p.drop, p.swap) for lang, text in doc.views.items()},
-    }
+        return doc
+    return Document(
+        id=f"{doc.id}~{copy}",
+        lang=doc.lang,
+        title=perturb_text(doc.title, rng, p.drop, p.swap),
+        text=perturb_text(doc.text, rng, p.drop, p.swap),
+        views={lang: perturb_text(text, rng, p.drop, p.swap) for lang, text in doc.views.items()},
+    )
 
 
 class PrecomputedEncoder:

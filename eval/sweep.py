@@ -210,30 +210,17 @@ def sweep(
         logger.debug("%s: %s = %.4f", setting.label, metric, rows[-1][1])
     order = sorted(range(len(rows)), key=lambda i: -rows[i][1])  # stable: grid order breaks ties
     best = rows[order[0]][0]
-    dev = _score(
-        dev_runs,
-        fuse_runs(dev_runs, best, depth=depth, k=k, fusers=fusers),
-        dev_qrels,
-        metric,
-        ties,
-        confidence,
-        n_bootstrap,
-        seed,
-    )
+
+    def score_best(runs: Mapping[str, Run], qrels: Qrels) -> SplitScore:
+        fused = fuse_runs(runs, best, depth=depth, k=k, fusers=fusers)
+        return _score(runs, fused, qrels, metric, ties, confidence, n_bootstrap, seed)
+
+    dev = score_best(dev_runs, dev_qrels)
     test = None
     if test_runs is not None and test_qrels is not None:
         if set(test_runs) != set(dev_runs):
             raise MetricError(f"test runs {sorted(test_runs)} differ from dev runs {sorted(dev_runs)}")
-        test = _score(
-            test_runs,
-            fuse_runs(test_runs, best, depth=depth, k=k, fusers=fusers),
-            test_qrels,
-            metric,
-            ties,
-            confidence,
-            n_bootstrap,
-            seed,
-        )
+        test = score_best(test_runs, test_qrels)
     return SweepResult(
         metric=metric, confidence=confidence, rows=tuple(rows[i] for i in order), best=best, dev=dev, test=test
     )

@@ -9,10 +9,10 @@ from pathlib import Path
 from passerelle.indexing.augment.apply import describe_augmentation, load_augment, new_mixer
 from passerelle.indexing.dense import FaissSpec
 from passerelle.indexing.docstore import DocStore
-from passerelle.indexing.encoders.base import Encoder, EncoderSpec
+from passerelle.indexing.encoders.base import Encoder
 from passerelle.indexing.encoders.registry import choose_encoder, create_encoder
 from passerelle.indexing.errors import CorpusError
-from passerelle.indexing.finalize import describe, new_dense_store
+from passerelle.indexing.finalize import describe_ingest, save_dense
 from passerelle.indexing.language import LanguageDetector
 from passerelle.indexing.manifest import Manifest, sha256_file, write_manifest
 from passerelle.indexing.options import BuildOptions
@@ -23,7 +23,6 @@ from passerelle.indexing.readers import Record, detect_format, read_records, to_
 logger = logging.getLogger(__name__)
 
 DOCSTORE = "docs.sqlite"
-NO_ENCODER = EncoderSpec(name="none", dim=0)
 
 
 def build_index(
@@ -73,11 +72,7 @@ def build_index(
         result = ingest.run(records)
         if result.added == 0:
             raise CorpusError("the corpus has no usable documents", path=corpus)
-        faiss_spec, dense_rows = FaissSpec(kind="flat"), 0
-        if encoder is not None and options.dense:
-            store = new_dense_store(result, options.faiss, encoder.spec.dim)
-            store.save(staging / "dense")
-            faiss_spec, dense_rows = store.spec, len(store.row_ids)
+        dense = save_dense(staging, result, options.faiss, encoder, empty=FaissSpec(kind="flat"))
         source: dict[str, object] = {
             "path": str(corpus.resolve()),
             "format": options.fmt if options.fmt != "auto" else detect_format(corpus),
@@ -94,18 +89,7 @@ def build_index(
                 options.augment_normalize,
                 mixer.mixed if mixer else 0,
             )
-        manifest = describe(
-            staging,
-            docstore,
-            encoder.spec if encoder else NO_ENCODER,
-            faiss_spec,
-            ingest.analyzers,
-            dict(result.sparse_added),
-            dense_rows,
-            dict(result.skipped),
-            source,
-            augmentation=augmentation,
-        )
+        manifest = describe_ingest(staging, docstore, encoder, dense, ingest, result, source, augmentation)
         docstore.close()
         write_manifest(staging, manifest)
         publish(staging, out)

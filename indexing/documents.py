@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,20 @@ class Document:
         if lang == self.lang:
             return self.contents
         return self.views.get(lang)
+
+    def to_jsonl(self) -> str:
+        """This document as one line of the default JSONL corpus format (id, lang, title, text, translations).
+
+        Metadata is not written: the line reads back (with the default field mapping) as the same texts.
+        """
+        record = {
+            "id": self.id,
+            "lang": self.lang,
+            "title": self.title,
+            "text": self.text,
+            "translations": dict(self.views),
+        }
+        return json.dumps(record, ensure_ascii=False) + "\n"
 
     def view_langs(self) -> list[str]:
         """Every language this document has text in, its own first."""

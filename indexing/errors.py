@@ -63,3 +63,13 @@ class DocumentNotFoundError(PasserelleError):
 
 class JavaUnavailableError(PasserelleError):
     """The Java runtime needed for Lucene could not be started."""
+
+
+def model_location_hint(model: str) -> str:
+    """Why a model given by name may not load here (empty when ``model`` is a local path)."""
+    if Path(model).exists():
+        return ""
+    return (
+        " The model is neither a local path nor in the Hugging Face cache, and the hub may be unreachable "
+        "(HF_HUB_OFFLINE=1): copy the model files to a folder and pass its path."
+    )

@@ -9,9 +9,9 @@ import numpy as np
 
 from passerelle.indexing.dense import DenseStore, FaissSpec, create_faiss_index
 from passerelle.indexing.docstore import DocStore
-from passerelle.indexing.encoders.base import EncoderSpec
+from passerelle.indexing.encoders.base import Encoder, EncoderSpec
 from passerelle.indexing.manifest import Manifest, now
-from passerelle.indexing.pipeline import IngestResult
+from passerelle.indexing.pipeline import Ingest, IngestResult
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,51 @@ def append_vectors(store: DenseStore, result: IngestResult, dim: int) -> None:
         store.add(result.row_ids[start:stop], result.row_langs[start:stop], np.asarray(vectors[start:stop]))
     del vectors
     result.vectors_path.unlink()
+
+
+NO_ENCODER = EncoderSpec(name="none", dim=0)
+"""The encoder spec of an index built without a dense side."""
+
+
+def save_dense(
+    root: Path, result: IngestResult, spec: FaissSpec, encoder: Encoder | None, *, empty: FaissSpec
+) -> tuple[FaissSpec, int]:
+    """Build the FAISS store of a fresh ingest and save it under ``root/dense``.
+
+    Returns the store's resolved spec and its row count, or ``(empty, 0)`` when nothing was encoded.
+    """
+    if encoder is None or not result.added:
+        return empty, 0
+    store = new_dense_store(result, spec, encoder.spec.dim)
+    store.save(root / "dense")
+    return store.spec, len(store.row_ids)
+
+
+def describe_ingest(
+    root: Path,
+    docstore: DocStore,
+    encoder: Encoder | None,
+    dense: tuple[FaissSpec, int],
+    ingest: Ingest,
+    result: IngestResult,
+    source: dict[str, object],
+    augmentation: dict[str, object] | None,
+) -> Manifest:
+    """The manifest of a freshly ingested index (a build, or one shard of a sharded build)."""
+    faiss, dense_rows = dense
+    spec = encoder.spec if encoder else NO_ENCODER
+    return describe(
+        root,
+        docstore,
+        spec,
+        faiss,
+        ingest.analyzers,
+        dict(result.sparse_added),
+        dense_rows,
+        dict(result.skipped),
+        source,
+        augmentation=augmentation,
+    )
 
 
 def describe(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from passerelle.indexing.encoders.base import Encoder
-from passerelle.indexing.loaded import LoadedIndex, Verify, load_directory, shared_encoder
+from passerelle.indexing.loaded import LoadedIndex, LoadOptions, Verify, load_directory, shared_encoder
 from passerelle.indexing.publish import recover
 from passerelle.indexing.shards.layout import SHARDS_FILE
 from passerelle.indexing.shards.load import load_sharded
@@ -43,4 +43,5 @@ def load_index(
     path = Path(path).resolve()
     recover(path)
     opener = load_sharded if (path / SHARDS_FILE).is_file() else load_directory
-    return opener(path, encoder=encoder, verify=verify, dense=dense, sparse=sparse, query_threads=query_threads)
+    options = LoadOptions(encoder=encoder, verify=verify, dense=dense, sparse=sparse, query_threads=query_threads)
+    return opener(path, options)

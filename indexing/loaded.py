@@ -58,25 +58,29 @@ def shared_encoder(name: str, query_prefix: str, passage_prefix: str, threads: i
     return create_encoder(name, query_prefix=query_prefix, passage_prefix=passage_prefix, threads=threads)
 
 
-def load_directory(
-    path: Path,
-    *,
-    encoder: Encoder | None = None,
-    verify: Verify = "size",
-    dense: bool = True,
-    sparse: bool = True,
-    query_threads: int | None = None,
-) -> LoadedIndex:
+@dataclass(frozen=True)
+class LoadOptions:
+    """What to open and how (see :func:`passerelle.indexing.load.load_index` for each field)."""
+
+    encoder: Encoder | None = None
+    verify: Verify = "size"
+    dense: bool = True
+    sparse: bool = True
+    query_threads: int | None = None
+
+
+def load_directory(path: Path, options: LoadOptions) -> LoadedIndex:
     """Open one unsharded index directory (``path`` resolved and recovered by the caller).
 
-    Arguments and errors as :func:`passerelle.indexing.load.load_index`.
+    Errors as :func:`passerelle.indexing.load.load_index`.
     """
+    encoder, verify, query_threads = options.encoder, options.verify, options.query_threads
     manifest = read_manifest(path)
     if verify != "none":
         verify_files(path, manifest, full=verify == "full")
     docstore = open_store(path, lambda: DocStore(path / "docs.sqlite", readonly=True), [])
     loaded = LoadedIndex(path=path, manifest=manifest, docstore=docstore, dense=None, encoder=None)
-    if dense and manifest.dense_rows and (path / "dense").is_dir():
+    if options.dense and manifest.dense_rows and (path / "dense").is_dir():
         spec = manifest.encoder
         if encoder is None:
             encoder = shared_encoder(spec.name, spec.query_prefix, spec.passage_prefix, query_threads)
@@ -84,7 +88,7 @@ def load_directory(
         loaded.dense = open_store(path, lambda: DenseStore.load(path / "dense", manifest.faiss), [loaded])
         loaded.dense.search_threads = query_threads
         loaded.encoder = encoder
-    if sparse:
+    if options.sparse:
 
         def open_view(lang: str, analyzer: str) -> LuceneView | None:
             if not (path / "sparse" / lang).is_dir():

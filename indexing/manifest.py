@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
@@ -61,12 +62,7 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
         """Parse a manifest, refusing unknown format versions."""
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise IndexFormatError(
-                f"index format version {version!r} is not supported (this Passerelle reads "
-                f"version {FORMAT_VERSION}); rebuild the index"
-            )
+        check_format_version(data, FORMAT_VERSION, "index")
         fields = dict(data)
         fields["encoder"] = EncoderSpec.from_dict(data["encoder"])
         fields["faiss"] = FaissSpec.from_dict(data["faiss"])
@@ -106,6 +102,20 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_format_version(data: Mapping[str, Any], supported: int, what: str) -> None:
+    """Refuse a file whose ``format_version`` this Passerelle cannot read.
+
+    Raises:
+        IndexFormatError: naming ``what`` (``index``, ``sharded index``...), both versions and the fix.
+    """
+    version = data.get("format_version")
+    if version != supported:
+        raise IndexFormatError(
+            f"{what} format version {version!r} is not supported (this Passerelle reads version {supported}); "
+            "rebuild the index"
+        )
 
 
 def write_manifest(root: Path, manifest: Manifest) -> None:

@@ -121,6 +121,14 @@ def _decode(raw: bytes, path: Path, number: int) -> str | CorpusError:
         )
 
 
+def parse_json_line(line: str, path: Path, number: int, error: type[CorpusError] = CorpusError) -> Any:
+    """The JSON value on one line of a JSONL file, or an ``error`` naming the file, line and column."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return error(f"malformed JSON: {exc.msg} at column {exc.colno}", path=path, line=number, kind="malformed_json")
+
+
 def _read_jsonl(path: Path) -> Iterator[Record | CorpusError]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -130,12 +138,9 @@ def _read_jsonl(path: Path) -> Iterator[Record | CorpusError]:
                 continue
             if not line.strip():
                 continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield CorpusError(
-                    f"malformed JSON: {exc.msg} at column {exc.colno}", path=path, line=number, kind="malformed_json"
-                )
+            data = parse_json_line(line, path, number)
+            if isinstance(data, CorpusError):
+                yield data
                 continue
             if not isinstance(data, dict):
                 yield CorpusError("expected a JSON object per line", path=path, line=number, kind="malformed_json")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from passerelle.indexing.augment.errors import AugmentFileError
+from passerelle.indexing.readers import parse_json_line
 
 Kind = Literal["query", "translation"]
 KINDS: tuple[str, ...] = ("query", "translation")
@@ -95,10 +96,7 @@ def _records(path: Path) -> Iterator[AugmentRecord]:
                 ) from exc
             if not line.strip():
                 continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise AugmentFileError(
-                    f"malformed JSON: {exc.msg} at column {exc.colno}", path=path, line=number, kind="malformed_json"
-                ) from exc
+            data = parse_json_line(line, path, number, AugmentFileError)
+            if isinstance(data, AugmentFileError):
+                raise data
             yield parse_record(data, path, number)

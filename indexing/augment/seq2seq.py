@@ -14,13 +14,13 @@ import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from passerelle.indexing.augment.errors import AugmentConfigError, ModelLoadError
 from passerelle.indexing.augment.protocols import DEFAULT_TRANSLATION_PROMPT, DEFAULT_XQG_PROMPT, language_name
 from passerelle.indexing.defaults import MAX_INPUT_TOKENS, MAX_NEW_TOKENS, MODEL_BATCH, XQG_TOP_K
 from passerelle.indexing.documents import Document
+from passerelle.indexing.errors import model_location_hint
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +95,7 @@ def load_seq2seq(model: str, device: str = "auto") -> tuple[Any, Any, str]:
         tokenizer = AutoTokenizer.from_pretrained(model)
         network = AutoModelForSeq2SeqLM.from_pretrained(model)
     except (OSError, ValueError, KeyError) as exc:
-        hint = (
-            ""
-            if Path(model).exists()
-            else (
-                " (not a local path: with HF_HUB_OFFLINE=1 the model must be in the "
-                "Hugging Face cache, or pass the directory holding its files)"
-            )
-        )
-        raise ModelLoadError(f"cannot load seq2seq model {model!r}{hint}: {exc}") from exc
+        raise ModelLoadError(f"cannot load seq2seq model {model!r}: {exc}.{model_location_hint(model)}") from exc
     network.to(resolved).eval()
     logger.info("loaded seq2seq model %s on %s", model, resolved)
     return tokenizer, network, resolved

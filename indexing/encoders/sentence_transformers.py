@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from importlib.metadata import version as package_version
-from pathlib import Path
 
 import numpy as np
 
 from passerelle.indexing.encoders.base import EncoderSpec, l2_normalize
-from passerelle.indexing.errors import ConfigError
+from passerelle.indexing.errors import ConfigError, model_location_hint
 
 
 class SentenceTransformerEncoder:
@@ -40,14 +39,7 @@ class SentenceTransformerEncoder:
         try:
             self._model = SentenceTransformer(model, device="cpu")
         except OSError as exc:
-            hint = (
-                ""
-                if Path(model).exists()
-                else (
-                    " The model is neither a local path nor in the Hugging Face cache, and the hub may be "
-                    "unreachable (HF_HUB_OFFLINE=1): copy the model files to a folder and pass its path."
-                )
-            )
+            hint = model_location_hint(model)
             raise ConfigError(f"cannot load sentence-transformers model {model!r}: {exc}.{hint}") from exc
         self._lock = threading.Lock()
         self.batch_size = batch_size

@@ -31,13 +31,13 @@ from passerelle.indexing.augment.apply import (
     merge_augmentation,
     new_mixer,
 )
-from passerelle.indexing.build import DOCSTORE, NO_ENCODER, count_records, scan_languages
+from passerelle.indexing.build import DOCSTORE, count_records, scan_languages
 from passerelle.indexing.dense import FLAT_MAX_DOCS, HNSW_MAX_DOCS, FaissKind
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.encoders.base import Encoder
 from passerelle.indexing.encoders.registry import choose_encoder, create_encoder
 from passerelle.indexing.errors import ConfigError, CorpusError
-from passerelle.indexing.finalize import describe, new_dense_store
+from passerelle.indexing.finalize import NO_ENCODER, describe_ingest, save_dense
 from passerelle.indexing.manifest import MANIFEST, Manifest, read_manifest, sha256_file, write_manifest
 from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.pipeline import Ingest
@@ -191,11 +191,7 @@ def build_shard(task: ShardTask) -> Manifest:
         strays = [doc_id for doc_id in result.row_ids if shard_of(doc_id, task.count) != task.index]
         if strays:  # record_id() and to_document() disagree on an id: loaders would look in the wrong shard
             raise RuntimeError(f"document {strays[0]!r} was routed to shard {task.index} but hashes elsewhere")
-        faiss_spec, dense_rows = options.faiss, 0
-        if encoder is not None and result.added:
-            store = new_dense_store(result, options.faiss, encoder.spec.dim)
-            store.save(out / "dense")
-            faiss_spec, dense_rows = store.spec, len(store.row_ids)
+        dense = save_dense(out, result, options.faiss, encoder, empty=options.faiss)
         source = {**task.source, "shard": task.index, "shard_count": task.count}
         augmentation = (
             None
@@ -209,18 +205,7 @@ def build_shard(task: ShardTask) -> Manifest:
                 warn=False,
             )
         )  # the driver warns once for the whole corpus
-        manifest = describe(
-            out,
-            docstore,
-            encoder.spec if encoder else NO_ENCODER,
-            faiss_spec,
-            ingest.analyzers,
-            dict(result.sparse_added),
-            dense_rows,
-            dict(result.skipped),
-            source,
-            augmentation=augmentation,
-        )
+        manifest = describe_ingest(out, docstore, encoder, dense, ingest, result, source, augmentation)
     finally:
         docstore.close()
     write_manifest(out, manifest)

@@ -27,7 +27,7 @@ from passerelle.indexing.atomic_files import write_text_atomic
 from passerelle.indexing.dense import FaissSpec
 from passerelle.indexing.encoders.base import EncoderSpec
 from passerelle.indexing.errors import IndexFormatError
-from passerelle.indexing.manifest import MANIFEST, Manifest, now, package_versions, sha256_file
+from passerelle.indexing.manifest import MANIFEST, Manifest, check_format_version, now, package_versions, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +100,7 @@ class ShardsInfo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ShardsInfo:
         """Parse ``shards.json``, refusing unknown format versions and assignment methods."""
-        version = data.get("format_version")
-        if version != SHARDS_FORMAT_VERSION:
-            raise IndexFormatError(
-                f"sharded index format version {version!r} is not supported (this Passerelle "
-                f"reads version {SHARDS_FORMAT_VERSION}); rebuild the index"
-            )
+        check_format_version(data, SHARDS_FORMAT_VERSION, "sharded index")
         fields = {k: v for k, v in data.items() if k != "shard_count"}
         if fields.get("assignment", {}).get("method") != ASSIGNMENT["method"]:
             raise IndexFormatError(f"unknown shard assignment {fields.get('assignment')!r}; rebuild the index")

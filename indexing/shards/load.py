@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import concurrent.futures
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -28,12 +29,12 @@ from passerelle.indexing.dense import DenseStore
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.documents import Document
 from passerelle.indexing.errors import IndexFormatError, PasserelleError
-from passerelle.indexing.loaded import LoadedIndex, Verify, load_directory, open_sparse_views
+from passerelle.indexing.loaded import LoadedIndex, LoadOptions, load_directory, open_sparse_views
 from passerelle.indexing.manifest import read_manifest, verify_files
 from passerelle.indexing.shards.layout import read_shards, shard_of, verify_shard_manifests
 
 if TYPE_CHECKING:
-    from passerelle.indexing.encoders.base import Encoder
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -206,21 +207,14 @@ class ShardedDocStore:
             store.close()
 
 
-def load_sharded(
-    path: Path,
-    *,
-    encoder: Encoder | None = None,
-    verify: Verify = "size",
-    dense: bool = True,
-    sparse: bool = True,
-    query_threads: int | None = None,
-) -> LoadedIndex:
+def load_sharded(path: Path, options: LoadOptions) -> LoadedIndex:
     """Open the sharded index at ``path`` (see :func:`passerelle.indexing.load.load_index`, which calls this;
     ``path`` resolved and recovered there).
 
     Raises:
         IndexFormatError: missing, incomplete, damaged or incompatible index or shard.
     """
+    encoder, verify = options.encoder, options.verify
     manifest = read_manifest(path)  # present only once the whole sharded build was published
     info = read_shards(path)
     if verify != "none":
@@ -231,14 +225,7 @@ def load_sharded(
     loaded: LoadedIndex | None = None
     try:
         for entry in info.shards:
-            shard = load_directory(
-                path / entry.path,
-                encoder=encoder,
-                verify=verify,
-                dense=dense,
-                sparse=False,
-                query_threads=query_threads,
-            )
+            shard = load_directory(path / entry.path, dataclasses.replace(options, encoder=encoder, sparse=False))
             encoder = encoder or shard.encoder
             shards.append(shard)
         docstore = ShardedDocStore([s.docstore for s in shards])
@@ -252,7 +239,7 @@ def load_sharded(
             dense=cast(DenseStore, dense_store),
             encoder=encoder if dense_store else None,
         )
-        if sparse:
+        if options.sparse:
 
             def open_view(lang: str, analyzer: str) -> Any:
                 views = [

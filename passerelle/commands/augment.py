@@ -48,11 +48,9 @@ def _report(out: Path, stats: Any) -> None:
 
 def _run(out: Path, work: Callable[[], Any]) -> None:
     """Offline environment, logging and clear errors around one augmentation run; then its summary."""
-    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+    from passerelle.commands.common import command_run
 
-    offline_environment()
-    setup_logging()
-    with fail_on_error():
+    with command_run():
         stats = work()
     _report(out, stats)
 

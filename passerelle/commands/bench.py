@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from passerelle.bench.catalog import ALL_SYSTEMS
 from passerelle.commands import options
 from passerelle.indexing import defaults
 
@@ -16,22 +17,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-# The systems `bench search` times by default (passerelle.bench.search.ALL_SYSTEMS; listed here so
-# --help does not import the benchmark modules).
-_DEFAULT_SYSTEMS = (
-    "passerelle-http",
-    "passerelle",
-    "passerelle-unbatched",
-    "passerelle-all-cores",
-    "passerelle-rrf",
-    "passerelle-dense",
-    "passerelle-sparse",
-    "pyserini-hybrid",
-    "pyserini-hybrid-norm",
-    "pyserini-lucene",
-    "faiss+encoder",
-    "bm25s",
-)
 DEFAULT_SIZES = "10000,100000,1000000"
 BENCHMARKS_MD = Path("docs/BENCHMARKS.md")
 LATENCY_PLOT = Path("docs/bench_latency.png")
@@ -51,11 +36,9 @@ def bench_index(
 ) -> None:
     """Docs/s of the whole index build vs the raw encoder alone on the same documents, and peak RSS."""
 
-    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+    from passerelle.commands.common import command_run
 
-    offline_environment()
-    setup_logging("WARNING")
-    with fail_on_error():
+    with command_run("WARNING"):
         from passerelle.bench.index_build import benchmark_index
 
         report = benchmark_index(corpus, encoder=encoder, limit=limit or None, lang=lang, batch_size=batch_size)
@@ -82,9 +65,7 @@ def bench_search(
     queries: Annotated[
         Path | None, typer.Option("--queries", help="Queries file (qid<TAB>text) instead of a collection.")
     ] = None,
-    systems: Annotated[str, typer.Option("--systems", help="Comma-separated systems to time.")] = ",".join(
-        _DEFAULT_SYSTEMS
-    ),
+    systems: Annotated[str, typer.Option("--systems", help="Comma-separated systems to time.")] = ",".join(ALL_SYSTEMS),
     concurrency: options.Concurrency = "1,8",
     max_queries: Annotated[int, typer.Option("--max-queries", help="Time only the first N queries (0: all).")] = 0,
     rounds: options.Rounds = 3,
@@ -94,11 +75,9 @@ def bench_search(
     out: options.JsonOut = None,
 ) -> None:
     """Passerelle (HTTP and in process) vs Pyserini's HybridSearcher, LuceneSearcher, FAISS + encoder, bm25s."""
-    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+    from passerelle.commands.common import command_run
 
-    offline_environment()
-    setup_logging("INFO")
-    with fail_on_error():
+    with command_run("INFO"):
         import tempfile
 
         from passerelle.bench.search import SearchBenchOptions, benchmark_search
@@ -139,11 +118,9 @@ def bench_scale(
     out: options.JsonOut = None,
 ) -> None:
     """Latency, memory and FAISS kinds on synthetic corpora grown from a real index (perturbed vectors)."""
-    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+    from passerelle.commands.common import command_run
 
-    offline_environment()
-    setup_logging("INFO")
-    with fail_on_error():
+    with command_run("INFO"):
         from passerelle.bench.scale import ScaleOptions, benchmark_scale
         from passerelle.bench.synthetic import base_from_index
         from passerelle.eval.collections import read_queries
@@ -182,11 +159,9 @@ def bench_shards(
     """Docs/s of the local engine and of Ray with each worker count, and the merge overhead of 2 shards."""
     import tempfile
 
-    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+    from passerelle.commands.common import command_run
 
-    offline_environment()
-    setup_logging("INFO")
-    with fail_on_error():
+    with command_run("INFO"):
         from passerelle.bench.env import wait_for_quiet
         from passerelle.bench.shards import ShardBenchOptions, benchmark_shards, to_markdown
 
@@ -240,11 +215,9 @@ def bench_all(
     import sys
     import tempfile
 
-    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+    from passerelle.commands.common import command_run
 
-    offline_environment()
-    setup_logging("INFO")
-    with fail_on_error():
+    with command_run("INFO"):
         from passerelle.bench.env import wait_for_quiet
         from passerelle.bench.scale import ScaleOptions
         from passerelle.bench.search import SearchBenchOptions

@@ -62,3 +62,13 @@ def fail_on_error(*also: type[Exception]) -> Iterator[None]:
     except expected as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(USER_ERROR) from exc
+
+
+@contextmanager
+def command_run(log_level: str = "INFO", *also: type[Exception]) -> Iterator[None]:
+    """The frame of a command that works: offline environment, logging at ``log_level``, and Passerelle's
+    errors (and ``also``) as a one-line message with exit code :data:`USER_ERROR`."""
+    offline_environment()
+    setup_logging(log_level)
+    with fail_on_error(*also):
+        yield

@@ -75,16 +75,14 @@ def run_command(
 
     With --query-view, only the judged queries that have a text in that view are scored.
     """
-    from passerelle.commands.common import offline_environment, setup_logging
+    from passerelle.commands.common import command_run
     from passerelle.eval.collections import load_collection
     from passerelle.eval.compare import compare_runs
     from passerelle.eval.metrics import parse_metrics
     from passerelle.eval.report import render_markdown, write_report
     from passerelle.eval.runners import run_systems
 
-    offline_environment()
-    setup_logging()
-    with fail_on_error(ValueError):
+    with command_run("INFO", ValueError):
         metric_names = parse_metrics(metrics)
         full = load_collection(collection, split=split)
         coll = full.with_view(query_view)  # a view is judged only on the queries it translates
@@ -263,15 +261,13 @@ def augment_ablation_command(
     generated queries: one dense index per setting (`index build --augment`), dense runs, tests vs α = 0."""
     import json
 
-    from passerelle.commands.common import offline_environment, setup_logging
+    from passerelle.commands.common import command_run
     from passerelle.eval.augment_ablation import ablation_table, ablation_to_dict, run_ablation
     from passerelle.eval.metrics import parse_metrics
     from passerelle.indexing.atomic_files import write_text_atomic
     from passerelle.indexing.encoders.registry import create_encoder
 
-    offline_environment()
-    setup_logging()
-    with fail_on_error(ValueError):
+    with command_run("INFO", ValueError):
         alpha_values = [float(a) for a in _split(alphas)]
         shared = create_encoder(encoder)
         results = [

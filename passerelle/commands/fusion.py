@@ -47,11 +47,9 @@ def fit(
     """
     import json
 
-    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+    from passerelle.commands.common import command_run
 
-    offline_environment()
-    setup_logging("WARNING")
-    with fail_on_error():
+    with command_run("WARNING"):
         from passerelle.eval import fusion_fit as ff
 
         evidence = _evidence(pair, cache, depth)
@@ -81,11 +79,9 @@ def ablate(
     out: Path = typer.Option(None, "--out", help="Also write the Markdown table here."),
 ) -> None:
     """nDCG@10 of each retriever alone, naive fusion, and the profile with its signals added one by one."""
-    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+    from passerelle.commands.common import command_run
 
-    offline_environment()
-    setup_logging("WARNING")
-    with fail_on_error():
+    with command_run("WARNING"):
         from passerelle.eval.fusion_ablation import ablation_table
         from passerelle.service.language_fusion import load_profile
 

@@ -140,13 +140,11 @@ def build(
 
     Example: passerelle index build --corpus data/sample/corpus.jsonl --out indexes/sample
     """
-    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+    from passerelle.commands.common import command_run
 
-    offline_environment()
-    setup_logging()
     if engine not in ("local", "ray"):
         raise typer.BadParameter(f"--engine must be local or ray, got {engine!r}")
-    with fail_on_error():
+    with command_run():
         build_options = _options(**locals())
         n_shards = shards or (2 if engine == "ray" else 1)
         if engine == "ray":
@@ -186,11 +184,9 @@ def add(
     augment_normalize: options.AugmentNormalize = False,
 ) -> None:
     """Add documents to an index (same encoder and analyzers); an existing id is an error unless --upsert."""
-    from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
+    from passerelle.commands.common import command_run
 
-    offline_environment()
-    setup_logging()
-    with fail_on_error():
+    with command_run():
         _refuse_sharded(index)
         from passerelle.indexing.update import add_documents
 

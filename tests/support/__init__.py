@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -39,3 +40,15 @@ def kill_while_staging(proc: subprocess.Popen[bytes], root: Path, what: str, pol
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
+
+
+def repeated_sample(path: Path, copies: int, tag: str = "") -> Path:
+    """Write ``copies`` copies of the sample corpus to ``path``, ids made unique (``<id>-<tag><copy>``)."""
+    lines = (SAMPLE_DIR / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    with open(path, "w", encoding="utf-8") as out:
+        for copy in range(copies):
+            for line in lines:
+                record = json.loads(line)
+                record["id"] = f"{record['id']}-{tag}{copy}"
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
