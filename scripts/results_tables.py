@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from passerelle.eval.collections import load_collection
@@ -71,16 +72,17 @@ def load_runs(folder: Path) -> dict[str, Run] | None:
     return {name: read_run(folder / "runs" / f"{name}.trec") for name in SYSTEMS}
 
 
-def marks(runs: dict[str, Run], qrels: Qrels) -> dict[tuple[str, str], str]:
-    """(system, metric) -> the cell text: mean, with * for the best single retriever and ▲/▼ for a
-    significant difference from it (randomization test, Holm over the 3 comparisons, p < 0.05)."""
+def marks(runs: dict[str, Run], qrels: Qrels, singles: Sequence[str] = SINGLES) -> dict[tuple[str, str], str]:
+    """(system, metric) -> the cell text: mean, with * for the best of the ``singles`` (the single
+    retrievers) and ▲/▼ for a significant difference from it (randomization test, Holm over the other
+    systems, p < 0.05)."""
     cells = {}
     for metric in METRICS:
         means = {name: evaluate(qrels, run, metric).mean(metric) for name, run in runs.items()}
-        best = max(SINGLES, key=lambda name: means[name])
-        order = [best, *(name for name in SYSTEMS if name != best)]
+        best = max(singles, key=lambda name: means[name])
+        order = [best, *(name for name in runs if name != best)]
         comparison = compare_runs({name: runs[name] for name in order}, qrels, metric)
-        for name in SYSTEMS:
+        for name in runs:
             text = f"{means[name]:.3f}"
             if name == best:
                 text += " *"
@@ -116,28 +118,6 @@ def clirudit_runs(reports: Path, collection: str, encoder: str) -> dict[str, Run
     return runs
 
 
-def clirudit_cells(runs: dict[str, Run], qrels: Qrels) -> dict[tuple[str, str], str]:
-    """(row, metric) -> cell text, marked as :func:`marks` does: * for the best single retriever with the
-    translation view (BM25 with DT or dense), ▲/▼ against it (Holm over the 4 other rows)."""
-    singles = list(CLIRUDIT_ROWS)[:2]
-    cells = {}
-    for metric in METRICS:
-        means = {label: evaluate(qrels, run, metric).mean(metric) for label, run in runs.items()}
-        best = max(singles, key=lambda label: means[label])
-        order = [best, *(label for label in runs if label != best)]
-        comparison = compare_runs({label: runs[label] for label in order}, qrels, metric)
-        for label in runs:
-            text = f"{means[label]:.3f}"
-            if label == best:
-                text += " *"
-            else:
-                test = comparison.test(label, metric)
-                if is_significant(test.p_randomization_holm, comparison.alpha):
-                    text += " ▲" if test.delta > 0 else " ▼"
-            cells[(label, metric)] = text
-    return cells
-
-
 def clirudit_tables(reports: Path, data: Path) -> list[str]:
     """One table per encoder: rows = the CLIRudit systems, columns = nDCG@10 | R@100 per XQuAD collection,
     and the CLIRudit paper's numbers (another corpus: French abstracts) for orientation."""
@@ -147,7 +127,8 @@ def clirudit_tables(reports: Path, data: Path) -> list[str]:
         if not any(found.values()):
             continue
         cells = {
-            c: clirudit_cells(runs, load_collection(data / c).qrels) if runs else None for c, runs in found.items()
+            c: marks(runs, load_collection(data / c).qrels, list(CLIRUDIT_ROWS)[:2]) if runs else None
+            for c, runs in found.items()
         }
         out += [
             f"**{encoder}** (nDCG@10 | R@100; dev, 614 queries each)",
