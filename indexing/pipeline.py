@@ -27,7 +27,7 @@ from passerelle.indexing.errors import CorpusError, UnsupportedLanguageError
 from passerelle.indexing.language import LanguageDetector
 from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.readers import Record, to_document
-from passerelle.indexing.sparse.analyzers import analyzer_for
+from passerelle.indexing.sparse.analyzers import STANDARD, analyzer_for
 from passerelle.indexing.sparse.lucene import LuceneWriter
 
 logger = logging.getLogger(__name__)
@@ -194,6 +194,13 @@ class Ingest:
             analyzer = self.analyzers.get(lang) or analyzer_for(lang, self.options.sparse_fallback)
             if analyzer is None:
                 return None
+            if analyzer == STANDARD and lang not in self.analyzers:
+                logger.warning(
+                    "no Lucene analyzer for language %r: its BM25 view uses the standard analyzer (Unicode word "
+                    "boundaries, lowercase, no stemming, no stopwords); --sparse-fallback error refuses such "
+                    "languages, skip leaves them to dense search",
+                    lang,
+                )
             path = self.root / "sparse" / lang
             append = any(path.glob("segments_*"))  # adding to a copied index: keep its documents
             self.analyzers[lang] = analyzer

