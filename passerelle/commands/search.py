@@ -121,7 +121,9 @@ def search(
     k: int = typer.Option(10, "--k", "-k", help="Number of hits."),
     lang: str = typer.Option(None, "--lang", help="Query language (default: detected)."),
     doc_lang: list[str] = typer.Option(None, "--doc-lang", help="Only documents in this language (repeatable)."),  # noqa: B008
-    fusion: str = typer.Option("rrf", "--fusion", help="rrf | linear (hybrid mode)."),
+    fusion: str | None = typer.Option(
+        None, "--fusion", help="auto (the service default: language-aware) | rrf | linear (hybrid mode)."
+    ),
     normalization: str = typer.Option("minmax", "--normalization", help="minmax | zscore | dbsf (linear)."),
     weight: list[str] = typer.Option(None, "--weight", help="Retriever weight, e.g. dense=0.7 (repeatable)."),  # noqa: B008
     rrf_k: int = typer.Option(60, "--rrf-k", help="The k constant of RRF."),

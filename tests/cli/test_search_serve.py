@@ -47,6 +47,14 @@ def test_search_table_with_explain(runner: CliRunner, sample_index: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "fr-001" in result.output and "sample · hybrid · query language en" in result.output
     explain = [line for line in result.output.splitlines() if line.startswith("fr-001: ")]
+    assert explain and "×" in explain[0] and "[dense]" in explain[0]  # the service default: weighted, normalized
+    rrf = runner.invoke(
+        _root(),
+        ["search", QUERY, "--index", str(sample_index), "-k", "3", "--explain", "--fusion", "rrf"],
+        env={"COLUMNS": "160"},
+    )
+    assert rrf.exit_code == 0, rrf.output
+    explain = [line for line in rrf.output.splitlines() if line.startswith("fr-001: ")]
     assert explain and "1/(60+" in explain[0] and "[dense]" in explain[0]
 
 

