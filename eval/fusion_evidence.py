@@ -66,7 +66,7 @@ def collect_evidence(
                     dense=list(got.dense or []),
                     sparse={k: list(v) for k, v in got.sparse.items()},
                     signals={
-                        k: {"lang": s.lang, "matched": s.matched, "coverage": s.coverage, "gap": s.gap}
+                        k: {"lang": s.lang, "match": s.match, "coverage": s.coverage, "gap": s.gap}
                         for k, s in got.signals.items()
                     },
                 )

@@ -28,7 +28,7 @@ Fuser = Callable[[QueryEvidence], list[FusedHit]]
 def signals_of(e: QueryEvidence) -> dict[str, ViewSignals]:
     """The evidence's signals as :class:`ViewSignals`."""
     return {
-        k: ViewSignals(lang=s["lang"], matched=bool(s["matched"]), coverage=float(s["coverage"]), gap=float(s["gap"]))
+        k: ViewSignals(lang=s["lang"], match=float(s["match"]), coverage=float(s["coverage"]), gap=float(s["gap"]))
         for k, s in e.signals.items()
     }
 

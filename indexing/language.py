@@ -7,19 +7,31 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+SURE = 0.5
+"""A language the model gives at least this probability, and no other language more, is taken as known."""
+
 
 @dataclass(frozen=True)
 class Detection:
-    """A detected language and the model's normalized probability for it."""
+    """A detected language and how far to trust it.
+
+    ``probability`` is the model's probability for ``lang`` over all of its ~97 languages (never
+    renormalized over a few candidates, which would make any two-language choice look certain).
+    ``confidence`` is ``probability / max(SURE, best probability of any language)``: 1.0 when ``lang`` is
+    the model's first choice with at least :data:`SURE`, lower when the text looks as much or more like
+    another language or like none in particular.
+    """
 
     lang: str
     confidence: float
+    probability: float
 
 
 class LanguageDetector:
     """Detects the language of a text, optionally among a fixed set of candidates.
 
-    Short texts are ambiguous: callers should give a fallback for low confidence (see :meth:`detect`).
+    With candidates, the answer is the candidate the model ranks highest (the same choice as a model
+    restricted to them), and its confidence still says how it compares with every language.
     """
 
     def __init__(self, candidates: Iterable[str] | None = None) -> None:
@@ -33,18 +45,29 @@ class LanguageDetector:
                 if self._identifier is None:
                     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-                    identifier = LanguageIdentifier.from_model_file(MODEL_DIR / MODEL_FILE, norm_probs=True)
-                    if self.candidates:
-                        known = set(identifier.nb_classes)
-                        usable = [c for c in self.candidates if c in known]
-                        if usable:
-                            identifier.set_languages(usable)
-                    self._identifier = identifier
+                    self._identifier = LanguageIdentifier.from_model_file(MODEL_DIR / MODEL_FILE, norm_probs=True)
         return self._identifier
 
+    def probabilities(self, text: str) -> dict[str, float]:
+        """The model's probability of each of its languages for ``text`` (they sum to 1)."""
+        return {str(lang): float(prob) for lang, prob in self._model().rank(text)}
+
     def detect(self, text: str, *, fallback: str | None = None, min_confidence: float = 0.5) -> Detection:
-        """Most likely language of ``text``; ``fallback`` (when given) below ``min_confidence``."""
-        lang, prob = self._model().classify(text)
-        if fallback is not None and (prob < min_confidence or not text.strip()):
-            return Detection(fallback, float(prob))
-        return Detection(str(lang), float(prob))
+        """Most likely language of ``text`` (among the candidates when there are some).
+
+        With ``fallback``, a blank text or a confidence below ``min_confidence`` gives ``fallback`` instead,
+        with the model's own confidence in it (usually low: the fallback is a guess, not a detection).
+        """
+        probs = self.probabilities(text)
+        ranked = sorted(probs, key=lambda lang: -probs[lang])
+        usable = [lang for lang in ranked if self.candidates is None or lang in self.candidates]
+        best = usable[0] if usable else (fallback or ranked[0])
+        detection = self._scored(best, probs)
+        if fallback is not None and (detection.confidence < min_confidence or not text.strip() or not usable):
+            return self._scored(fallback, probs)
+        return detection
+
+    @staticmethod
+    def _scored(lang: str, probs: dict[str, float]) -> Detection:
+        probability = probs.get(lang, 0.0)
+        return Detection(lang, probability / max(SURE, max(probs.values(), default=1.0)), probability)

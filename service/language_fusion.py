@@ -5,18 +5,21 @@ terms with a German paragraph), yet on technical text or names it carries real e
 the query's own language (a translation, generated queries) it is excellent. Fixed weights cannot
 serve both, so each query gets its own weights from signals known at query time:
 
-- ``matched``: the view is in the query's language;
+- ``match``: how sure we are that the view is in the query's language: 1 when the caller gave the query
+  language (or the query was translated into the view's), the detector's confidence when it was detected
+  (:class:`passerelle.indexing.language.Detection`), 0 for a view in another language;
 - ``coverage``: the idf-weighted share of the query's terms found in the view's vocabulary
   (:meth:`passerelle.indexing.sparse.lucene.LuceneView.term_coverage`);
 - ``gap``: how far the view's best hit stands above its second, ``(s1 - s2) / s1``;
 - ``margin``: how far the dense retriever's best hit stands above its second, relative to the spread of
   its top ten scores: a confident dense answer needs little help from a cross-lingual BM25 list.
 
-The weight of a view is ``w = match * m + (1 - match) * max(0, x + c * coverage + g * gap + d * margin)``
-and the
-dense retriever weighs ``d``; documents are then fused linearly over normalized scores
-(:func:`passerelle.service.fusion.fuse_linear`). The coefficients form a named *fusion profile*, fitted
-on dev splits (``passerelle eval fit-fusion``) and shipped as JSON in ``service/profiles/``.
+The weight of a view is ``w = match * m + (1 - match) * max(0, x + c * coverage + g * gap + d * margin)``:
+the expected weight over whether the view is in the query's language, so a misdetected or ambiguous query
+never gives an other-language view full trust. The dense retriever weighs ``dense``; documents are then
+fused linearly over normalized scores (:func:`passerelle.service.fusion.fuse_linear`). The coefficients
+form a named *fusion profile*, fitted on dev splits (``passerelle fusion fit``) and shipped as JSON in
+``service/profiles/``.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class ViewSignals:
     """What is known at query time about one sparse view's evidence."""
 
     lang: str
-    matched: bool
+    match: float
     coverage: float
     gap: float
 
@@ -62,15 +65,15 @@ class FusionProfile:
 
     def view_weight(self, signals: ViewSignals, margin: float = 0.0) -> float:
         """The weight of one sparse view for one query (``margin``: the dense top-score margin)."""
-        if signals.matched:
-            return max(0.0, self.matched)
-        return max(
+        other = max(
             0.0,
             self.mismatched
             + self.mismatched_coverage * signals.coverage
             + self.mismatched_gap * signals.gap
             + self.mismatched_margin * margin,
         )
+        match = min(1.0, max(0.0, signals.match))
+        return match * max(0.0, self.matched) + (1.0 - match) * other
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from passerelle.indexing.documents import Document
 from passerelle.indexing.errors import JavaUnavailableError
-from passerelle.indexing.language import LanguageDetector
+from passerelle.indexing.language import Detection, LanguageDetector
 from passerelle.indexing.load import LoadedIndex, Verify, load_index
 from passerelle.service.batching import QueryBatcher
 from passerelle.service.errors import InvalidRequestError, QueryTranslationUnavailableError
@@ -201,7 +201,7 @@ class Searcher:
         queries = [unicodedata.normalize("NFC", q) for q in queries]  # "e\u0301" must match "é" in BM25
         timings: dict[str, float] = {}
         clock = time.perf_counter()
-        langs = [params.query_lang or self.detect_language(q) for q in queries]
+        detections = [self.query_language(q, params.query_lang) for q in queries]
         timings["detect"] = _ms(clock)
         dense_wanted = (
             params.mode in ("dense", "hybrid") and self.index.dense is not None and self.index.encoder is not None
@@ -210,17 +210,17 @@ class Searcher:
         dense_lists = self._dense_all(queries, params, timings) if dense_wanted else None
         sparse: list[SparseLists] = [({}, {}) for _ in queries]
         if sparse_wanted:
-            sparse = self._sparse_all(queries, langs, params, timings)
+            sparse = self._sparse_all(queries, detections, params, timings)
         return [
             Retrieval(
                 query=q,
-                query_lang=lang,
+                query_lang=detection.lang,
                 dense=dense_lists[i] if dense_lists is not None else None,
                 sparse=sparse[i][0],
                 signals=sparse[i][1],
                 timings_ms=timings,
             )
-            for i, (q, lang) in enumerate(zip(queries, langs, strict=True))
+            for i, (q, detection) in enumerate(zip(queries, detections, strict=True))
         ]
 
     def _dense_all(self, queries: list[str], params: SearchParams, timings: dict[str, float]) -> Sequence[Ranking]:
@@ -234,17 +234,24 @@ class Searcher:
         return lists
 
     def _sparse_all(
-        self, queries: list[str], langs: list[str], params: SearchParams, timings: dict[str, float]
+        self, queries: list[str], detections: list[Detection], params: SearchParams, timings: dict[str, float]
     ) -> list[SparseLists]:
         clock = time.perf_counter()
         with_signals = params.mode == "hybrid" and params.fusion == "auto"
-        lists = [self._sparse(q, lang, params, with_signals) for q, lang in zip(queries, langs, strict=True)]
+        lists = [self._sparse(q, d, params, with_signals) for q, d in zip(queries, detections, strict=True)]
         timings["sparse"] = _ms(clock)
         return lists
 
     def detect_language(self, query: str) -> str:
         """The query's language among the index's languages and the default; the default when unsure."""
-        return self._detector.detect(query, fallback=self.default_query_lang).lang
+        return self.query_language(query).lang
+
+    def query_language(self, query: str, given: str | None = None) -> Detection:
+        """The query's language and how far to trust it: certain when the caller ``given`` it, else detected
+        among the index's languages and the default (the default, with low confidence, when unsure)."""
+        if given:
+            return Detection(given, 1.0, 1.0)
+        return self._detector.detect(query, fallback=self.default_query_lang)
 
     def _check(self, params: SearchParams) -> None:
         if params.mode not in MODES:
@@ -270,7 +277,8 @@ class Searcher:
             return [query_lang]
         return [lang for lang in self.index.manifest.languages if lang in self.index.sparse]
 
-    def _sparse(self, query: str, lang: str, params: SearchParams, with_signals: bool) -> SparseLists:
+    def _sparse(self, query: str, detection: Detection, params: SearchParams, with_signals: bool) -> SparseLists:
+        lang = detection.lang
         rankings: dict[str, Ranking] = {}
         signals: dict[str, ViewSignals] = {}
         texts = {view: query for view in self.sparse_views(lang)}
@@ -289,7 +297,8 @@ class Searcher:
             if with_signals:
                 signals[name] = ViewSignals(
                     lang=view,
-                    matched=view == lang or params.translate_query,
+                    # how sure we are that this view is in the query's language (a translated query is)
+                    match=1.0 if params.translate_query else detection.confidence if view == lang else 0.0,
                     coverage=lucene.term_coverage(text),
                     gap=top_gap(hits),
                 )

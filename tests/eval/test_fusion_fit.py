@@ -27,7 +27,7 @@ def test_evidence_holds_lists_and_signals(evidence: list) -> None:
     assert len(evidence) == 32
     e = evidence[0]
     assert e.query_lang == "en" and e.dense and set(e.sparse) == {"sparse:en"}
-    assert e.signals["sparse:en"]["matched"] is True and 0.0 <= e.signals["sparse:en"]["coverage"] <= 1.0
+    assert 0.0 < e.signals["sparse:en"]["match"] <= 1.0 and 0.0 <= e.signals["sparse:en"]["coverage"] <= 1.0
 
 
 def test_fast_scorer_agrees_with_the_service_fusion(evidence: list) -> None:

@@ -156,7 +156,7 @@ def test_auto_fusion_explains_profile_weights_and_signals(http: httpx.Client) ->
     assert explanation["method"] == "auto" and explanation["profile"] == "default"
     assert explanation["normalization"] == {"dense": "minmax", "sparse": "max"}
     signals = explanation["signals"]["sparse:en"]
-    assert signals["matched"] is True and body["query_lang"] == "en"  # the English translation view
+    assert signals["match"] == 1.0 and body["query_lang"] == "en"  # the English translation view, trusted
     for name, c in explanation["contributions"].items():
         assert c["weight"] == explanation["weights"][name]
         assert c["value"] == pytest.approx(c["weight"] * c["normalized"], rel=1e-12)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,11 +26,20 @@ DENSE = [("a", 0.9), ("b", 0.7), ("c", 0.5)]
 
 
 def test_view_weight_formula() -> None:
-    matched = ViewSignals("en", True, coverage=0.1, gap=0.0)
-    other = ViewSignals("de", False, coverage=0.5, gap=0.25)
+    matched = ViewSignals("en", 1.0, coverage=0.1, gap=0.0)
+    other = ViewSignals("de", 0.0, coverage=0.5, gap=0.25)
     assert PROFILE.view_weight(matched, margin=0.3) == 2.0
     assert PROFILE.view_weight(other, margin=0.05) == pytest.approx(0.1 + 1.0 * 0.5 + 0.2 * 0.25 - 4.0 * 0.05)
     assert PROFILE.view_weight(other, margin=0.5) == 0.0  # clipped: a confident dense answer needs no help
+
+
+def test_an_unsure_language_match_weighs_between_match_and_mismatch() -> None:
+    """The weight is the expectation over whether the view is in the query's language."""
+    other = PROFILE.view_weight(ViewSignals("en", 0.0, coverage=0.5, gap=0.25), margin=0.05)
+    full = PROFILE.view_weight(ViewSignals("en", 1.0, coverage=0.5, gap=0.25), margin=0.05)
+    unsure = PROFILE.view_weight(ViewSignals("en", 0.3, coverage=0.5, gap=0.25), margin=0.05)
+    assert full == 2.0 and unsure == pytest.approx(0.3 * full + 0.7 * other)
+    assert PROFILE.view_weight(ViewSignals("en", 7.0, 0.5, 0.25), 0.05) == full  # match is clipped to [0, 1]
 
 
 def test_signals() -> None:
@@ -41,7 +51,7 @@ def test_signals() -> None:
 
 def test_fused_score_is_the_sum_of_explained_contributions() -> None:
     sparse = [("b", 6.0), ("d", 3.0)]
-    signals = {"sparse:en": ViewSignals("en", True, 1.0, 0.5)}
+    signals = {"sparse:en": ViewSignals("en", 1.0, 1.0, 0.5)}
     dense = list(DENSE)
     hits, weights = fuse_language_aware({"dense": dense, "sparse:en": sparse}, signals, PROFILE)
     assert weights == {"dense": 1.0, "sparse:en": 2.0}
@@ -57,7 +67,7 @@ def test_fused_score_is_the_sum_of_explained_contributions() -> None:
 
 def test_mismatched_view_without_shared_terms_changes_nothing() -> None:
     sparse = [("c", 2.0)]
-    signals = {"sparse:de": ViewSignals("de", False, coverage=0.0, gap=1.0)}
+    signals = {"sparse:de": ViewSignals("de", 0.0, coverage=0.0, gap=1.0)}
     profile = FusionProfile(name="t", matched=1.0, mismatched=0.0, mismatched_coverage=1.0, mismatched_gap=0.0)
     hits, weights = fuse_language_aware({"dense": DENSE, "sparse:de": sparse}, signals, profile)
     assert weights["sparse:de"] == 0.0
@@ -65,7 +75,7 @@ def test_mismatched_view_without_shared_terms_changes_nothing() -> None:
 
 
 def test_one_side_empty_is_normal() -> None:
-    signals = {"sparse:en": ViewSignals("en", True, 0.0, 0.0)}
+    signals = {"sparse:en": ViewSignals("en", 1.0, 0.0, 0.0)}
     hits, _ = fuse_language_aware({"dense": DENSE, "sparse:en": []}, signals, PROFILE)
     assert [h.doc_id for h in hits] == ["a", "b", "c"]
     hits, _ = fuse_language_aware({"sparse:en": [("z", 1.0)]}, signals, PROFILE)
@@ -87,7 +97,7 @@ def test_shipped_default_profile_loads_and_bad_profiles_are_refused(tmp_path: Pa
 def test_a_limit_keeps_exactly_the_head_of_the_full_fused_list() -> None:
     sparse = [("c", 12.0), ("d", 9.5), ("a", 3.0), ("e", 1.0)]
     rankings = {"dense": DENSE, "sparse:en": sparse}
-    signals = {"sparse:en": ViewSignals("en", False, coverage=0.6, gap=top_gap(sparse))}
+    signals = {"sparse:en": ViewSignals("en", 0.0, coverage=0.6, gap=top_gap(sparse))}
     full, weights = fuse_language_aware(rankings, signals, PROFILE)
     assert [h.doc_id for h in full] == sorted(
         {d for d, _ in DENSE + sparse}, key=lambda d: (-next(h.score for h in full if h.doc_id == d), d)
@@ -95,3 +105,17 @@ def test_a_limit_keeps_exactly_the_head_of_the_full_fused_list() -> None:
     for limit in (0, 1, 3, 10):
         head, same_weights = fuse_language_aware(rankings, signals, PROFILE, limit=limit)
         assert head == full[:limit] and same_weights == weights
+
+
+def test_misdetected_queries_never_give_a_view_full_trust(searcher: Any) -> None:
+    """On the sample index (en view + fr/de/es documents): a query whose language the detector is unsure of
+    gives the view it picked only partial trust; the same query with its language given gets full trust."""
+    from passerelle.service.searcher import SearchParams
+
+    query = "Who do gurus control?"  # English, but langid leans Portuguese
+    (detected,) = searcher.retrieve([query], SearchParams(mode="hybrid"))
+    assert detected.query_lang == "en" and 0.0 < detected.signals["sparse:en"].match < 0.5
+    (given,) = searcher.retrieve([query], SearchParams(mode="hybrid", query_lang="en"))
+    assert given.signals["sparse:en"].match == 1.0
+    (clear,) = searcher.retrieve(["Which river flows through the capital of the country?"], SearchParams())
+    assert clear.signals["sparse:en"].match == 1.0
