@@ -32,6 +32,7 @@ class QueryEvidence:
     dense: Sequence[tuple[str, float]]
     sparse: Mapping[str, Sequence[tuple[str, float]]]
     signals: Mapping[str, Mapping[str, Any]]
+    text: str = ""  # the query, so cross-validation can check that folds share no query
 
 
 def collect_evidence(
@@ -69,6 +70,7 @@ def collect_evidence(
                         k: {"lang": s.lang, "match": s.match, "coverage": s.coverage, "gap": s.gap}
                         for k, s in got.signals.items()
                     },
+                    text=collection.queries[qid],
                 )
             )
     searcher.index.close()
@@ -85,6 +87,7 @@ def _to_json(e: QueryEvidence) -> dict[str, Any]:
         "dense": list(e.dense),
         "sparse": {k: list(v) for k, v in e.sparse.items()},
         "signals": dict(e.signals),
+        "text": e.text,
     }
 
 
@@ -96,4 +99,5 @@ def _from_json(row: Mapping[str, Any]) -> QueryEvidence:
         dense=[(d, float(s)) for d, s in row["dense"]],
         sparse={k: [(d, float(s)) for d, s in v] for k, v in row["sparse"].items()},
         signals=row["signals"],
+        text=row.get("text", ""),
     )

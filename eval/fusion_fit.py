@@ -10,7 +10,7 @@ dense) and lost 0.04 nDCG@10 on XQuAD with translations, so ranking quality is o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -82,12 +82,14 @@ def score(
 
 
 GRID: Mapping[str, Sequence[float]] = {
-    "matched": (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0),
-    "mismatched": (-0.2, -0.1, 0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6),
-    "mismatched_coverage": (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0),
-    "mismatched_gap": (0.0, 0.1, 0.2, 0.4, 0.8),
-    "mismatched_margin": (-2.0, -1.0, -0.6, -0.4, -0.2, -0.1, 0.0),
+    "matched": (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0),
+    "mismatched": (-1.0, -0.6, -0.4, -0.2, -0.1, 0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6),
+    "mismatched_coverage": (0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0),
+    "mismatched_gap": (0.0, 0.1, 0.2, 0.4, 0.8, 1.2, 2.0),
+    "mismatched_margin": (-4.0, -2.0, -1.0, -0.6, -0.4, -0.2, -0.1, 0.0, 0.2, 0.5),
 }
+"""Where coordinate ascent starts looking; the local refinement that follows is not bounded by it."""
+REFINE_STEPS = (0.2, 0.1, 0.05, 0.025)
 TUNED = ("matched", "mismatched", "mismatched_coverage", "mismatched_gap", "mismatched_margin")
 
 
@@ -102,6 +104,7 @@ class _Compiled:
     ) -> None:
         self.qrels = {e.qid: dict(e.relevant) for e in evidence}
         self.queries = []
+        self.judged: list[tuple[list[tuple[int, float]], float]] = []
         for e in evidence:
             ids: dict[str, int] = {}
             for d, _ in e.dense:
@@ -116,7 +119,12 @@ class _Compiled:
                 if name in e.signals
             ]
             names = np.array(list(ids))
+            # the judged documents among the candidates, and the ideal DCG@10 of the query (for ndcg_fast)
+            judged = [(ids[d], float(g)) for d, g in e.relevant.items() if g >= 1 and d in ids]
+            gains = sorted((float(g) for g in e.relevant.values() if g >= 1), reverse=True)[:10]
+            ideal = sum(g / np.log2(i + 2) for i, g in enumerate(gains))
             self.queries.append((e.qid, names, dense, views, dense_margin(e.dense)))
+            self.judged.append((judged, ideal))
 
     @staticmethod
     def _vector(
@@ -138,6 +146,36 @@ class _Compiled:
             order = np.lexsort((names, -scores))[:k]  # score desc, then doc id asc (as fusion does)
             run[qid] = {str(names[i]): float(len(order) - r) for r, i in enumerate(order)}
         return evaluate(self.qrels, run, ["ndcg@10"]).mean("ndcg@10")
+
+    def fused(self, profile: FusionProfile) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each query's candidate ids and fused scores under ``profile`` (as the service fuses them)."""
+        for _, names, dense, views, margin in self.queries:
+            scores = profile.dense * dense
+            for vector, sig in views:
+                scores = scores + profile.view_weight(sig, margin) * vector
+            yield names, scores
+
+    def ndcg_fast(self, profile: FusionProfile) -> float:
+        """Mean nDCG@10 (linear gains, as :meth:`ndcg` and trec_eval), from each judged document's rank alone.
+
+        A judged document's rank is one plus the candidates that fuse above it (higher score, or the same
+        score and a smaller id, the service's tie order): no sort. ~20x faster than :meth:`ndcg`, which a
+        test checks it equals, so profile searches can afford wide grids and cross-validation.
+        """
+        total = 0.0
+        for (names, scores), (judged, ideal) in zip(self.fused(profile), self.judged, strict=True):
+            dcg = 0.0
+            for index, gain in judged:
+                score, name = scores[index], names[index]
+                rank = (
+                    1
+                    + int(np.count_nonzero(scores > score))
+                    + int(np.count_nonzero((scores == score) & (names < name)))
+                )
+                if rank <= 10:
+                    dcg += gain / np.log2(rank + 1)
+            total += dcg / ideal if ideal > 0 else 0.0
+        return total / len(self.queries) if self.queries else 0.0
 
 
 def tune_profile(
@@ -171,24 +209,37 @@ def tune_profile(
     )
 
     def objective(candidate: FusionProfile) -> tuple[float, dict[str, float]]:
-        per = {c: comp.ndcg(candidate) for c, comp in compiled.items()}
+        per = {c: comp.ndcg_fast(candidate) for c, comp in compiled.items()}
         shortfall = sum(max(0.0, baselines[c] - s) for c, s in per.items())
         return float(np.mean(list(per.values())) - penalty * shortfall / len(per)), per
 
     best, per = objective(profile)
-    for _ in range(passes):
-        improved = False
-        for field_name in tuned:
-            for value in grid[field_name]:
-                trial = replace(profile, **cast(dict[str, Any], {field_name: value}))
-                got, trial_per = objective(trial)
-                if got > best + 1e-9:
-                    best, per, profile, improved = got, trial_per, trial, True
-        if not improved:
-            break
+
+    def ascend(values: Callable[[str, FusionProfile], Sequence[float]]) -> None:
+        nonlocal best, per, profile
+        for _ in range(passes):
+            improved = False
+            for field_name in tuned:
+                for value in values(field_name, profile):
+                    trial = replace(profile, **cast(dict[str, Any], {field_name: round(value, 6)}))
+                    got, trial_per = objective(trial)
+                    if got > best + 1e-9:
+                        best, per, profile, improved = got, trial_per, trial, True
+            if not improved:
+                return
+
+    ascend(lambda field_name, _: grid[field_name])  # coarse: the grid
+    for step in REFINE_STEPS:  # fine: around the current values, past the grid's ends if that is better
+
+        def around(field_name: str, current: FusionProfile, step: float = step) -> tuple[float, float]:
+            value = float(getattr(current, field_name))
+            return value - step, value + step
+
+        ascend(around)
     fitted = {
-        "method": "coordinate ascent on mean nDCG@10, penalizing any fall below the best single retriever "
-        f"(penalty {penalty})",
+        "method": "coordinate ascent on mean nDCG@10 over a grid, then refined in steps of "
+        f"{', '.join(map(str, REFINE_STEPS))} without bounds, penalizing any fall below the best single "
+        f"retriever (penalty {penalty})",
         "tuned": list(tuned),
         "collections": sorted(evidence),
         "queries": sum(len(v) for v in evidence.values()),
@@ -196,23 +247,3 @@ def tune_profile(
         "date": datetime.now(UTC).date().isoformat(),
     }
     return replace(profile, fitted=fitted), per
-
-
-def leave_one_out(
-    evidence: Mapping[str, Sequence[QueryEvidence]],
-    baselines: Mapping[str, float],
-    group: Callable[[str], str] = lambda name: name,
-    **tune_kwargs: Any,
-) -> dict[str, float]:
-    """nDCG@10 of each collection under a profile tuned WITHOUT its group (how a profile generalizes).
-
-    ``group`` maps a collection name to the group held out together (e.g. every XQuAD language at once).
-    """
-    scores: dict[str, float] = {}
-    for held_out in sorted({group(c) for c in evidence}):
-        train = {c: v for c, v in evidence.items() if group(c) != held_out}
-        profile, _ = tune_profile(train, baselines=baselines, **tune_kwargs)
-        for c, v in evidence.items():
-            if group(c) == held_out:
-                scores[c] = score(v, profile_fuser(profile))["ndcg@10"]
-    return scores

@@ -40,34 +40,50 @@ def fit(
     passes: int = typer.Option(3, "--passes", help="Coordinate-ascent passes."),
     depth: int = typer.Option(100, "--depth", help="Candidates per retriever."),
     cache: Path = typer.Option(None, "--cache", help="Folder caching each pair's retrieval evidence."),
+    cv: list[str] = typer.Option(
+        [],
+        "--cv",
+        help="Also score the fit out of fold: leave-pair-out and/or leave-family-out (repeatable); the "
+        "report goes beside --out as <out>.cv.json and .md.",
+    ),
 ) -> None:
     """Fit a profile on dev collections (every collection weighs the same) and write it as JSON.
 
-    Copy it into service/profiles/ to ship it, or point `service.fusion_profile` at the file.
+    The nDCG@10 it prints for the fitted profile is in-sample (fitted and scored on the same queries);
+    --cv gives the out-of-fold numbers. Copy the profile into service/profiles/ to ship it, or point
+    `service.fusion_profile` at the file.
     """
     import json
 
     from passerelle.commands.common import command_run
 
     with command_run("WARNING"):
+        from passerelle.eval import fusion_cv
         from passerelle.eval import fusion_fit as ff
+        from passerelle.indexing.atomic_files import write_text_atomic
+        from passerelle.indexing.choices import checked_choice
 
+        schemes = [checked_choice(scheme, fusion_cv.Scheme, "--cv") for scheme in cv]
         evidence = _evidence(pair, cache, depth)
-        baselines = {
-            c: max(
-                ff.score(v, ff.fixed_fuser("rrf", sparse=False))["ndcg@10"],
-                ff.score(v, ff.fixed_fuser("rrf", dense=False))["ndcg@10"],
-            )
-            for c, v in evidence.items()
-        }
+        dense, bm25 = fusion_cv.single_retrievers(evidence)
+        baselines = {c: max(dense[c], bm25[c]) for c in evidence}
         profile, per = ff.tune_profile(evidence, baselines=baselines, name=name, penalty=penalty, passes=passes)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from passerelle.indexing.atomic_files import write_text_atomic
-
-    write_text_atomic(out, json.dumps(profile.to_dict(), indent=2) + "\n")
+        write_text_atomic(out, json.dumps(profile.to_dict(), indent=2) + "\n")
+        reports = []
+        for scheme in schemes:
+            result = fusion_cv.cross_validate(evidence, scheme, name=name, penalty=penalty, passes=passes)
+            reports.append(result)
     for c, value in per.items():
-        typer.echo(f"{c}: nDCG@10 {value:.4f} (best single retriever {baselines[c]:.4f})")
+        typer.echo(f"{c}: nDCG@10 {value:.4f} in-sample (best single retriever {baselines[c]:.4f})")
     typer.echo(f"wrote {out}")
+    if reports:
+        markdown = "\n\n".join(result.to_markdown() for result in reports)
+        write_text_atomic(out.with_suffix(".cv.md"), markdown + "\n")
+        write_text_atomic(
+            out.with_suffix(".cv.json"), json.dumps([result.to_dict() for result in reports], indent=1) + "\n"
+        )
+        typer.echo(markdown)
+        typer.echo(f"wrote {out.with_suffix('.cv.md')} and {out.with_suffix('.cv.json')}")
 
 
 @app.command("ablate")

@@ -50,3 +50,17 @@ def test_tuning_never_ends_below_the_best_single_retriever(evidence: list) -> No
     profile, per = ff.tune_profile(by_name, baselines={"sample": max(dense, bm25)}, grid=grid, passes=1)
     assert per["sample"] >= max(dense, bm25) - 1e-9
     assert profile.fitted["collections"] == ["sample"] and profile.matched in grid["matched"]
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        FusionProfile(name="a", matched=0.7, mismatched=0.1, mismatched_coverage=0.5),
+        FusionProfile(name="b", matched=0.0, mismatched=-0.2, mismatched_coverage=2.0, mismatched_margin=-1.0),
+        FusionProfile(name="ties", dense=0.0, matched=0.0),  # every score 0: ranks from the id order alone
+    ],
+    ids=["a", "b", "ties"],
+)
+def test_fast_ndcg_equals_ranx(evidence: list, profile: FusionProfile) -> None:
+    compiled = ff._Compiled(evidence, profile.dense_normalization, profile.sparse_normalization)
+    assert compiled.ndcg_fast(profile) == pytest.approx(compiled.ndcg(profile), abs=1e-12)
