@@ -43,6 +43,7 @@ def collect_evidence(
     batch_size: int = 64,
     cache: Path | None = None,
     query_lang: str | None = None,
+    progress: bool = True,
 ) -> list[QueryEvidence]:
     """Retrieve (hybrid, language-aware signals on) every judged query of ``collection`` from ``index_dir``.
 
@@ -56,7 +57,8 @@ def collect_evidence(
     params = SearchParams(mode="hybrid", fusion="auto", depth=depth, query_lang=query_lang)
     qids = [q for q in collection.queries if q in collection.qrels]
     evidence: list[QueryEvidence] = []
-    for start in tqdm(range(0, len(qids), batch_size), desc=f"evidence {collection.name}", unit="batch"):
+    batches = range(0, len(qids), batch_size)
+    for start in tqdm(batches, desc=f"evidence {collection.name}", unit="batch", disable=not progress):
         chunk = qids[start : start + batch_size]
         for qid, got in zip(chunk, searcher.retrieve([collection.queries[q] for q in chunk], params), strict=True):
             evidence.append(

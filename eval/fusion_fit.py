@@ -188,7 +188,7 @@ def tune_profile(
     start: FusionProfile | None = None,
     grid: Mapping[str, Sequence[float]] = GRID,
     passes: int = 3,
-    penalty: float = 10.0,
+    penalty: float = 50.0,
     tuned: Sequence[str] = TUNED,
 ) -> tuple[FusionProfile, dict[str, float]]:
     """Coordinate ascent on nDCG@10 over the profile coefficients (dense fixed at 1).

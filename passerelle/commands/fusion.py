@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -12,15 +12,44 @@ app = typer.Typer(
 )
 
 PAIR_HELP = "COLLECTION_DIR=INDEX_DIR (repeatable): a dev collection and an index of its corpus."
+Pairs = Annotated[list[str] | None, typer.Option("--pair", help=PAIR_HELP)]
+Data = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Instead of --pair: every dev collection in this folder (e.g. ../shared/data), indexed with each "
+        "--encoder under --workdir (built when missing; corpora with translations also without them).",
+    ),
+]
+Encoders = Annotated[list[str] | None, typer.Option("--encoder", help="With --data: encoder(s) (repeatable).")]
+Workdir = Annotated[Path, typer.Option("--workdir", help="With --data: indexes and evidence go here.")]
+Cache = Annotated[Path | None, typer.Option("--cache", help="With --pair: folder caching each pair's evidence.")]
 
 
-def _evidence(pairs: list[str], cache_dir: Path | None, depth: int) -> dict[str, Any]:
+def _evidence(
+    pairs: list[str] | None,
+    cache_dir: Path | None,
+    depth: int,
+    data: Path | None = None,
+    encoders: list[str] | None = None,
+    workdir: Path = Path(".passerelle/fusion"),
+) -> dict[str, Any]:
+    """Evidence of every --pair, or of every dev collection of --data with each encoder."""
     from passerelle.eval.collections import load_collection
+    from passerelle.eval.dev_pairs import dev_evidence
     from passerelle.eval.fusion_evidence import collect_evidence
+    from passerelle.indexing.defaults import DEFAULT_ENCODER
     from passerelle.indexing.errors import ConfigError
 
+    if bool(pairs) == (data is not None):
+        raise ConfigError("give --pair COLLECTION=INDEX (repeatable) or --data FOLDER, not both")
+    if data is not None:
+        evidence: dict[str, Any] = {}
+        for encoder in encoders or [DEFAULT_ENCODER]:
+            evidence.update(dev_evidence(data, workdir, encoder, depth=depth, progress=True))
+        return evidence
     evidence = {}
-    for pair in pairs:
+    for pair in pairs or []:
         collection_dir, sep, index_dir = pair.partition("=")
         if not sep:
             raise ConfigError(f"--pair {pair!r}: expected COLLECTION_DIR=INDEX_DIR")
@@ -33,13 +62,18 @@ def _evidence(pairs: list[str], cache_dir: Path | None, depth: int) -> dict[str,
 
 @app.command("fit")
 def fit(
-    pair: list[str] = typer.Option(..., "--pair", help=PAIR_HELP),
+    pair: Pairs = None,
+    data: Data = None,
+    encoder: Encoders = None,
+    workdir: Workdir = Path(".passerelle/fusion"),
     out: Path = typer.Option(..., "--out", help="Where to write the fitted profile (JSON)."),
     name: str = typer.Option("default", "--name", help="Profile name."),
-    penalty: float = typer.Option(50.0, "--penalty", help="Cost of each point below the best single retriever."),
-    passes: int = typer.Option(3, "--passes", help="Coordinate-ascent passes."),
+    penalty: float | None = typer.Option(
+        None, "--penalty", help="Cost of each point below the best single retriever (default: the library's, 50)."
+    ),
+    passes: int | None = typer.Option(None, "--passes", help="Coordinate-ascent passes (default: 3)."),
     depth: int = typer.Option(100, "--depth", help="Candidates per retriever."),
-    cache: Path = typer.Option(None, "--cache", help="Folder caching each pair's retrieval evidence."),
+    cache: Cache = None,
     cv: list[str] = typer.Option(
         [],
         "--cv",
@@ -64,14 +98,16 @@ def fit(
         from passerelle.indexing.choices import checked_choice
 
         schemes = [checked_choice(scheme, fusion_cv.Scheme, "--cv") for scheme in cv]
-        evidence = _evidence(pair, cache, depth)
+        evidence = _evidence(pair, cache, depth, data, encoder, workdir)
         dense, bm25 = fusion_cv.single_retrievers(evidence)
         baselines = {c: max(dense[c], bm25[c]) for c in evidence}
-        profile, per = ff.tune_profile(evidence, baselines=baselines, name=name, penalty=penalty, passes=passes)
+        tuning: dict[str, Any] = {"name": name}
+        tuning.update({k: v for k, v in (("penalty", penalty), ("passes", passes)) if v is not None})
+        profile, per = ff.tune_profile(evidence, baselines=baselines, **tuning)
         write_text_atomic(out, json.dumps(profile.to_dict(), indent=2) + "\n")
         reports = []
         for scheme in schemes:
-            result = fusion_cv.cross_validate(evidence, scheme, name=name, penalty=penalty, passes=passes)
+            result = fusion_cv.cross_validate(evidence, scheme, **tuning)
             reports.append(result)
     for c, value in per.items():
         typer.echo(f"{c}: nDCG@10 {value:.4f} in-sample (best single retriever {baselines[c]:.4f})")
@@ -88,10 +124,13 @@ def fit(
 
 @app.command("ablate")
 def ablate(
-    pair: list[str] = typer.Option(..., "--pair", help=PAIR_HELP),
+    pair: Pairs = None,
+    data: Data = None,
+    encoder: Encoders = None,
+    workdir: Workdir = Path(".passerelle/fusion"),
     profile: str = typer.Option("default", "--profile", help="Shipped profile name or profile JSON path."),
     depth: int = typer.Option(100, "--depth", help="Candidates per retriever."),
-    cache: Path = typer.Option(None, "--cache", help="Folder caching each pair's retrieval evidence."),
+    cache: Cache = None,
     out: Path = typer.Option(None, "--out", help="Also write the Markdown table here."),
 ) -> None:
     """nDCG@10 of each retriever alone, naive fusion, and the profile with its signals added one by one."""
@@ -101,7 +140,7 @@ def ablate(
         from passerelle.eval.fusion_ablation import ablation_table
         from passerelle.service.language_fusion import load_profile
 
-        table = ablation_table(_evidence(pair, cache, depth), load_profile(profile))
+        table = ablation_table(_evidence(pair, cache, depth, data, encoder, workdir), load_profile(profile))
     typer.echo(table)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
