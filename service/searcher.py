@@ -135,7 +135,11 @@ class Searcher:
         Raises:
             IndexFormatError: the index is missing, incomplete or damaged.
         """
-        index = load_index(index_dir, verify=verify, query_threads=query_threads)
+        return cls.over(load_index(index_dir, verify=verify, query_threads=query_threads), **kwargs)
+
+    @classmethod
+    def over(cls, index: LoadedIndex, **kwargs: Any) -> Searcher:
+        """Wrap an opened ``index`` (closed if this fails) and warm it up (``kwargs`` as the constructor's)."""
         try:
             searcher = cls(index, **kwargs)
             searcher.warm_up()
@@ -280,27 +284,21 @@ class Searcher:
             )
         for view, text in texts.items():
             lucene = self.index.sparse[view]
-            hits = lucene.search(text, params.depth)
+            coverage = 0.0
+            if with_signals:  # one call for both: a remote view answers them in one round trip
+                hits, coverage = lucene.search_with_coverage(text, params.depth)
+            else:
+                hits = lucene.search(text, params.depth)
             if params.doc_langs is not None:
-                langs = self._doc_langs([doc_id for doc_id, _ in hits])
+                langs = self.index.doc_langs([doc_id for doc_id, _ in hits])
                 hits = [(d, s) for d, s in hits if langs.get(d) in params.doc_langs]
             name = f"sparse:{view}"
             rankings[name] = hits
             if with_signals:
                 signals[name] = ViewSignals(
-                    lang=view,
-                    matched=view == lang or params.translate_query,
-                    coverage=lucene.term_coverage(text),
-                    gap=top_gap(hits),
+                    lang=view, matched=view == lang or params.translate_query, coverage=coverage, gap=top_gap(hits)
                 )
         return rankings, signals
-
-    def _doc_langs(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        dense = self.index.dense
-        if dense is not None:
-            rows = dense.row_index
-            return {d: dense.row_langs[rows[d]] for d in doc_ids if d in rows}
-        return {d: doc.lang for d, doc in self.index.docstore.get_many(doc_ids).items()}
 
     def _fuse(self, retrieval: Retrieval, params: SearchParams) -> tuple[list[FusedHit], dict[str, Any]]:
         rankings: dict[str, Ranking] = dict(retrieval.sparse)

@@ -160,6 +160,10 @@ class ReaderView:
         ids, scores = docs.docids or [], docs.scores or []
         return [(str(doc_id), float(score)) for doc_id, score in zip(ids, scores, strict=True)]
 
+    def search_with_coverage(self, query: str, k: int) -> tuple[list[tuple[str, float]], float]:
+        """:meth:`search` (default BM25 parameters) and :meth:`term_coverage` of one query, in one call."""
+        return self.search(query, k), self.term_coverage(query)
+
     def term_coverage(self, query: str) -> float:
         """Share of the query's evidence this view can match: the idf-weighted fraction of the analyzed
         query terms that occur in the view's vocabulary (0 when none do, 1 when all do).
