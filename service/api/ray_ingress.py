@@ -139,11 +139,11 @@ class RayCluster:
         return swapped
 
     async def _retire_others(self, name: str, keep: str) -> None:
-        """Delete the other store applications of index ``name`` once no ingress replica searches them."""
+        """Delete the older store applications of index ``name`` once no ingress replica searches them."""
         patience_s = 4 * self.settings.ray.deploy_timeout_s
         deadline = time.monotonic() + patience_s
         while time.monotonic() < deadline:
-            old = [app for app in await anyio.to_thread.run_sync(apps.store_apps, name) if app != keep]
+            old = await anyio.to_thread.run_sync(apps.older_than, name, keep)
             if not old:
                 return
             in_use: set[str] = set()

@@ -198,6 +198,16 @@ def store_apps(index: str) -> list[str]:
     return sorted(name for name in app_statuses() if _is_version(name.removeprefix(prefix)) and name.startswith(prefix))
 
 
+def older_than(index: str, keep: str) -> list[str]:
+    """The store applications of index ``index`` deployed before ``keep`` (never one deployed after it,
+    e.g. by a newer reload under way)."""
+    statuses = app_statuses()
+    if keep not in statuses:
+        return []
+    since = statuses[keep].last_deployed_time_s
+    return [app for app in store_apps(index) if app != keep and statuses[app].last_deployed_time_s < since]
+
+
 def _is_version(text: str) -> bool:
     return len(text) == VERSION_CHARS and all(c in "0123456789abcdef" for c in text)
 
