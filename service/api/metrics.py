@@ -167,7 +167,8 @@ def merge_expositions(texts: Sequence[bytes]) -> bytes:
     lines = []
     for name, (documentation, kind) in families.items():
         help_text = documentation.replace("\\", r"\\").replace("\n", r"\n")
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        declared = f"{name}_total" if kind == "counter" else name  # as prometheus_client writes counters
+        lines += [f"# HELP {declared} {help_text}", f"# TYPE {declared} {kind}"]
         for (sample_name, labels), value in samples[name].items():
             label_text = ",".join(f'{key}="{_escape(value_)}"' for key, value_ in labels)
             lines.append(

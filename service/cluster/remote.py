@@ -83,15 +83,10 @@ class RemoteSparseView:
         """BM25 top-``k`` ``(doc_id, score)``."""
         return cast(Ranking, self._calls.call(SPARSE_DEPLOYMENT, "search", self.view, query, k))
 
-    def search_with_coverage(self, query: str, k: int) -> tuple[Ranking, float]:
-        """BM25 top-``k`` and the query's term coverage, in one round trip."""
-        return cast(
-            tuple[Ranking, float], self._calls.call(SPARSE_DEPLOYMENT, "search_with_coverage", self.view, query, k)
-        )
-
-    def term_coverage(self, query: str) -> float:
-        """The query's idf-weighted term coverage in this view."""
-        return float(self._calls.call(SPARSE_DEPLOYMENT, "term_coverage", self.view, query))
+    def search_many(self, queries: Sequence[str], k: int, *, coverage: bool = False) -> list[tuple[Ranking, float]]:
+        """BM25 top-``k`` of every query (and its term coverage when ``coverage``), in one round trip."""
+        answers = self._calls.call(SPARSE_DEPLOYMENT, "search_many", self.view, list(queries), k, coverage)
+        return cast(list[tuple[Ranking, float]], answers)
 
     def close(self) -> None:
         """Nothing to release here (the replicas hold the readers)."""

@@ -125,13 +125,9 @@ class SparseReplica:
         """BM25 top-``k`` of ``text`` in language view ``view``."""
         return self.index.sparse[view].search(text, k)
 
-    def search_with_coverage(self, view: str, text: str, k: int) -> tuple[Ranking, float]:
-        """BM25 top-``k`` and the query's term coverage in view ``view``."""
-        return self.index.sparse[view].search_with_coverage(text, k)
-
-    def term_coverage(self, view: str, text: str) -> float:
-        """The query's idf-weighted term coverage in view ``view``."""
-        return self.index.sparse[view].term_coverage(text)
+    def search_many(self, view: str, texts: Sequence[str], k: int, coverage: bool) -> list[tuple[Ranking, float]]:
+        """BM25 top-``k`` of each text in view ``view``, with its term coverage when ``coverage``."""
+        return self.index.sparse[view].search_many(texts, k, coverage=coverage)
 
     def info(self) -> ReplicaInfo:
         """This replica's process id and version (it spans every shard)."""

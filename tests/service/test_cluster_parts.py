@@ -105,3 +105,6 @@ def test_metrics_of_several_processes_merge_by_summing() -> None:
     created = ("passerelle_http_requests_created", get_200[1])
     assert merged[created] == min(one[created], two[created])  # a start time, not a sum
     assert set(merged) == set(one) | set(two)
+    kinds = {family.name: family.type for family in text_string_to_metric_families(merge_expositions(texts).decode())}
+    assert kinds["passerelle_http_requests"] == "counter" and kinds["passerelle_requests_in_flight"] == "gauge"
+    assert kinds["passerelle_search_duration_seconds"] == "histogram"
