@@ -54,12 +54,13 @@ RETIRE_POLL_S = 1.0
 def store_plan(settings: ServiceSettings, path: Path) -> apps.StorePlan:
     """The store application for the index version now at ``path``, laid out as ``settings.ray`` says."""
     ray = settings.ray
+    health = {"max_constructor_retry_count": 3, "health_check_period_s": ray.health_check_period_s}
     return apps.plan_for(
         path,
         index_name(path),
         group=ray.shards_per_deployment,
-        shard_options={**ray.shards.serve_options(), "max_constructor_retry_count": 3},
-        sparse_options={**ray.sparse.serve_options(), "max_constructor_retry_count": 3},
+        shard_options={**ray.shards.serve_options(), **health},
+        sparse_options={**ray.sparse.serve_options(), **health},
         verify=settings.verify,
     )
 

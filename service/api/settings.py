@@ -105,6 +105,15 @@ class RaySettings(BaseModel):
     deploy_timeout_s: float = Field(
         600.0, gt=0, le=86_400, description="Longest wait for an index version's replicas to start (start, reload)."
     )
+    health_check_period_s: float = Field(
+        2.0,
+        gt=0,
+        le=600,
+        description=(
+            "How often Serve checks each shard and BM25 replica: a dead one is replaced, and /readyz says so, "
+            "within about this long."
+        ),
+    )
     proxy_location: Literal["EveryNode", "HeadOnly"] = Field(
         "EveryNode",
         description=(

@@ -47,6 +47,7 @@ service:
     proxy_location: HeadOnly
     call_timeout_s: 8
     deploy_timeout_s: 240
+    health_check_period_s: 1
 """
 EXTRA_DOC = {
     "id": "fr-zz1",
@@ -248,6 +249,11 @@ def _under_load(url: str, action: Callable[[], T], *, lead_s: float = 2.0, tail_
     return outcome[0], total
 
 
+def _counts(report: LoadReport) -> str:
+    summary = report.summary()
+    return ", ".join(f"{key} {summary[key]}" for key in ("sent", "ok", "errors_by_kind", "p50_ms", "p99_ms", "max_ms"))
+
+
 def _only_503s(report: LoadReport) -> None:
     """Every request answered (none hung past its 30 s timeout); the failures, if any, are 503s with
     Retry-After (``run_load`` counts a 503 without it apart)."""
@@ -260,7 +266,7 @@ def test_killing_a_shard_replica_mid_load_fails_no_request(ray_service: RayServi
     assert len(before) == 2
     victim = before[0].pid
     _, report = _under_load(ray_service.url, lambda: os.kill(victim, signal.SIGKILL), lead_s=3.0, tail_s=8.0)
-    print(f"\nkill one replica of shard-00000 mid-load: {report.summary()}")
+    print(f"\nkill one replica of shard-00000 mid-load: {_counts(report)}")
     _only_503s(report)
     assert report.errors == {}, f"{report.error_count} of {report.sent} requests failed: {report.errors}"
     # Serve starts a replacement: two live replicas again, the killed process not among them
@@ -280,8 +286,11 @@ def test_a_shard_without_live_replica_answers_503_then_recovers(ray_service: Ray
         for pid in victims:
             os.kill(pid, signal.SIGKILL)
         statuses = []
+        deadline = time.monotonic() + 20
         with ray_service.client() as client:
-            for _ in range(50):  # /readyz says so while shard-00001 has no live replica
+            # Serve notices the deaths at its next health check (1 s here) and restarts the replicas (a new
+            # process that loads the shard: seconds); meanwhile /readyz says shard-00001 has no live replica
+            while time.monotonic() < deadline:
                 ready = client.get("/readyz")
                 statuses.append(ready.status_code)
                 if ready.status_code == 503:
@@ -289,11 +298,13 @@ def test_a_shard_without_live_replica_answers_503_then_recovers(ray_service: Ray
                     assert "shard-00001" in ready.json()["unavailable"][INDEX]
                     assert "retry-after" in ready.headers
                     break
-                time.sleep(0.1)
+                time.sleep(0.05)
         return statuses
 
     statuses, report = _under_load(ray_service.url, kill_all_and_watch_readiness, tail_s=4.0)
-    print(f"\nkill both replicas of shard-00001 mid-load: {report.summary()}, readyz {statuses}")
+    print(
+        f"\nkill both replicas of shard-00001 mid-load: {_counts(report)}, /readyz 200 x{statuses.count(200)} then 503"
+    )
     _only_503s(report)
     assert 503 in statuses
     _wait_ready(ray_service, 120)
@@ -317,7 +328,7 @@ def test_reload_under_load_rolls_a_new_version_with_no_failed_request(ray_servic
 
     response, report = _under_load(ray_service.url, reload, tail_s=4.0)
     assert response.status_code == 200, response.text
-    print(f"\nreload under load: {report.summary()}, reload took {response.json()['took_ms']} ms")
+    print(f"\nreload under load: {_counts(report)}, reload took {response.json()['took_ms']} ms")
     assert report.errors == {} and report.ok == report.sent, report.errors
     new_app = ray_service.store_app()
     assert new_app != old_app
