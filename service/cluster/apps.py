@@ -50,22 +50,12 @@ class StorePlan:
     shard_options: Mapping[str, Any] = field(default_factory=dict)
     sparse_options: Mapping[str, Any] = field(default_factory=dict)
     verify: Verify = "size"
+    has_sparse: bool = True  # the index has BM25 views (a BM25 deployment)
 
     @property
     def app(self) -> str:
         """The application's name: index name and version."""
         return app_name(self.name, self.version)
-
-    @property
-    def deployments(self) -> list[str]:
-        """Every deployment the application holds."""
-        names = [DIRECTORY_DEPLOYMENT, *self.layout.deployment_names()]
-        return [*names, SPARSE_DEPLOYMENT] if self.has_sparse else names
-
-    @property
-    def has_sparse(self) -> bool:
-        """Whether the index has BM25 views (a BM25 deployment)."""
-        return bool(read_manifest(self.root).analyzers)
 
 
 def app_name(index: str, version: str) -> str:
@@ -92,6 +82,7 @@ def plan_for(
         shard_options=dict(shard_options or {}),
         sparse_options=dict(sparse_options or {}),
         verify=verify,
+        has_sparse=bool(read_manifest(root).analyzers),
     )
 
 

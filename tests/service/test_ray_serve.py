@@ -1,10 +1,11 @@
-"""``passerelle serve --engine ray`` on a real local Ray cluster that this module starts (a head node and a
-worker node: their raylets, object stores and worker processes, on loopback), against ``passerelle serve``
+"""``passerelle serve --engine ray`` on a real Ray cluster that this module starts on this machine (a head
+node and a worker node: their raylets, object stores and worker processes), against ``passerelle serve``
 on the same sharded index.
 
 One cluster and one deployment (through the CLI, as a user runs it) serve the whole module: 2 shards with
-2 replicas each, the BM25 deployment and the ingress. This test process is a second driver on the cluster:
-it finds replicas' processes (to kill them) and reads Serve's status.
+2 replicas each, the BM25 deployment and 2 ingress replicas (reloads and metrics must reach both). This
+test process is a second driver on the cluster: it finds replica processes (to kill them) and reads
+Serve's status.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ service:
   ray:
     shards: {replicas: 2, cpus: 0.25}
     sparse: {cpus: 0.25}
-    ingress: {cpus: 0.25}
+    ingress: {replicas: 2, cpus: 0.25}
     proxy_location: HeadOnly
     call_timeout_s: 8
     deploy_timeout_s: 240
@@ -207,11 +208,13 @@ def test_every_route_answers_as_in_one_process(ray_service: RayService, referenc
         assert ray_client.get("/readyz").json() == {"status": "ready", "indexes": [INDEX]}
         page = ray_client.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        metrics = ray_client.get("/metrics").text
+        for _ in range(12):
+            assert ray_client.get("/healthz").status_code == 200
+        metrics = ray_client.get("/metrics").text  # both ingress replicas' requests, whichever answered
         assert 'passerelle_store_calls_total{deployment="shard-00000"}' in metrics
-        assert (
-            'passerelle_http_requests_total{method="GET",route="/v1/documents/{doc_id:path}",status="404"}' in metrics
-        )
+        assert 'passerelle_http_requests_total{method="GET",route="/healthz",status="200"} 12.0' in metrics
+        not_found = 'passerelle_http_requests_total{method="GET",route="/v1/documents/{doc_id:path}",status="404"}'
+        assert f"{not_found} 1.0" in metrics
 
 
 REQUESTS: list[Request] = [
@@ -333,8 +336,9 @@ def test_reload_under_load_rolls_a_new_version_with_no_failed_request(ray_servic
     new_app = ray_service.store_app()
     assert new_app != old_app
     with ray_service.client() as client:
-        assert client.get("/v1/indexes").json()["indexes"][0]["loaded_at"] > loaded_before
-        assert client.post("/v1/search", json=query).json()["hits"][0]["id"] == "fr-zz1"
+        for _ in range(8):  # whichever ingress replica answers serves the new version
+            assert client.get("/v1/indexes").json()["indexes"][0]["loaded_at"] > loaded_before
+            assert client.post("/v1/search", json=query).json()["hits"][0]["id"] == "fr-zz1"
     from ray import serve
 
     deadline = time.monotonic() + 60
