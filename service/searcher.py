@@ -135,7 +135,11 @@ class Searcher:
         Raises:
             IndexFormatError: the index is missing, incomplete or damaged.
         """
-        index = load_index(index_dir, verify=verify, query_threads=query_threads)
+        return cls.over(load_index(index_dir, verify=verify, query_threads=query_threads), **kwargs)
+
+    @classmethod
+    def over(cls, index: LoadedIndex, **kwargs: Any) -> Searcher:
+        """Wrap an opened ``index`` (closed if this fails) and warm it up (``kwargs`` as the constructor's)."""
         try:
             searcher = cls(index, **kwargs)
             searcher.warm_up()
@@ -175,13 +179,22 @@ class Searcher:
         warnings: tuple[str, ...] = ()
         if params.mode == "hybrid" and self.index.sparse_error:
             warnings = (f"BM25 is unavailable, these are dense results only: {self.index.sparse_error}",)
-        results = []
-        for retrieval in self.retrieve(queries, params):
+        retrievals = self.retrieve(queries, params)
+        fused_all = []
+        for retrieval in retrievals:
             start = time.perf_counter()
             fused, explain_extra = self._fuse(retrieval, params)
-            hits = self._hits(fused, params, explain_extra)
+            fused_all.append((fused, explain_extra, time.perf_counter() - start))
+        start = time.perf_counter()  # the documents of every query's hits in one read (one round trip if remote)
+        wanted = dict.fromkeys(hit.doc_id for fused, _, _ in fused_all for hit in fused[: params.k])
+        docs = self.index.docstore.get_many(list(wanted))
+        fetch_s = (time.perf_counter() - start) / len(retrievals) if retrievals else 0.0
+        results = []
+        for retrieval, (fused, explain_extra, fuse_s) in zip(retrievals, fused_all, strict=True):
+            start = time.perf_counter()
+            hits = self._hits(fused, params, explain_extra, docs)
             timings = dict(retrieval.timings_ms)
-            timings["fuse_and_fetch"] = _ms(start)
+            timings["fuse_and_fetch"] = round((fuse_s + fetch_s + time.perf_counter() - start) * 1000, 3)
             results.append(
                 SearchResult(
                     query=retrieval.query,
@@ -238,7 +251,22 @@ class Searcher:
     ) -> list[SparseLists]:
         clock = time.perf_counter()
         with_signals = params.mode == "hybrid" and params.fusion == "auto"
-        lists = [self._sparse(q, d, params, with_signals) for q, d in zip(queries, detections, strict=True)]
+        texts = [self._sparse_texts(q, d.lang, params) for q, d in zip(queries, detections, strict=True)]
+        # each view searches the texts of every query in one call (one round trip when the view is remote)
+        rows: dict[str, list[int]] = {}
+        for number, views in enumerate(texts):
+            for view in views:
+                rows.setdefault(view, []).append(number)
+        found: dict[tuple[int, str], tuple[Ranking, float]] = {}
+        for view, numbers in rows.items():
+            answers = self.index.sparse[view].search_many(
+                [texts[n][view] for n in numbers], params.depth, coverage=with_signals
+            )
+            found.update({(n, view): answer for n, answer in zip(numbers, answers, strict=True)})
+        lists = [
+            self._sparse_lists({view: found[(n, view)] for view in texts[n]}, detections[n], params, with_signals)
+            for n in range(len(queries))
+        ]
         timings["sparse"] = _ms(clock)
         return lists
 
@@ -277,20 +305,23 @@ class Searcher:
             return [query_lang]
         return [lang for lang in self.index.manifest.languages if lang in self.index.sparse]
 
-    def _sparse(self, query: str, detection: Detection, params: SearchParams, with_signals: bool) -> SparseLists:
-        lang = detection.lang
-        rankings: dict[str, Ranking] = {}
-        signals: dict[str, ViewSignals] = {}
-        texts = {view: query for view in self.sparse_views(lang)}
+    def _sparse_texts(self, query: str, lang: str, params: SearchParams) -> dict[str, str]:
+        """The text BM25 searches in each view for one query (translated into each view with QT)."""
         if params.translate_query and self.query_translator is not None:
-            texts = translated_views(
+            return translated_views(
                 self.query_translator, query, lang, self.index.manifest.languages, self.index.sparse
             )
-        for view, text in texts.items():
-            lucene = self.index.sparse[view]
-            hits = lucene.search(text, params.depth)
+        return {view: query for view in self.sparse_views(lang)}
+
+    def _sparse_lists(
+        self, found: Mapping[str, tuple[Ranking, float]], detection: Detection, params: SearchParams, with_signals: bool
+    ) -> SparseLists:
+        """One query's ranked lists by retriever name (language filter applied) and their signals."""
+        rankings: dict[str, Ranking] = {}
+        signals: dict[str, ViewSignals] = {}
+        for view, (hits, coverage) in found.items():
             if params.doc_langs is not None:
-                langs = self._doc_langs([doc_id for doc_id, _ in hits])
+                langs = self.index.doc_langs([doc_id for doc_id, _ in hits])
                 hits = [(d, s) for d, s in hits if langs.get(d) in params.doc_langs]
             name = f"sparse:{view}"
             rankings[name] = hits
@@ -298,18 +329,11 @@ class Searcher:
                 signals[name] = ViewSignals(
                     lang=view,
                     # how sure we are that this view is in the query's language (a translated query is)
-                    match=1.0 if params.translate_query else detection.confidence if view == lang else 0.0,
-                    coverage=lucene.term_coverage(text),
+                    match=1.0 if params.translate_query else detection.confidence if view == detection.lang else 0.0,
+                    coverage=coverage,
                     gap=top_gap(hits),
                 )
         return rankings, signals
-
-    def _doc_langs(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        dense = self.index.dense
-        if dense is not None:
-            rows = dense.row_index
-            return {d: dense.row_langs[rows[d]] for d in doc_ids if d in rows}
-        return {d: doc.lang for d, doc in self.index.docstore.get_many(doc_ids).items()}
 
     def _fuse(self, retrieval: Retrieval, params: SearchParams) -> tuple[list[FusedHit], dict[str, Any]]:
         rankings: dict[str, Ranking] = dict(retrieval.sparse)
@@ -342,9 +366,10 @@ class Searcher:
             limit=params.k,
         ), {}
 
-    def _hits(self, fused: list[FusedHit], params: SearchParams, explain_extra: dict[str, Any]) -> list[Hit]:
+    def _hits(
+        self, fused: list[FusedHit], params: SearchParams, explain_extra: dict[str, Any], docs: Mapping[str, Document]
+    ) -> list[Hit]:
         top = fused[: params.k]
-        docs = self.index.docstore.get_many([h.doc_id for h in top])
         hits = []
         for item in top:
             doc = docs.get(item.doc_id)

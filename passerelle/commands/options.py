@@ -100,3 +100,8 @@ MaxLoad = Annotated[
 WaitSeconds = Annotated[float, typer.Option("--wait-s", help="Longest wait for --max-load, in seconds.")]
 Plot = Annotated[Path, typer.Option("--plot", help="Latency-vs-size plot (PNG).")]
 MarkdownOut = Annotated[Path, typer.Option("--out", help="Markdown report.")]
+MarkdownTables = Annotated[Path | None, typer.Option("--markdown", help="Also write the tables as Markdown here.")]
+BenchCollection = Annotated[
+    Path, typer.Option("--collection", help="Collection folder (corpus.jsonl, queries.dev.tsv).")
+]
+BenchDocs = Annotated[int, typer.Option("--docs", help="Documents taken from the start of the corpus.")]

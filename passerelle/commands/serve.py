@@ -56,12 +56,21 @@ def serve(
     ),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log every request."),
     config: Path = typer.Option(None, "--config", help="YAML or TOML settings file (see `config show`)."),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local (this process) | ray (Ray Serve: a deployment per shard, BM25 and the ingress; "
+        "replicas from the service.ray settings; see docs/SCALING.md).",
+    ),
+    address: str = typer.Option(
+        "local", "--address", help="Ray: local (start Ray here) | auto (join the cluster this node is in) | host:port."
+    ),
 ) -> None:
     """Load the indexes, then answer searches until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
-    import uvicorn
-
     from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
-    from passerelle.service.api.app import create_app
+
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"--engine must be local or ray, got {engine!r}")
 
     offline_environment()
     with fail_on_error():
@@ -82,6 +91,15 @@ def serve(
                     f"{path} is not an index directory (no manifest.json); build one with `passerelle index build`"
                 )
         setup_logging(log_level)
+        if engine == "ray":
+            from passerelle.service.api.ray_run import serve_on_ray
+
+            serve_on_ray(service, address)
+            return
+        import uvicorn
+
+        from passerelle.service.api.app import create_app
+
         uvicorn.run(
             create_app(service),
             host=service.host,

@@ -26,7 +26,7 @@ from passerelle.service.api.metrics import Metrics, MetricsMiddleware
 from passerelle.service.api.routes_search import search_router
 from passerelle.service.api.schemas import request_models
 from passerelle.service.api.settings import ServiceSettings, index_name
-from passerelle.service.api.state import Admission, AppState, IndexRegistry, ServedIndex, open_searcher
+from passerelle.service.api.state import Admission, AppState, ClusterHooks, IndexRegistry, ServedIndex
 
 if TYPE_CHECKING:
     from passerelle.service.searcher import Searcher
@@ -38,7 +38,9 @@ embeddings), sparse (BM25 per language) or hybrid (fused). Every error answers
 `{"error": type, "detail": ...}`; invalid fields give 422 naming the field."""
 
 
-def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | None = None) -> FastAPI:
+def create_app(
+    settings: ServiceSettings, searchers: Mapping[str, Searcher] | None = None, *, cluster: ClusterHooks | None = None
+) -> FastAPI:
     """Build the HTTP app.
 
     Args:
@@ -47,6 +49,8 @@ def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | No
         searchers: already-open searchers by name, served as given (the caller keeps ownership); when
             ``None`` the lifespan opens every directory in ``settings.indexes``. A name that also
             matches a configured directory can be reloaded from it.
+        cluster: how indexes are opened, reloads shared, readiness and metrics gathered when the app is
+            one of several processes answering together (Ray Serve); ``None``: one process.
 
     Raises:
         ConfigError: nothing to serve.
@@ -61,6 +65,7 @@ def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | No
         metrics=metrics,
         models=request_models(settings),
         paths={index_name(path): path for path in settings.indexes},
+        cluster=cluster,
     )
 
     def serve_given() -> None:  # the caller's searchers: served as they are, never closed by the app
@@ -82,7 +87,7 @@ def create_app(settings: ServiceSettings, searchers: Mapping[str, Searcher] | No
         if not searchers:
             for name, path in state.paths.items():
                 logger.info("loading index %r from %s", name, path)
-                searcher = await anyio.to_thread.run_sync(open_searcher, path, state.settings)
+                searcher = await anyio.to_thread.run_sync(state.open, path)
                 state.registry.swap(ServedIndex(name=name, path=path, searcher=searcher))
         logger.info("serving %s", ", ".join(state.registry.names()))
         try:

@@ -12,7 +12,7 @@ from passerelle.indexing.errors import PasserelleError
 from passerelle.service.api.deps import AdminKey, StateDep
 from passerelle.service.api.routes_meta import index_info
 from passerelle.service.api.schemas import ErrorResponse, ReloadRequest, ReloadResponse
-from passerelle.service.api.state import ServedIndex, open_searcher
+from passerelle.service.api.state import ServedIndex
 from passerelle.service.errors import InvalidRequestError, ReloadError
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ async def reload_indexes(state: StateDep, _key: AdminKey, body: ReloadRequest | 
         reloaded = []
         for name, path in targets:
             try:
-                searcher = await anyio.to_thread.run_sync(open_searcher, path, state.settings)
+                searcher = await anyio.to_thread.run_sync(state.open, path)
             except Exception as exc:  # whatever the failure, the copy in service stays in service
                 state.metrics.reloads.labels(name, "failed").inc()
                 if not isinstance(exc, PasserelleError):
@@ -62,4 +62,6 @@ async def reload_indexes(state: StateDep, _key: AdminKey, body: ReloadRequest | 
             state.metrics.reloads.labels(name, "ok").inc()
             logger.info("index %r reloaded from %s", name, path)
             reloaded.append(index_info(state, fresh))
+    if state.cluster is not None:  # the other processes answering for this app swap to the same copies
+        await state.cluster.after_reload([name for name, _ in targets])
     return ReloadResponse(reloaded=reloaded, took_ms=round((time.perf_counter() - start) * 1000, 3))

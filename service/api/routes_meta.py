@@ -78,10 +78,16 @@ async def healthz() -> HealthResponse:
 )
 async def readyz(state: StateDep) -> ReadyResponse | JSONResponse:
     """200 ``ready``; 200 ``degraded`` when an index is loaded but one side cannot search (it still answers
-    the other); 503 ``loading`` until every configured index is loaded."""
+    the other); 503 ``loading`` until every configured index is loaded; 503 ``unavailable`` when a process
+    an index needs has no live copy (served on Ray: a shard without a live replica)."""
     loaded = state.registry.names()
     expected = state.expected_names()
+    retry = {"Retry-After": str(state.settings.retry_after_s)}
     if expected and set(expected) <= set(loaded):
+        down = await state.cluster.unavailable(state.registry.entries()) if state.cluster is not None else {}
+        if down:
+            answer = ReadyResponse(status="unavailable", indexes=loaded, unavailable=down)
+            return JSONResponse(answer.model_dump(exclude_none=True), status_code=503, headers=retry)
         degraded = {
             served.name: f"sparse search unavailable: {served.searcher.index.sparse_error}"
             for served in state.registry.entries()
@@ -91,7 +97,7 @@ async def readyz(state: StateDep) -> ReadyResponse | JSONResponse:
             return ReadyResponse(status="degraded", indexes=loaded, degraded=degraded)
         return ReadyResponse(status="ready", indexes=loaded)
     body = ReadyResponse(status="loading", indexes=loaded).model_dump(exclude_none=True)
-    return JSONResponse(body, status_code=503, headers={"Retry-After": str(state.settings.retry_after_s)})
+    return JSONResponse(body, status_code=503, headers=retry)
 
 
 @router.get(
@@ -102,5 +108,8 @@ async def readyz(state: StateDep) -> ReadyResponse | JSONResponse:
     responses={200: {"content": {"text/plain": {}}}},
 )
 async def metrics(state: StateDep) -> Response:
+    """This process's metrics; served by several processes (Ray Serve), every process's, merged."""
     body, content_type = state.metrics.render()
+    if state.cluster is not None:
+        body = await state.cluster.metrics(body)
     return Response(content=body, media_type=content_type)

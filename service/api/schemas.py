@@ -536,12 +536,19 @@ class ReadyResponse(BaseModel):
         }
     )
 
-    status: Literal["ready", "degraded", "loading"]
+    status: Literal["ready", "degraded", "loading", "unavailable"]
     indexes: list[str]
     degraded: dict[str, str] | None = Field(
         None,
         description=(
             "Index name -> what does not work and why (e.g. BM25 without a Java runtime); absent when all is well."
+        ),
+    )
+    unavailable: dict[str, str] | None = Field(
+        None,
+        description=(
+            "Index name -> why it cannot answer now (served on Ray: a shard with no live replica); absent when "
+            "every index can."
         ),
     )
 

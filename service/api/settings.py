@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -30,6 +30,97 @@ _HOSTNAME = re.compile(
 def index_name(path: Path) -> str:
     """The name an index directory is served under: its directory name (``.`` resolved first)."""
     return path.name or path.resolve().name
+
+
+class ReplicaSettings(BaseModel):
+    """Replicas of one kind of Ray Serve deployment (``passerelle serve --engine ray``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    replicas: int = Field(
+        1, ge=1, le=1000, description="Replicas of each such deployment (the minimum when autoscaling)."
+    )
+    max_replicas: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description=(
+            "Autoscale between `replicas` and this many on the requests in flight per replica "
+            "(`target_ongoing_requests`); null: a fixed number of replicas."
+        ),
+    )
+    target_ongoing_requests: float = Field(2.0, gt=0, le=1000, description="Autoscaling target per replica.")
+    cpus: float = Field(1.0, ge=0, le=1024, description="CPUs Ray reserves for each replica.")
+    max_ongoing_requests: int = Field(16, ge=1, le=10_000, description="Requests one replica works on at once.")
+
+    @model_validator(mode="after")
+    def _check_range(self) -> ReplicaSettings:
+        if self.max_replicas is not None and self.max_replicas < self.replicas:
+            raise ValueError(f"max_replicas ({self.max_replicas}) is below replicas ({self.replicas})")
+        return self
+
+    def serve_options(self, *, min_ongoing: int = 1) -> dict[str, Any]:
+        """The Ray Serve deployment options (``max_ongoing_requests`` at least ``min_ongoing``)."""
+        options: dict[str, Any] = {
+            "ray_actor_options": {"num_cpus": self.cpus},
+            "max_ongoing_requests": max(self.max_ongoing_requests, min_ongoing),
+        }
+        if self.max_replicas is None:
+            options["num_replicas"] = self.replicas
+        else:
+            options["autoscaling_config"] = {
+                "min_replicas": self.replicas,
+                "initial_replicas": self.replicas,
+                "max_replicas": self.max_replicas,
+                "target_ongoing_requests": self.target_ongoing_requests,
+            }
+        return options
+
+
+class RaySettings(BaseModel):
+    """How ``passerelle serve --engine ray`` lays an index out on Ray Serve (see docs/SCALING.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shards: ReplicaSettings = Field(
+        default_factory=ReplicaSettings, description="Each shard deployment: its FAISS vectors and documents."
+    )
+    sparse: ReplicaSettings = Field(
+        default_factory=ReplicaSettings, description="The BM25 deployment (a Lucene MultiReader over every shard)."
+    )
+    ingress: ReplicaSettings = Field(
+        default_factory=ReplicaSettings,
+        description=(
+            "The HTTP ingress (this API; encodes queries, fans out, fuses); its max_ongoing_requests is raised "
+            "to max_concurrency + 8 so that admission (503 + Retry-After) stays the app's."
+        ),
+    )
+    shards_per_deployment: int = Field(1, ge=1, le=10_000, description="Shards one shard deployment holds.")
+    call_timeout_s: float = Field(
+        10.0, gt=0, le=3600, description="Deadline of one call to the shard or BM25 deployments, retries included."
+    )
+    call_attempts: int = Field(
+        3, ge=1, le=20, description="Tries of a call whose replica died (each on another replica); then 503."
+    )
+    deploy_timeout_s: float = Field(
+        600.0, gt=0, le=86_400, description="Longest wait for an index version's replicas to start (start, reload)."
+    )
+    health_check_period_s: float = Field(
+        2.0,
+        gt=0,
+        le=600,
+        description=(
+            "How often Serve checks each shard and BM25 replica: a dead one is replaced, and /readyz says so, "
+            "within about this long."
+        ),
+    )
+    proxy_location: Literal["EveryNode", "HeadOnly"] = Field(
+        "EveryNode",
+        description=(
+            "Where Serve runs its HTTP proxy (listening on host:port): on every node (put a load balancer in "
+            "front) or on the head node only (one address; also for several nodes on one machine)."
+        ),
+    )
 
 
 class ServiceSettings(BaseModel):
@@ -134,6 +225,9 @@ class ServiceSettings(BaseModel):
         ),
     )
     docs_enabled: bool = Field(True, description="Serve the OpenAPI UI at /docs and /redoc.")
+    ray: RaySettings = Field(
+        default_factory=RaySettings, description="Replicas and limits when served on Ray Serve (--engine ray)."
+    )
 
     @field_validator("host")
     @classmethod

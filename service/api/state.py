@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from passerelle.service.errors import IndexNotFoundError, ServiceUnavailableError
 
@@ -60,22 +60,49 @@ def open_searcher(path: Path, settings: ServiceSettings) -> Searcher:
     Raises:
         IndexFormatError: the index is missing, incomplete or damaged.
     """
-    from passerelle.service.query_translation import routes_key, shared_query_translator
     from passerelle.service.searcher import Searcher
+
+    return Searcher.open(
+        path, verify=settings.verify, query_threads=settings.query_threads, **searcher_options(settings)
+    )
+
+
+def searcher_options(settings: ServiceSettings) -> dict[str, Any]:
+    """The :class:`Searcher` arguments ``settings`` ask for (fusion profile, micro-batching, the query
+    translator, loaded and warmed up here)."""
+    from passerelle.service.query_translation import routes_key, shared_query_translator
 
     setting = settings.query_translator
     translator = shared_query_translator(routes_key(setting)) if setting else None
     if translator is not None:
         translator.warm_up()
-    return Searcher.open(
-        path,
-        verify=settings.verify,
-        fusion_profile=settings.fusion_profile,
-        query_threads=settings.query_threads,
-        micro_batch=settings.micro_batch,
-        search_workers=settings.search_workers,
-        query_translator=translator,
-    )
+    return {
+        "fusion_profile": settings.fusion_profile,
+        "micro_batch": settings.micro_batch,
+        "search_workers": settings.search_workers,
+        "query_translator": translator,
+    }
+
+
+class ClusterHooks(Protocol):
+    """What an app answering from several processes does differently from one process (the Ray Serve
+    ingress, :mod:`passerelle.service.api.ray_ingress`). An app without hooks serves in its own process."""
+
+    def open(self, path: Path, settings: ServiceSettings) -> Searcher:
+        """Open the index at ``path`` for this app (blocking: called in a worker thread)."""
+        ...
+
+    async def after_reload(self, names: Sequence[str]) -> None:
+        """Bring the app's peers to the copies this app has just reloaded."""
+        ...
+
+    async def unavailable(self, served: Sequence[ServedIndex]) -> dict[str, str]:
+        """Index name -> why it cannot answer now (empty: every index can)."""
+        ...
+
+    async def metrics(self, local: bytes) -> bytes:
+        """The exposition text of every peer merged, given this app's own (``local``)."""
+        ...
 
 
 class IndexRegistry:
@@ -187,6 +214,13 @@ class AppState:
     models: RequestModels
     paths: dict[str, Path] = field(default_factory=dict)  # name -> directory, for loading and reloads
     reload_lock: Any = None  # an asyncio.Lock, created inside the running loop
+    cluster: ClusterHooks | None = None  # None: the indexes are searched in this process
+
+    def open(self, path: Path) -> Searcher:
+        """Open the index at ``path`` as this app serves it (blocking: call it in a worker thread)."""
+        if self.cluster is not None:
+            return self.cluster.open(path, self.settings)
+        return open_searcher(path, self.settings)
 
     def expected_names(self) -> list[str]:
         """Names the app must serve to be ready: its configured directories and the searchers handed in."""
