@@ -105,6 +105,7 @@ def build_index(
             dict(result.skipped),
             source,
             augmentation=augmentation,
+            meta_fields=options.mapping.meta_fields,
         )
         docstore.close()
         write_manifest(staging, manifest)

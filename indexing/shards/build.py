@@ -220,6 +220,7 @@ def build_shard(task: ShardTask) -> Manifest:
             dict(result.skipped),
             source,
             augmentation=augmentation,
+            meta_fields=options.mapping.meta_fields,
         )
     finally:
         docstore.close()
