@@ -18,6 +18,8 @@ from passerelle.indexing.language import LanguageDetector
 from passerelle.indexing.load import LoadedIndex, Verify, load_index
 from passerelle.service.batching import QueryBatcher
 from passerelle.service.errors import InvalidRequestError, QueryTranslationUnavailableError
+from passerelle.service.filter_eval import AllowedRows, FilterCache, bind
+from passerelle.service.filters import Condition, Filter, all_of
 from passerelle.service.fusion import Contribution, FusedHit, FusionMethod, Normalization, Ranking, fuse
 from passerelle.service.language_fusion import DEFAULT_PROFILE, ViewSignals, fuse_language_aware, load_profile, top_gap
 from passerelle.service.query_translation import CachedQueryTranslator, translated_views
@@ -31,12 +33,22 @@ SparseLists = tuple[dict[str, "Ranking"], dict[str, ViewSignals]]
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Per-call search settings (nothing is set on shared objects)."""
+    """Per-call search settings (nothing is set on shared objects).
+
+    ``filter`` restricts both retrievers to the documents it matches (with ``doc_langs``, a shorthand for
+    ``lang in doc_langs``); its values are checked against the index's fields, strictly (JSON types)
+    unless ``lenient_filter`` (values written as text, read with each field's type). ``offset`` skips the
+    first hits: hits are ordered by score, then doc id, and every retriever takes at least ``offset + k``
+    candidates, so pages concatenate to the unpaged list.
+    """
 
     mode: Mode = "hybrid"
     k: int = 10
+    offset: int = 0
     query_lang: str | None = None
     doc_langs: frozenset[str] | None = None
+    filter: Filter | None = None
+    lenient_filter: bool = False
     fusion: FusionMethod = "auto"
     normalization: Normalization = "minmax"
     weights: Mapping[str, float] | None = None
@@ -57,6 +69,7 @@ class Retrieval:
     sparse: Mapping[str, Ranking]
     signals: Mapping[str, ViewSignals]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    filter_matches: int | None = None  # documents the filter allows (None without a filter)
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,7 @@ class SourceHit:
 
 @dataclass(frozen=True)
 class Hit:
-    """A search result."""
+    """A search result, with its stored fields (the API returns those asked for)."""
 
     doc_id: str
     score: float
@@ -78,11 +91,18 @@ class Hit:
     snippet: str
     sources: Mapping[str, SourceHit]
     explanation: Mapping[str, Any] | None = None
+    text: str = ""
+    views: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Hits for one query, the language used for it, and the time spent per stage."""
+    """Hits for one query (the page from ``offset``), the language used for it, and the time spent per stage.
+
+    ``has_more``: the candidates hold hits after this page. ``filter_matches``: how many documents the
+    filter allows (``None`` without a filter).
+    """
 
     query: str
     query_lang: str
@@ -90,6 +110,9 @@ class SearchResult:
     hits: list[Hit]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    offset: int = 0
+    has_more: bool = False
+    filter_matches: int | None = None
 
 
 class Searcher:
@@ -114,6 +137,7 @@ class Searcher:
         self.query_translator = query_translator  # for translate_query (service/query_translation.py)
         self.default_query_lang = default_query_lang
         self.fusion_profile = load_profile(fusion_profile)  # fail at load, not at the first query
+        self._filters = FilterCache()
         candidates = set(index.manifest.analyzers) | set(index.manifest.languages) | {default_query_lang}
         self._detector = LanguageDetector(candidates)
         self.batcher: QueryBatcher[SearchParams, SearchResult] | None = None
@@ -151,6 +175,8 @@ class Searcher:
             self.index.encoder.encode_queries(["warm up"])
         for view in self.index.sparse.values():
             view.search("warm up", 1)
+        if self.index.manifest.declared_fields:  # filters are expected: build their table now
+            self.index.filter_table()
 
     @property
     def name(self) -> str:
@@ -176,10 +202,11 @@ class Searcher:
         if params.mode == "hybrid" and self.index.sparse_error:
             warnings = (f"BM25 is unavailable, these are dense results only: {self.index.sparse_error}",)
         results = []
+        end = params.offset + params.k
         for retrieval in self.retrieve(queries, params):
             start = time.perf_counter()
             fused, explain_extra = self._fuse(retrieval, params)
-            hits = self._hits(fused, params, explain_extra)
+            hits = self._hits(fused[params.offset : end], params, explain_extra)
             timings = dict(retrieval.timings_ms)
             timings["fuse_and_fetch"] = _ms(start)
             results.append(
@@ -190,6 +217,9 @@ class Searcher:
                     hits=hits,
                     timings_ms=timings,
                     warnings=warnings,
+                    offset=params.offset,
+                    has_more=len(fused) > end,
+                    filter_matches=retrieval.filter_matches,
                 )
             )
         return results
@@ -201,16 +231,20 @@ class Searcher:
         queries = [unicodedata.normalize("NFC", q) for q in queries]  # "e\u0301" must match "é" in BM25
         timings: dict[str, float] = {}
         clock = time.perf_counter()
+        allowed = self.allowed(params)
+        if allowed is not None:
+            timings["filter"] = _ms(clock)
+        clock = time.perf_counter()
         langs = [params.query_lang or self.detect_language(q) for q in queries]
         timings["detect"] = _ms(clock)
         dense_wanted = (
             params.mode in ("dense", "hybrid") and self.index.dense is not None and self.index.encoder is not None
         )
         sparse_wanted = params.mode in ("sparse", "hybrid")
-        dense_lists = self._dense_all(queries, params, timings) if dense_wanted else None
+        dense_lists = self._dense_all(queries, params, timings, allowed) if dense_wanted else None
         sparse: list[SparseLists] = [({}, {}) for _ in queries]
         if sparse_wanted:
-            sparse = self._sparse_all(queries, langs, params, timings)
+            sparse = self._sparse_all(queries, langs, params, timings, allowed)
         return [
             Retrieval(
                 query=q,
@@ -219,26 +253,49 @@ class Searcher:
                 sparse=sparse[i][0],
                 signals=sparse[i][1],
                 timings_ms=timings,
+                filter_matches=allowed.count if allowed is not None else None,
             )
             for i, (q, lang) in enumerate(zip(queries, langs, strict=True))
         ]
 
-    def _dense_all(self, queries: list[str], params: SearchParams, timings: dict[str, float]) -> Sequence[Ranking]:
+    def allowed(self, params: SearchParams) -> AllowedRows | None:
+        """The documents ``params`` restrict the search to (its filter and ``doc_langs``), evaluated once and
+        kept for repeated filters; ``None`` when nothing restricts it.
+
+        Raises:
+            FilterError: the filter names a field the index lacks, or a value of the wrong type.
+        """
+        langs = Condition("lang", "in", tuple(sorted(params.doc_langs)), "doc_langs") if params.doc_langs else None
+        node = all_of(params.filter, langs)
+        if node is None:
+            return None
+        table = self.index.filter_table()
+        return self._filters.get(bind(node, table.fields, lenient=params.lenient_filter), table)
+
+    def _dense_all(
+        self, queries: list[str], params: SearchParams, timings: dict[str, float], allowed: AllowedRows | None
+    ) -> Sequence[Ranking]:
         assert self.index.encoder is not None and self.index.dense is not None
         clock = time.perf_counter()
         vectors = self.index.encoder.encode_queries(queries)
         timings["encode"] = _ms(clock)
         clock = time.perf_counter()
-        lists = self.index.dense.search(vectors, params.depth, params.doc_langs)
+        mask = allowed.mask if allowed is not None else None
+        lists = self.index.dense.search(vectors, _depth(params), allowed=mask)
         timings["dense"] = _ms(clock)
         return lists
 
     def _sparse_all(
-        self, queries: list[str], langs: list[str], params: SearchParams, timings: dict[str, float]
+        self,
+        queries: list[str],
+        langs: list[str],
+        params: SearchParams,
+        timings: dict[str, float],
+        allowed: AllowedRows | None,
     ) -> list[SparseLists]:
         clock = time.perf_counter()
         with_signals = params.mode == "hybrid" and params.fusion == "auto"
-        lists = [self._sparse(q, lang, params, with_signals) for q, lang in zip(queries, langs, strict=True)]
+        lists = [self._sparse(q, lang, params, with_signals, allowed) for q, lang in zip(queries, langs, strict=True)]
         timings["sparse"] = _ms(clock)
         return lists
 
@@ -251,6 +308,8 @@ class Searcher:
             raise InvalidRequestError(f"mode must be one of {', '.join(MODES)}, got {params.mode!r}")
         if params.k < 1 or params.depth < 1:
             raise InvalidRequestError("k and depth must be at least 1")
+        if params.offset < 0:
+            raise InvalidRequestError(f"offset must be at least 0, got {params.offset}")
         if params.translate_query and self.query_translator is None:
             raise QueryTranslationUnavailableError(
                 "translate_query=true needs a query translation model, and this service has none: set "
@@ -270,7 +329,9 @@ class Searcher:
             return [query_lang]
         return [lang for lang in self.index.manifest.languages if lang in self.index.sparse]
 
-    def _sparse(self, query: str, lang: str, params: SearchParams, with_signals: bool) -> SparseLists:
+    def _sparse(
+        self, query: str, lang: str, params: SearchParams, with_signals: bool, allowed: AllowedRows | None
+    ) -> SparseLists:
         rankings: dict[str, Ranking] = {}
         signals: dict[str, ViewSignals] = {}
         texts = {view: query for view in self.sparse_views(lang)}
@@ -280,10 +341,7 @@ class Searcher:
             )
         for view, text in texts.items():
             lucene = self.index.sparse[view]
-            hits = lucene.search(text, params.depth)
-            if params.doc_langs is not None:
-                langs = self._doc_langs([doc_id for doc_id, _ in hits])
-                hits = [(d, s) for d, s in hits if langs.get(d) in params.doc_langs]
+            hits = lucene.search(text, _depth(params), within=allowed.sparse if allowed is not None else None)
             name = f"sparse:{view}"
             rankings[name] = hits
             if with_signals:
@@ -295,26 +353,22 @@ class Searcher:
                 )
         return rankings, signals
 
-    def _doc_langs(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        dense = self.index.dense
-        if dense is not None:
-            rows = dense.row_index
-            return {d: dense.row_langs[rows[d]] for d in doc_ids if d in rows}
-        return {d: doc.lang for d, doc in self.index.docstore.get_many(doc_ids).items()}
-
     def _fuse(self, retrieval: Retrieval, params: SearchParams) -> tuple[list[FusedHit], dict[str, Any]]:
+        """The fused hits up to the end of the page, and one more (to tell whether more follow)."""
+        limit = params.offset + params.k + 1
         rankings: dict[str, Ranking] = dict(retrieval.sparse)
         if retrieval.dense is not None:
             rankings["dense"] = retrieval.dense
-        if len(rankings) == 1:  # one retriever: keep its own scores, nothing to fuse
+        if len(rankings) == 1:  # one retriever: keep its own scores (score desc, doc id asc), nothing to fuse
             ((name, ranking),) = rankings.items()
+            ordered = sorted(enumerate(ranking, start=1), key=lambda item: (-item[1][1], item[1][0]))
             return [
                 FusedHit(doc_id, score, {name: Contribution(rank, score, None, 1.0, score)})
-                for rank, (doc_id, score) in enumerate(ranking[: params.k], start=1)
+                for rank, (doc_id, score) in ordered[:limit]
             ], {"single": name}
         if params.fusion == "auto":
             profile = load_profile(params.profile) if params.profile else self.fusion_profile
-            fused, weights = fuse_language_aware(rankings, retrieval.signals, profile, limit=params.k)
+            fused, weights = fuse_language_aware(rankings, retrieval.signals, profile, limit=limit)
             if not params.explain:  # the explanation's extras cost ~0.1 ms (asdict deep-copies): skip unasked
                 return fused, {}
             return fused, {
@@ -330,14 +384,13 @@ class Searcher:
             weights=weights,
             rrf_k=params.rrf_k,
             normalization=params.normalization,
-            limit=params.k,
+            limit=limit,
         ), {}
 
-    def _hits(self, fused: list[FusedHit], params: SearchParams, explain_extra: dict[str, Any]) -> list[Hit]:
-        top = fused[: params.k]
-        docs = self.index.docstore.get_many([h.doc_id for h in top])
+    def _hits(self, page: list[FusedHit], params: SearchParams, explain_extra: dict[str, Any]) -> list[Hit]:
+        docs = self.index.docstore.get_many([h.doc_id for h in page])
         hits = []
-        for item in top:
+        for item in page:
             doc = docs.get(item.doc_id)
             if doc is None:
                 continue  # deleted since the ranked lists were computed
@@ -350,9 +403,17 @@ class Searcher:
                     snippet=_snippet(doc),
                     sources={name: SourceHit(c.rank, c.raw_score) for name, c in item.contributions.items()},
                     explanation=_explain(item, params, explain_extra) if params.explain else None,
+                    text=doc.text,
+                    views=doc.views,
+                    metadata=doc.metadata,
                 )
             )
         return hits
+
+
+def _depth(params: SearchParams) -> int:
+    """Candidates per retriever: ``depth``, or enough to fill the page."""
+    return max(params.depth, params.offset + params.k)
 
 
 def _weight(name: str, weights: Mapping[str, float] | None) -> float:
