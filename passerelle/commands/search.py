@@ -109,7 +109,9 @@ def render(response: Any, *, explain: bool, console: Any) -> None:
         sources = " · ".join(f"{name} #{src.rank}" for name, src in (hit.sources or {}).items())
         snippet = hit.snippet or ""
         snippet = snippet if len(snippet) <= SNIPPET_CHARS else snippet[:SNIPPET_CHARS].rstrip() + "…"
-        text = f"[bold]{_escape(hit.title)}[/bold]\n{_escape(snippet)}" if hit.title else _escape(snippet)
+        text = "\n".join(
+            part for part in (f"[bold]{_escape(hit.title)}[/bold]" if hit.title else "", _escape(snippet)) if part
+        )
         row = [str(rank), hit.id, hit.lang or "", f"{hit.score:.4f}", text, sources]
         if with_metadata:
             row.append(_escape(", ".join(f"{key}: {value}" for key, value in (hit.metadata or {}).items())))
