@@ -23,9 +23,9 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
 
 from passerelle.indexing.errors import ConfigError
 
@@ -35,6 +35,7 @@ RESERVED = frozenset({"id", "lang", "and", "or", "not"})  # built in (lang) or t
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 EPOCH = dt.date(1970, 1, 1)
+T = TypeVar("T")
 
 
 class MetaValueError(ValueError):
@@ -179,11 +180,8 @@ def _int(value: Any) -> int:
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str):
-        try:
-            number = int(value.strip())
-        except ValueError:
-            number = None
+    else:
+        number = _from_text(value, int)
     if number is None:
         raise MetaValueError(f"expected an integer, got {value!r}")
     if not INT_RANGE[0] <= number <= INT_RANGE[1]:
@@ -192,17 +190,21 @@ def _int(value: Any) -> int:
 
 
 def _float(value: Any) -> float:
-    number: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
+    number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    number = _from_text(value, float) if number is None else number
     if number is None or not math.isfinite(number):
         raise MetaValueError(f"expected a finite number, got {value!r}")
     return number
+
+
+def _from_text(value: Any, parse: Callable[[str], T]) -> T | None:
+    """``parse(value)`` for a string that reads as one (``None`` otherwise)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse(value.strip())
+    except ValueError:
+        return None
 
 
 def _keyword(value: Any) -> str:
