@@ -341,6 +341,8 @@ def request_models(settings: ServiceSettings) -> RequestModels:
         "normalization": (Normalization, Field(s.default_normalization, description="Linear fusion only.")),
         "rrf_k": (Count, Field(s.default_rrf_k, ge=0, le=100_000, description="The k constant of RRF.")),
         "depth": (Count, Field(s.default_depth, ge=1, le=s.max_depth, description="Candidates per retriever.")),
+        # paging deeper than max_depth would make every retriever take that many candidates: bounded alike
+        "offset": (Count, Field(0, ge=0, le=s.max_depth, description=SearchOptions.model_fields["offset"].description)),
         # the names a request may give are the shipped profiles: say so in the OpenAPI document (an enum)
         "fusion_profile": (
             Literal[tuple(shipped_profiles())] | None,

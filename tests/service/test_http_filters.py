@@ -109,3 +109,12 @@ def test_the_openapi_document_describes_filter_offset_and_fields(http: httpx.Cli
     schema = http.get("/openapi.json").json()["components"]["schemas"]["SearchRequest"]["properties"]
     assert "gte" in str(schema["filter"]) and schema["offset"]["minimum"] == 0
     assert "metadata" in str(schema["fields"])
+
+
+def test_offset_is_bounded_by_max_depth(http: httpx.Client) -> None:
+    from passerelle.service.api.settings import ServiceSettings
+
+    limit = ServiceSettings().max_depth
+    response = http.post("/v1/search", json={"query": QUESTION, "offset": limit + 1})
+    assert response.status_code == 422 and "offset" in response.text
+    assert search(http, offset=limit, k=1)["hits"] == []
