@@ -12,11 +12,12 @@ selector, so the top ``k`` is taken among the allowed rows only:
   :data:`~passerelle.indexing.defaults.FILTER_EXACT_MAX_ROWS` rows; a more selective filter is answered
   exactly instead, by the flat scan of the allowed rows' stored vectors (HNSW keeps them uncompressed).
   Graph search costs about the same whatever the filter but finds fewer of the true neighbours as the
-  filter narrows; the scan is exact and costs in proportion to the rows allowed. Measured on 100,000
-  clustered 512-d vectors, one thread (a shared 2-core machine, so times are inflated): graph search
-  0.6-0.8 ms with recall@10 0.70 (10% allowed), 0.42 (1%), 0.08 (0.1%); scan 0.4 ms for 1,000 rows,
-  0.9 ms for 2,000, 15 ms for 10,000 (recall 1.0). 20,000 rows keeps the scan within a few milliseconds
-  on a quiet core; docs/BENCHMARKS.md has both ways at 10% and 1% on the synthetic corpora;
+  filter narrows; the scan is exact and costs in proportion to the rows allowed. Measured on the
+  100,000-document synthetic corpus of the benchmarks (512-d, one thread, a shared 2-core machine, so
+  times are inflated): unfiltered HNSW recall@10 0.96; under a filter allowing 10,118 rows, graph 0.7 ms
+  at recall 0.90, scan 7 ms exact; allowing 1,015 rows, graph 0.5 ms at recall 0.40, scan 0.4 ms exact.
+  Exactness is worth those milliseconds up to 20,000 rows (about 15 ms here, a few on a quiet core);
+  docs/BENCHMARKS.md, "Dense search under a filter", has both ways;
 - ``ivf-pq``: ``nprobe`` grows as the filter narrows (``nprobe / share of rows allowed``, at most every
   list), so as many allowed vectors are scored as an unfiltered search scores; a filter allowing under
   ``1/nlist`` of the rows probes every list: every allowed row is scored (with its PQ code).
