@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 $(SAMPLE_INDEX)/manifest.json: $(STAMP) data/sample/corpus.jsonl
-	$(BIN)/passerelle index build --corpus data/sample/corpus.jsonl --out $(SAMPLE_INDEX)
+	$(BIN)/passerelle index build --corpus data/sample/corpus.jsonl --meta-fields year:int,topic:keyword --out $(SAMPLE_INDEX)
 
 sample-index: $(SAMPLE_INDEX)/manifest.json
 

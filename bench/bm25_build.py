@@ -71,7 +71,7 @@ def benchmark_bm25_build(
     writer.close()
     _row(
         results,
-        f"passerelle LuceneWriter alone (SimpleIndexer, batches of {WRITER_BATCH})",
+        f"passerelle LuceneWriter alone (SimpleIndexer + filter keys, batches of {WRITER_BATCH})",
         time.perf_counter() - start,
         n,
         note="no docstore, no corpus reading",

@@ -241,7 +241,49 @@ def _search(name: str, report: dict[str, Any]) -> list[str]:
         )
     if "bm25s_build_s" in report:
         notes.append(f"bm25s index built in {report['bm25s_build_s']:.1f} s before timing")
-    return lines + [f"- {n}" for n in notes] + ([""] if notes else [])
+    lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    if report.get("filtered"):
+        lines += _filtered(report["filtered"])
+    return lines
+
+
+def _filtered(filtered: dict[str, Any]) -> list[str]:
+    """The filtered hybrid rows (:mod:`passerelle.bench.filtered`)."""
+    settings = settings_text(filtered["shipped_settings"]) if filtered.get("shipped_settings") else ""
+    lines = [
+        "### Filtered hybrid search",
+        "",
+        f"Passerelle's hybrid search (in process, one query at a time{', ' + settings if settings else ''}; "
+        f"k={filtered['k']}, depth={filtered['depth']}) over the same {filtered['documents']:,} documents, "
+        f"{filtered['queries']} queries, with a filter on a synthetic `year` (uniform over 100 years, drawn "
+        "for this benchmark): 10% of the documents (`year >= 2015`) and 1% (`year == 2024`). *same filter*: "
+        "every query carries that filter; *varied filter*: each query another one of the same share (a random "
+        "10-year window, a random year), so its allowed set is evaluated afresh. The filter is applied inside "
+        "both retrievers (FAISS ID selector, Lucene filter clause on document keys): every hit was checked "
+        "against its filter.",
+        "",
+    ]
+    stage_names = sorted({name for row in filtered["rows"] for name in row.get("stages_p50_ms", {})}, key=_stage_order)
+    lines += table(
+        ["filter", "share allowed", "QPS", "p50 ms", "p99 ms", *[f"{name} p50 ms" for name in stage_names]],
+        [
+            (
+                row["system"],
+                f"{row['allowed_share']:.1%}" if row.get("allowed_share") is not None else "all",
+                row["qps"],
+                row["p50_ms"],
+                row["p99_ms"],
+                *[row.get("stages_p50_ms", {}).get(name) for name in stage_names],
+            )
+            for row in filtered["rows"]
+        ],
+    )
+    return lines
+
+
+def _stage_order(name: str) -> int:
+    order = ("filter", "detect", "encode", "dense", "sparse", "fuse_and_fetch")
+    return order.index(name) if name in order else len(order)
 
 
 def _load(report: dict[str, Any]) -> str:
@@ -422,6 +464,7 @@ def _scale(scale: dict[str, Any], plot_name: str | None) -> list[str]:
             "recalls as a lower bound.",
             "",
         ]
+    lines += _filtered_dense(scale)
     lines += [
         "### Memory while serving",
         "",
@@ -455,6 +498,38 @@ def _pair(first: float | None, second: float | None) -> str:
 
 def _stages(stages: dict[str, float]) -> str:
     return ", ".join(f"{name} {fmt(ms)}" for name, ms in stages.items()) or "–"
+
+
+def _filtered_dense(scale: dict[str, Any]) -> list[str]:
+    """Dense search under a filter, per FAISS kind (both ways for HNSW), when the results have it."""
+    rows = [
+        (
+            entry["documents"],
+            kind["kind"],
+            row["share"],
+            row["allowed"],
+            row["way"] + (" (shipped)" if row["shipped_way"] and kind["kind"] == "hnsw" else ""),
+            row["p50_ms"],
+            row["p99_ms"],
+            row["recall@10"],
+        )
+        for entry in scale["sizes"]
+        for kind in entry["kinds"]
+        for row in kind.get("filtered_dense", [])
+    ]
+    if not rows:
+        return []
+    return [
+        "### Dense search under a filter",
+        "",
+        "FAISS on one thread, 100 candidates, under a filter on the synthetic `year` (uniform over 100 years) "
+        "allowing 10% or 1% of the documents; recall@10 against the exact top 10 of the allowed documents. "
+        "HNSW both ways: *graph* (the HNSW search with an ID selector) and *scan* (the exact scan of the "
+        "allowed rows' stored vectors); Passerelle scans when a filter allows at most `FILTER_EXACT_MAX_ROWS` "
+        "rows (*shipped* marks the way it takes). IVF-PQ probes `nprobe / share` lists (at most all).",
+        "",
+        *table(["documents", "FAISS", "filter", "allowed rows", "way", "p50 ms", "p99 ms", "recall@10"], rows),
+    ]
 
 
 def recommend(scale: dict[str, Any]) -> list[tuple[int, str]]:

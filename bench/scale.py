@@ -10,7 +10,11 @@ flat FAISS; the precomputed vectors replace only the encoding), then:
   the per-stage time it reports (detect, encode, dense, sparse, fuse and fetch): ``hybrid`` with the
   shipped serving settings (a default ``ServiceSettings``: its threads per query), ``hybrid_all_cores``
   with the behaviour before them (encoder and FAISS on every core) as the contrast;
-- the index is served by a real ``passerelle serve``: its peak resident memory after a pass of queries.
+- the index is served by a real ``passerelle serve``: its peak resident memory after a pass of queries;
+- dense search under a metadata filter allowing 10% and 1% of the documents (the synthetic ``year``),
+  for each kind: latency and recall@10 against the exact filtered top 10; for HNSW both ways a filter can
+  be answered, the graph search with a selector and the exact scan of the allowed rows, which is what
+  :data:`~passerelle.indexing.defaults.FILTER_EXACT_MAX_ROWS` chooses between.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from passerelle.bench.env import cpu_count, set_faiss_threads
-from passerelle.bench.synthetic import BaseSet, Perturbation, PrecomputedEncoder, write_synthetic
+from passerelle.bench.synthetic import META_FIELDS, YEARS, BaseSet, Perturbation, PrecomputedEncoder, write_synthetic
 from passerelle.bench.timing import BenchmarkError, measure, summarize
 
 if TYPE_CHECKING:
@@ -35,6 +39,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 KINDS: tuple[FaissKind, ...] = ("flat", "hnsw", "ivf-pq")
+FILTER_SHARES: dict[str, dict[str, Any]] = {  # the filters of the filtered dense rows, by the share they allow
+    "10%": {"year": {"gte": YEARS[-1] - 9}},
+    "1%": {"year": YEARS[-1]},
+}
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,9 @@ def _one_size(
     from passerelle.bench.systems import all_cores_searcher, open_passerelle
     from passerelle.indexing.build import build_index
     from passerelle.indexing.dense import FaissSpec
+    from passerelle.indexing.metadata import parse_meta_fields
     from passerelle.indexing.options import BuildOptions
+    from passerelle.indexing.readers import FieldMapping
 
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -121,7 +131,12 @@ def _one_size(
     build_index(
         corpus,
         index_dir,
-        BuildOptions(detect=False, faiss=FaissSpec(kind="flat"), progress=False),
+        BuildOptions(
+            detect=False,
+            faiss=FaissSpec(kind="flat"),
+            mapping=FieldMapping(meta_fields=parse_meta_fields(META_FIELDS)),
+            progress=False,
+        ),
         encoder=PrecomputedEncoder(encoder, vectors_path),
     )
     entry: dict[str, Any] = {
@@ -139,6 +154,8 @@ def _one_size(
         if flat is None:
             raise BenchmarkError(f"{index_dir} has no dense side to grow and search")
         exact = flat.search(query_vectors, options.k)
+        masks = _filter_masks(searcher)
+        filtered_exact = {share: flat.search(query_vectors, options.k, allowed=m) for share, m in masks.items()}
         for kind in options.kinds_for(size):
             store, build_s = (
                 (flat, 0.0) if kind == "flat" else _dense_store(kind, vectors, flat.row_ids, flat.row_langs)
@@ -148,6 +165,7 @@ def _one_size(
                     "kind": kind,
                     "build_s": round(build_s, 2),
                     **_measure_kind(searcher, variant, store, query_vectors, exact, texts, root, options),
+                    "filtered_dense": _filtered_dense(store, query_vectors, masks, filtered_exact, options),
                 }
             )
             del store
@@ -211,17 +229,7 @@ def _measure_kind(
             latencies.append(time.perf_counter() - start)
         dense = summarize("dense", 1, latencies, sum(latencies))
         out[f"dense_p50_ms_{suffix}"], out[f"dense_p99_ms_{suffix}"] = dense.p50_ms, dense.p99_ms
-    out["recall@10"] = round(
-        float(
-            np.mean(
-                [
-                    len({d for d, _ in got[: options.k]} & {d for d, _ in truth}) / max(len(truth), 1)
-                    for got, truth in zip(found, exact, strict=True)
-                ]
-            )
-        ),
-        4,
-    )
+    out["recall@10"] = _recall(found, exact, options.k)
     for name, which, threads in (("hybrid", searcher, _shipped_threads()), ("hybrid_all_cores", variant, cpu_count())):
         which.index.dense = store
         store.search_threads = threads
@@ -230,6 +238,68 @@ def _measure_kind(
         out[name.replace("hybrid", "stages_p50_ms")] = stages
     set_faiss_threads(None)
     return out
+
+
+def _filter_masks(searcher: Any) -> dict[str, np.ndarray]:
+    """The rows each of :data:`FILTER_SHARES` allows, from the searcher's own filter evaluation."""
+    from passerelle.service.filters import parse_filter
+    from passerelle.service.searcher import SearchParams
+
+    masks = {}
+    for share, condition in FILTER_SHARES.items():
+        allowed = searcher.allowed(SearchParams(filter=parse_filter(condition)))
+        masks[share] = allowed.mask
+    return masks
+
+
+def _filtered_dense(
+    store: Any,
+    query_vectors: np.ndarray,
+    masks: dict[str, np.ndarray],
+    exact: dict[str, list[list[tuple[str, float]]]],
+    options: ScaleOptions,
+) -> list[dict[str, Any]]:
+    """Dense search (FAISS on 1 thread, ``depth`` candidates) under each filter: p50/p99 and recall@10
+    against the exact filtered top 10; HNSW twice, graph search and exact scan of the allowed rows."""
+    rows = []
+    ways = [("graph", 0), ("scan", None)] if store.spec.kind == "hnsw" else [("selector", store.exact_filter_rows)]
+    shipped = store.exact_filter_rows
+    store.search_threads = 1
+    try:
+        for share, mask in masks.items():
+            for way, threshold in ways:
+                store.exact_filter_rows = len(mask) if threshold is None else threshold
+                latencies, found = [], []
+                for vector in query_vectors:
+                    start = time.perf_counter()
+                    found.append(store.search(vector[None, :], options.depth, allowed=mask)[0])
+                    latencies.append(time.perf_counter() - start)
+                stats = summarize(f"{share} {way}", 1, latencies, sum(latencies))
+                rows.append(
+                    {
+                        "share": share,
+                        "allowed": int(mask.sum()),
+                        "way": way,
+                        "shipped_way": way == "selector" or (way == "scan") == (int(mask.sum()) <= shipped),
+                        "p50_ms": stats.p50_ms,
+                        "p99_ms": stats.p99_ms,
+                        "recall@10": _recall(found, exact[share], options.k),
+                    }
+                )
+    finally:
+        store.exact_filter_rows = shipped
+    return rows
+
+
+def _recall(found: list[list[tuple[str, float]]], exact: list[list[tuple[str, float]]], k: int) -> float:
+    """Mean share of the exact top ``k`` found (a query with nothing to find counts 1 when it finds nothing)."""
+
+    def one(got: list[tuple[str, float]], truth: list[tuple[str, float]]) -> float:
+        if not truth:
+            return 0.0 if got else 1.0
+        return len({d for d, _ in got[:k]} & {d for d, _ in truth}) / len(truth)
+
+    return round(float(np.mean([one(got, truth) for got, truth in zip(found, exact, strict=True)])), 4)
 
 
 def _time_hybrid(searcher: Any, texts: list[str], options: ScaleOptions) -> tuple[dict[str, Any], dict[str, float]]:

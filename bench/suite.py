@@ -9,7 +9,9 @@ nothing and ``passerelle bench report`` can render what exists):
 - ``indexing``: the build vs the raw encoder, and BM25 build time vs Pyserini's indexer and bm25s;
 - ``scale``: synthetic corpora (:mod:`~passerelle.bench.scale`); the one of ``scale_search_size``
   documents is kept;
-- ``scale-search``: the search comparison again, on that kept synthetic corpus.
+- ``scale-search``: the search comparison again, on that kept synthetic corpus, and Passerelle's hybrid
+  search on it with metadata filters allowing 10% and 1% of the documents
+  (:mod:`~passerelle.bench.filtered`).
 """
 
 from __future__ import annotations
@@ -233,7 +235,9 @@ def _scale(plan: BenchPlan) -> dict[str, Any]:
 
 
 def _scale_search(plan: BenchPlan) -> dict[str, Any]:
-    """The search comparison on each synthetic index the scale stage kept (``index_dir`` in scale.json)."""
+    """The search comparison on each synthetic index the scale stage kept (``index_dir`` in scale.json), with
+    the filtered hybrid rows."""
+    from passerelle.bench.filtered import benchmark_filtered
     from passerelle.bench.search import benchmark_search
 
     path = Path(plan.workdir) / "results" / "scale.json"
@@ -246,9 +250,12 @@ def _scale_search(plan: BenchPlan) -> dict[str, Any]:
         if entry.get("index_dir") and (index_dir / "manifest.json").is_file():
             size = entry["documents"]
             search = replace(plan.search, max_queries=plan.scale_search_queries)
-            out[f"synthetic-{size // 1000}k"] = benchmark_search(
+            report = benchmark_search(
                 index_dir, collection.queries, Path(plan.workdir) / f"search-synthetic-{size}", options=search
             )
+            queries = list(collection.queries.values())[: plan.scale_search_queries]
+            report["filtered"] = benchmark_filtered(index_dir, queries, k=search.k, depth=search.depth)
+            out[f"synthetic-{size // 1000}k"] = report
     if not out:
         raise BenchmarkError(
             f"no kept synthetic index in {path}; run the scale stage with a size in --sizes "

@@ -11,10 +11,15 @@ the base documents are encoded once, for real, and each synthetic copy gets
 
 Copy 0 is the base set itself, unchanged. The vectors do not come from encoding the perturbed texts:
 latency and memory are realistic, retrieval quality on such a corpus is not.
+
+Every document also gets a ``year`` drawn uniformly from :data:`YEARS` (100 values, its own random
+stream), declared as :data:`META_FIELDS`, so the filtered benchmark can pick a filter's share of the
+corpus: ``year >= 2015`` allows 10%, ``year == 2024`` 1%.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,9 @@ import numpy as np
 from passerelle.bench.timing import BenchmarkError
 from passerelle.indexing.documents import Document
 from passerelle.indexing.encoders.base import Encoder, EncoderSpec, l2_normalize
+
+YEARS: tuple[int, ...] = tuple(range(1925, 2025))
+META_FIELDS = "year:int"
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,7 @@ def write_synthetic(
         raise BenchmarkError(f"cannot grow {len(base.docs)} base documents to {n}")
     p = perturbation or Perturbation()
     rng = np.random.default_rng(p.seed)
+    years = np.random.default_rng(p.seed + 1)  # apart, so the texts and vectors do not depend on it
     size = len(base.docs)
     corpus_out.parent.mkdir(parents=True, exist_ok=True)
     with open(corpus_out, "w", encoding="utf-8") as docs_file, open(vectors_out, "wb") as vectors_file:
@@ -119,8 +128,10 @@ def write_synthetic(
             count = min(size, n - start)
             vectors = base.vectors[:count] if copy == 0 else perturb_vectors(base.vectors[:count], rng, p.sigma)
             vectors_file.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
-            for doc in base.docs[:count]:
-                docs_file.write(_perturbed(doc, copy, rng, p).to_jsonl())
+            drawn = years.integers(YEARS[0], YEARS[-1] + 1, count)
+            for doc, year in zip(base.docs[:count], drawn, strict=True):
+                record = {**_perturbed(doc, copy, rng, p).to_record(), "year": int(year)}
+                docs_file.write(json.dumps(record, ensure_ascii=False) + "\n")
     return n
 
 

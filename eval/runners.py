@@ -5,6 +5,9 @@
 - :class:`HttpSystem` calls a live service: ``POST {url}/v1/search/batch``.
 - :func:`run_systems` runs several systems over the same queries and saves each run as a TREC file.
 
+Both take a ``filter`` (the API's JSON form, e.g. ``{"year": {"gte": 2015}}``): every query is then answered
+among the documents it allows, in process and over HTTP alike.
+
 System names map to search options through :data:`SYSTEM_PRESETS` (``bm25``/``sparse``, ``dense``,
 ``hybrid`` = what the service answers to ``mode=hybrid``: its default fusion, the language-aware ``auto`` of
 :mod:`passerelle.service.language_fusion` unless the service is configured otherwise; ``hybrid-rrf`` = RRF
@@ -84,6 +87,10 @@ class SearcherSystem:
     """In-process system: a :class:`Searcher` with fixed :class:`SearchParams` (``k`` set per run).
 
     ``depth`` (candidates per retriever) is raised to ``k`` when smaller, so a deep run is not cut.
+    ``filter`` (the API's JSON form) restricts every query; it is checked here, against the index's fields.
+
+    Raises:
+        FilterError: a malformed filter, or one the index's fields do not fit.
     """
 
     def __init__(
@@ -94,7 +101,14 @@ class SearcherSystem:
         name: str = "searcher",
         batch_size: int = 32,
         progress: bool | None = None,
+        filter: Mapping[str, Any] | None = None,
     ) -> None:
+        from passerelle.service.filters import parse_filter
+        from passerelle.service.searcher import SearchParams
+
+        if filter is not None:
+            params = dataclasses.replace(params or SearchParams(), filter=parse_filter(filter))
+            searcher.allowed(params)  # an unknown field or a wrong type fails now, not after the first batch
         self.searcher = searcher
         self.params = params
         self.name = name
@@ -103,13 +117,20 @@ class SearcherSystem:
 
     @classmethod
     def from_preset(
-        cls, searcher: Searcher, system: str, *, name: str | None = None, batch_size: int = 32, **overrides: Any
+        cls,
+        searcher: Searcher,
+        system: str,
+        *,
+        name: str | None = None,
+        batch_size: int = 32,
+        filter: Mapping[str, Any] | None = None,
+        **overrides: Any,
     ) -> SearcherSystem:
-        """A system from a :data:`SYSTEM_PRESETS` name, with extra ``SearchParams`` fields."""
+        """A system from a :data:`SYSTEM_PRESETS` name, with extra ``SearchParams`` fields and a filter."""
         from passerelle.service.searcher import SearchParams
 
         params = SearchParams(**{**preset(system), **overrides})
-        return cls(searcher, params, name=name or system, batch_size=batch_size)
+        return cls(searcher, params, name=name or system, batch_size=batch_size, filter=filter)
 
     def run(self, queries: Mapping[str, str], k: int) -> Run:
         """Search every query with ``search_batch``, ``batch_size`` at a time."""
@@ -131,7 +152,8 @@ class SearcherSystem:
 
 
 class HttpSystem:
-    """A live service: ``POST {url}/v1/search/batch`` with ``options`` (mode, fusion, ...) per batch."""
+    """A live service: ``POST {url}/v1/search/batch`` with ``options`` (mode, fusion, ...) and ``filter`` per
+    batch (the service checks the filter: a bad one fails the first batch with its 422 message)."""
 
     def __init__(
         self,
@@ -143,10 +165,13 @@ class HttpSystem:
         timeout_s: float = 120.0,
         client: httpx.Client | None = None,
         progress: bool | None = None,
+        filter: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.name = name
         self.options = dict(options or {})
+        if filter is not None:
+            self.options["filter"] = dict(filter)
         self.batch_size = batch_size
         self.timeout_s = timeout_s
         self.client = client

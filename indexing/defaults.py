@@ -19,6 +19,8 @@ HNSW_M: Final = 32
 HNSW_EF_CONSTRUCTION: Final = 200
 HNSW_EF_SEARCH: Final = 128
 IVF_NPROBE: Final = 16
+# A filtered HNSW search allowing at most this many rows scans them exactly instead (indexing/dense.py).
+FILTER_EXACT_MAX_ROWS: Final = 20_000
 
 # xQG mix e = (1 - alpha) * e_p + alpha * agg(e_q): the paper's values.
 AUGMENT_ALPHA: Final = 0.01

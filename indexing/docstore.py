@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from passerelle.indexing.documents import Document
 from passerelle.indexing.errors import DuplicateDocumentError, IndexFormatError
@@ -124,6 +125,11 @@ class DocStore:
     def __iter__(self) -> Iterator[Document]:
         for row in self._connection().execute("SELECT id, lang, title, text, views, metadata FROM docs"):
             yield _row_to_document(row)
+
+    def metadata_rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every document's id, language and metadata (texts are not read)."""
+        for doc_id, lang, metadata in self._connection().execute("SELECT id, lang, metadata FROM docs"):
+            yield doc_id, lang, json.loads(metadata)
 
     def __len__(self) -> int:
         return int(self._connection().execute("SELECT COUNT(*) FROM docs").fetchone()[0])

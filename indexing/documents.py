@@ -37,19 +37,22 @@ class Document:
             return self.contents
         return self.views.get(lang)
 
-    def to_jsonl(self) -> str:
-        """This document as one line of the default JSONL corpus format (id, lang, title, text, translations).
+    def to_record(self) -> dict[str, Any]:
+        """This document as a record of the default JSONL corpus format (id, lang, title, text, translations).
 
-        Metadata is not written: the line reads back (with the default field mapping) as the same texts.
+        Metadata is not included: the record reads back (with the default field mapping) as the same texts.
         """
-        record = {
+        return {
             "id": self.id,
             "lang": self.lang,
             "title": self.title,
             "text": self.text,
             "translations": dict(self.views),
         }
-        return json.dumps(record, ensure_ascii=False) + "\n"
+
+    def to_jsonl(self) -> str:
+        """:meth:`to_record` as one JSON line."""
+        return json.dumps(self.to_record(), ensure_ascii=False) + "\n"
 
     def view_langs(self) -> list[str]:
         """Every language this document has text in, its own first."""

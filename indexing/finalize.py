@@ -11,6 +11,7 @@ from passerelle.indexing.dense import DenseStore, FaissSpec, create_faiss_index
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.encoders.base import Encoder, EncoderSpec
 from passerelle.indexing.manifest import Manifest, now
+from passerelle.indexing.metadata import MetaField, fields_to_dicts
 from passerelle.indexing.pipeline import Ingest, IngestResult
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def describe_ingest(
         dict(result.skipped),
         source,
         augmentation=augmentation,
+        meta_fields=ingest.options.mapping.meta_fields,
     )
 
 
@@ -111,6 +113,8 @@ def describe(
     source: dict[str, object],
     created_at: str | None = None,
     augmentation: dict[str, object] | None = None,
+    meta_fields: tuple[MetaField, ...] = (),
+    sparse_keys: bool = True,
 ) -> Manifest:
     """The manifest of a staged index (checksums are added when it is written)."""
     timestamp = now()
@@ -124,6 +128,8 @@ def describe(
         dense_rows=dense_rows,
         skipped=dict(sorted(skipped.items())),
         augmentation=augmentation,
+        meta_fields=fields_to_dicts(meta_fields),
+        sparse_keys=sparse_keys,
         source=source,
         created_at=created_at or timestamp,
         updated_at=timestamp,

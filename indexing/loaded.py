@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.encoders.base import Encoder, check_compatible
 from passerelle.indexing.encoders.registry import create_encoder
 from passerelle.indexing.errors import IndexFormatError, JavaUnavailableError, PasserelleError
+from passerelle.indexing.filter_table import FilterTable, build_table
 from passerelle.indexing.manifest import Manifest, read_manifest, verify_files
 from passerelle.indexing.sparse.lucene import LuceneView
 
@@ -39,6 +41,21 @@ class LoadedIndex:
     encoder: Encoder | None
     sparse: dict[str, LuceneView] = field(default_factory=dict)
     sparse_error: str | None = None
+    _table: FilterTable | None = field(default=None, repr=False)
+    _table_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def filter_table(self) -> FilterTable:
+        """The rows and typed columns filters are evaluated on (built on first use, then kept: an index
+        copy never changes; an update publishes a new copy that is loaded anew)."""
+        with self._table_lock:
+            if self._table is None:
+                self._table = build_table(self.docstore, self.dense, self.manifest.declared_fields)
+            return self._table
+
+    @property
+    def filterable(self) -> bool:
+        """Whether searches can be restricted by filters (every index opened from its files can)."""
+        return True
 
     @property
     def name(self) -> str:
@@ -107,7 +124,8 @@ def load_directory(path: Path, options: LoadOptions) -> LoadedIndex:
         def open_view(lang: str, analyzer: str) -> LuceneView | None:
             if not (path / "sparse" / lang).is_dir():
                 return None
-            return open_store(path, functools.partial(LuceneView, path / "sparse" / lang, analyzer), [loaded])
+            view = functools.partial(LuceneView, path / "sparse" / lang, analyzer, keyed=manifest.sparse_keys)
+            return open_store(path, view, [loaded])
 
         open_sparse_views(loaded, open_view)
     return loaded

@@ -17,6 +17,7 @@ from passerelle.indexing.atomic_files import write_text_atomic
 from passerelle.indexing.dense import FaissSpec
 from passerelle.indexing.encoders.base import EncoderSpec
 from passerelle.indexing.errors import IndexFormatError
+from passerelle.indexing.metadata import MetaField, fields_from_dicts
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -34,7 +35,12 @@ _PACKAGES = (
 
 @dataclass
 class Manifest:
-    """What an index directory holds and how it was made."""
+    """What an index directory holds and how it was made.
+
+    ``meta_fields`` are the typed metadata fields the documents were validated against (filterable);
+    ``sparse_keys`` says every Lucene document carries its filter key (indexes built before keys lack it,
+    and BM25 then filters by searching deeper: :class:`~passerelle.indexing.sparse.lucene.ReaderView`).
+    """
 
     doc_count: int
     languages: dict[str, int]
@@ -45,12 +51,19 @@ class Manifest:
     dense_rows: int
     skipped: dict[str, int] = field(default_factory=dict)
     augmentation: dict[str, Any] | None = None
+    meta_fields: list[dict[str, Any]] = field(default_factory=list)
+    sparse_keys: bool = False
     source: dict[str, Any] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     created_at: str = ""
     updated_at: str = ""
     packages: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+
+    @property
+    def declared_fields(self) -> tuple[MetaField, ...]:
+        """The typed metadata fields (none for indexes built before them)."""
+        return fields_from_dicts(self.meta_fields)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

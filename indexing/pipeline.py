@@ -94,6 +94,7 @@ class Ingest:
         encoding = (
             _EncodingThread(self.encoder, self.root / "dense" / VECTORS_FILE, bar, self.mixer) if self.encoder else None
         )
+        finished = False
         try:
             for batch in self._batches(records):
                 if self.augment is not None:
@@ -108,11 +109,12 @@ class Ingest:
             if encoding is not None:
                 encoding.finish()
                 self.result.vectors_path, self.result.dim = encoding.path, encoding.dim
+            finished = True
         finally:
             if encoding is not None:
                 encoding.stop()
             for writer in self._writers.values():
-                writer.close()
+                writer.close(keys=finished)
             bar.close()
         return self.result
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from passerelle.indexing.documents import Document
 from passerelle.indexing.errors import ConfigError, CorpusError
 from passerelle.indexing.language import LanguageDetector
+from passerelle.indexing.metadata import MetaField, MetaValueError, coerce
 
 CorpusFormat = Literal["auto", "jsonl", "beir", "tsv", "parquet"]
 ID_ALIASES = ("id", "_id", "docid", "doc_id")
@@ -29,7 +30,8 @@ class FieldMapping:
     Several title or text fields are joined with a space (e.g. ``title,subtitle``). ``views`` maps a
     language to the fields holding that language's version of the record (a translation view), e.g.
     ``{"en": ("title_en", "abstract_en")}``. A ``translations`` object field (``{"en": "..."}``) is read
-    as views too. ``metadata`` fields are kept for display.
+    as views too. ``metadata`` fields are kept as they are, for display; ``meta_fields`` are typed,
+    validated and filterable (:mod:`passerelle.indexing.metadata`). Both land in ``Document.metadata``.
     """
 
     id: str | None = None
@@ -39,6 +41,7 @@ class FieldMapping:
     views: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     translations: str | None = "translations"
     metadata: tuple[str, ...] = ()
+    meta_fields: tuple[MetaField, ...] = ()
 
     @classmethod
     def parse_views(cls, specs: list[str]) -> dict[str, tuple[str, ...]]:
@@ -273,5 +276,26 @@ def to_document(
         )
     lang = lang.strip().lower()
     views.pop(lang, None)
-    metadata = {name: record.data[name] for name in mapping.metadata if name in record.data}
+    typed = {field.name for field in mapping.meta_fields}  # a declared field is kept typed, never raw
+    metadata = {name: record.data[name] for name in mapping.metadata if name in record.data and name not in typed}
+    metadata.update(typed_metadata(record, mapping.meta_fields))
     return Document(id=doc_id, lang=lang, title=title, text=text, views=views, metadata=metadata)
+
+
+def typed_metadata(record: Record, fields: tuple[MetaField, ...]) -> dict[str, Any]:
+    """The declared fields of ``record``, typed (absent or empty values left out).
+
+    Raises:
+        CorpusError: a value that does not fit its type, naming file, line and field.
+    """
+    typed: dict[str, Any] = {}
+    for meta in fields:
+        try:
+            value = coerce(meta, record.data.get(meta.name))
+        except MetaValueError as exc:
+            raise CorpusError(
+                f"{meta.spec}: {exc}", path=record.path, line=record.line, field=meta.name, kind="bad_metadata"
+            ) from exc
+        if value is not None:
+            typed[meta.name] = value
+    return typed

@@ -6,6 +6,7 @@ atomically, so readers of the old index and a killed update never see a half-cha
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -47,11 +48,17 @@ def add_documents(
     line) unless ``upsert``, which replaces that document in the docstore, every Lucene view and FAISS.
     The encoder is the one the manifest records; FAISS kind and analyzers stay as built. Augmentation
     files apply to the added documents; an index built with augmentation keeps its alpha and aggregation.
+    Added documents are validated against the index's metadata fields (``options`` may repeat them, not
+    change them).
+
+    Raises:
+        ConfigError: ``options`` declare other metadata fields than the index has.
     """
     options = options or BuildOptions()
     index_dir, corpus = Path(index_dir), Path(corpus)
     records = read_records(corpus, options.fmt)
     manifest = _prepare(index_dir)
+    options = _with_index_fields(options, manifest)
     alpha, agg, normalize = _mixing(manifest, options)
     augment = load_augment(options.augment_files, alpha, agg)
     if manifest.dense_rows and options.dense:
@@ -138,6 +145,19 @@ def delete_documents(index_dir: Path | str, doc_ids: Sequence[str], *, missing_o
         raise
 
 
+def _with_index_fields(options: BuildOptions, manifest: Manifest) -> BuildOptions:
+    """``options`` reading the index's declared metadata fields (refusing a different declaration)."""
+    declared = manifest.declared_fields
+    asked = options.mapping.meta_fields
+    if asked and asked != declared:
+        shown = ",".join(f.spec for f in declared) or "none"
+        raise ConfigError(
+            f"--meta-fields {','.join(f.spec for f in asked)} differs from the index's metadata fields ({shown}); "
+            "added documents use the index's fields: omit --meta-fields or rebuild the index"
+        )
+    return dataclasses.replace(options, mapping=dataclasses.replace(options.mapping, meta_fields=declared))
+
+
 def _mixing(manifest: Manifest, options: BuildOptions) -> tuple[float, Any, bool]:
     """Alpha, aggregation and renormalization for added documents: the index's own when it has them, so
     old and new vectors are mixed alike."""
@@ -206,7 +226,7 @@ def _publish(
     sparse_docs = {}
     for lang, analyzer in analyzers.items():
         if (staging / "sparse" / lang).is_dir():
-            view = LuceneView(staging / "sparse" / lang, analyzer)
+            view = LuceneView(staging / "sparse" / lang, analyzer)  # to count its documents
             sparse_docs[lang] = view.num_docs
             view.close()
     manifest = describe(
@@ -221,6 +241,8 @@ def _publish(
         old.source,
         created_at=old.created_at,
         augmentation=augmentation,
+        meta_fields=old.declared_fields,
+        sparse_keys=old.sparse_keys,  # added documents get keys, but older ones may lack them
     )
     docstore.close()
     write_manifest(staging, manifest)

@@ -26,6 +26,16 @@ class InvalidRequestError(ServiceError):
     """A request is well-formed but asks for something the service cannot do (e.g. k over the limit)."""
 
 
+class FilterError(InvalidRequestError):
+    """A search filter that is malformed or does not fit the index (unknown field, wrong type); ``path``
+    says where, e.g. ``filter.and[1].year``."""
+
+    def __init__(self, message: str, *, path: str = "filter") -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.reason = message
+
+
 class QueryTranslationUnavailableError(InvalidRequestError):
     """``translate_query`` was asked for but the service has no query translation model (HTTP 400)."""
 

@@ -17,7 +17,9 @@ from passerelle.indexing.errors import JavaUnavailableError
 from passerelle.indexing.language import Detection, LanguageDetector
 from passerelle.indexing.load import LoadedIndex, Verify, load_index
 from passerelle.service.batching import QueryBatcher
-from passerelle.service.errors import InvalidRequestError, QueryTranslationUnavailableError
+from passerelle.service.errors import FilterError, InvalidRequestError, QueryTranslationUnavailableError
+from passerelle.service.filter_eval import AllowedRows, FilterCache, bind
+from passerelle.service.filters import Condition, Filter, all_of
 from passerelle.service.fusion import Contribution, FusedHit, FusionMethod, Normalization, Ranking, fuse
 from passerelle.service.language_fusion import DEFAULT_PROFILE, ViewSignals, fuse_language_aware, load_profile, top_gap
 from passerelle.service.query_translation import CachedQueryTranslator, translated_views
@@ -31,12 +33,22 @@ SparseLists = tuple[dict[str, "Ranking"], dict[str, ViewSignals]]
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Per-call search settings (nothing is set on shared objects)."""
+    """Per-call search settings (nothing is set on shared objects).
+
+    ``filter`` restricts both retrievers to the documents it matches (with ``doc_langs``, a shorthand for
+    ``lang in doc_langs``); its values are checked against the index's fields, strictly (JSON types)
+    unless ``lenient_filter`` (values written as text, read with each field's type). ``offset`` skips the
+    first hits: hits are ordered by score, then doc id, and every retriever takes at least ``offset + k``
+    candidates, so pages concatenate to the unpaged list.
+    """
 
     mode: Mode = "hybrid"
     k: int = 10
+    offset: int = 0
     query_lang: str | None = None
     doc_langs: frozenset[str] | None = None
+    filter: Filter | None = None
+    lenient_filter: bool = False
     fusion: FusionMethod = "auto"
     normalization: Normalization = "minmax"
     weights: Mapping[str, float] | None = None
@@ -57,6 +69,7 @@ class Retrieval:
     sparse: Mapping[str, Ranking]
     signals: Mapping[str, ViewSignals]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    filter_matches: int | None = None  # documents the filter allows (None without a filter)
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,7 @@ class SourceHit:
 
 @dataclass(frozen=True)
 class Hit:
-    """A search result."""
+    """A search result, with its stored fields (the API returns those asked for)."""
 
     doc_id: str
     score: float
@@ -78,11 +91,18 @@ class Hit:
     snippet: str
     sources: Mapping[str, SourceHit]
     explanation: Mapping[str, Any] | None = None
+    text: str = ""
+    views: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Hits for one query, the language used for it, and the time spent per stage."""
+    """Hits for one query (the page from ``offset``), the language used for it, and the time spent per stage.
+
+    ``has_more``: the candidates hold hits after this page. ``filter_matches``: how many documents the
+    filter allows (``None`` without a filter).
+    """
 
     query: str
     query_lang: str
@@ -90,6 +110,9 @@ class SearchResult:
     hits: list[Hit]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    offset: int = 0
+    has_more: bool = False
+    filter_matches: int | None = None
 
 
 class Searcher:
@@ -114,6 +137,7 @@ class Searcher:
         self.query_translator = query_translator  # for translate_query (service/query_translation.py)
         self.default_query_lang = default_query_lang
         self.fusion_profile = load_profile(fusion_profile)  # fail at load, not at the first query
+        self._filters = FilterCache()
         candidates = set(index.manifest.analyzers) | set(index.manifest.languages) | {default_query_lang}
         self._detector = LanguageDetector(candidates)
         self.batcher: QueryBatcher[SearchParams, SearchResult] | None = None
@@ -155,6 +179,8 @@ class Searcher:
             self.index.encoder.encode_queries(["warm up"])
         for view in self.index.sparse.values():
             view.search("warm up", 1)
+        if self.index.manifest.declared_fields and self.index.filterable:  # filters are expected: build the table
+            self.index.filter_table()
 
     @property
     def name(self) -> str:
@@ -180,19 +206,20 @@ class Searcher:
         if params.mode == "hybrid" and self.index.sparse_error:
             warnings = (f"BM25 is unavailable, these are dense results only: {self.index.sparse_error}",)
         retrievals = self.retrieve(queries, params)
+        end = params.offset + params.k
         fused_all = []
         for retrieval in retrievals:
             start = time.perf_counter()
             fused, explain_extra = self._fuse(retrieval, params)
             fused_all.append((fused, explain_extra, time.perf_counter() - start))
-        start = time.perf_counter()  # the documents of every query's hits in one read (one round trip if remote)
-        wanted = dict.fromkeys(hit.doc_id for fused, _, _ in fused_all for hit in fused[: params.k])
+        start = time.perf_counter()  # the documents of every query's page in one read (one round trip if remote)
+        wanted = dict.fromkeys(hit.doc_id for fused, _, _ in fused_all for hit in fused[params.offset : end])
         docs = self.index.docstore.get_many(list(wanted))
         fetch_s = (time.perf_counter() - start) / len(retrievals) if retrievals else 0.0
         results = []
         for retrieval, (fused, explain_extra, fuse_s) in zip(retrievals, fused_all, strict=True):
             start = time.perf_counter()
-            hits = self._hits(fused, params, explain_extra, docs)
+            hits = self._hits(fused[params.offset : end], params, explain_extra, docs)
             timings = dict(retrieval.timings_ms)
             timings["fuse_and_fetch"] = round((fuse_s + fetch_s + time.perf_counter() - start) * 1000, 3)
             results.append(
@@ -203,6 +230,9 @@ class Searcher:
                     hits=hits,
                     timings_ms=timings,
                     warnings=warnings,
+                    offset=params.offset,
+                    has_more=len(fused) > end,
+                    filter_matches=retrieval.filter_matches,
                 )
             )
         return results
@@ -214,16 +244,20 @@ class Searcher:
         queries = [unicodedata.normalize("NFC", q) for q in queries]  # "e\u0301" must match "é" in BM25
         timings: dict[str, float] = {}
         clock = time.perf_counter()
+        allowed = self.allowed(params)
+        if allowed is not None:
+            timings["filter"] = _ms(clock)
+        clock = time.perf_counter()
         detections = [self.query_language(q, params.query_lang) for q in queries]
         timings["detect"] = _ms(clock)
         dense_wanted = (
             params.mode in ("dense", "hybrid") and self.index.dense is not None and self.index.encoder is not None
         )
         sparse_wanted = params.mode in ("sparse", "hybrid")
-        dense_lists = self._dense_all(queries, params, timings) if dense_wanted else None
+        dense_lists = self._dense_all(queries, params, timings, allowed) if dense_wanted else None
         sparse: list[SparseLists] = [({}, {}) for _ in queries]
         if sparse_wanted:
-            sparse = self._sparse_all(queries, detections, params, timings)
+            sparse = self._sparse_all(queries, detections, params, timings, allowed)
         return [
             Retrieval(
                 query=q,
@@ -232,22 +266,50 @@ class Searcher:
                 sparse=sparse[i][0],
                 signals=sparse[i][1],
                 timings_ms=timings,
+                filter_matches=allowed.count if allowed is not None else None,
             )
             for i, (q, detection) in enumerate(zip(queries, detections, strict=True))
         ]
 
-    def _dense_all(self, queries: list[str], params: SearchParams, timings: dict[str, float]) -> Sequence[Ranking]:
+    def allowed(self, params: SearchParams) -> AllowedRows | None:
+        """The documents ``params`` restrict the search to (its filter and ``doc_langs``), evaluated once and
+        kept for repeated filters; ``None`` when nothing restricts it.
+
+        Raises:
+            FilterError: the filter names a field the index lacks, or a value of the wrong type.
+        """
+        langs = Condition("lang", "in", tuple(sorted(params.doc_langs)), "doc_langs") if params.doc_langs else None
+        node = all_of(params.filter, langs)
+        if node is None:
+            return None
+        if not self.index.filterable:
+            raise FilterError(
+                "this index is served on Ray (passerelle serve --engine ray), which does not filter yet; "
+                "search without filter or doc_langs, or serve the index with one process to filter it"
+            )
+        table = self.index.filter_table()
+        return self._filters.get(bind(node, table.fields, lenient=params.lenient_filter), table)
+
+    def _dense_all(
+        self, queries: list[str], params: SearchParams, timings: dict[str, float], allowed: AllowedRows | None
+    ) -> Sequence[Ranking]:
         assert self.index.encoder is not None and self.index.dense is not None
         clock = time.perf_counter()
         vectors = self.index.encoder.encode_queries(queries)
         timings["encode"] = _ms(clock)
         clock = time.perf_counter()
-        lists = self.index.dense.search(vectors, params.depth, params.doc_langs)
+        mask = allowed.mask if allowed is not None else None
+        lists = self.index.dense.search(vectors, _depth(params), allowed=mask)
         timings["dense"] = _ms(clock)
         return lists
 
     def _sparse_all(
-        self, queries: list[str], detections: list[Detection], params: SearchParams, timings: dict[str, float]
+        self,
+        queries: list[str],
+        detections: list[Detection],
+        params: SearchParams,
+        timings: dict[str, float],
+        allowed: AllowedRows | None,
     ) -> list[SparseLists]:
         clock = time.perf_counter()
         with_signals = params.mode == "hybrid" and params.fusion == "auto"
@@ -257,10 +319,11 @@ class Searcher:
         for number, views in enumerate(texts):
             for view in views:
                 rows.setdefault(view, []).append(number)
+        within = allowed.sparse if allowed is not None else None
         found: dict[tuple[int, str], tuple[Ranking, float]] = {}
         for view, numbers in rows.items():
             answers = self.index.sparse[view].search_many(
-                [texts[n][view] for n in numbers], params.depth, coverage=with_signals
+                [texts[n][view] for n in numbers], _depth(params), coverage=with_signals, within=within
             )
             found.update({(n, view): answer for n, answer in zip(numbers, answers, strict=True)})
         lists = [
@@ -286,6 +349,8 @@ class Searcher:
             raise InvalidRequestError(f"mode must be one of {', '.join(MODES)}, got {params.mode!r}")
         if params.k < 1 or params.depth < 1:
             raise InvalidRequestError("k and depth must be at least 1")
+        if params.offset < 0:
+            raise InvalidRequestError(f"offset must be at least 0, got {params.offset}")
         if params.translate_query and self.query_translator is None:
             raise QueryTranslationUnavailableError(
                 "translate_query=true needs a query translation model, and this service has none: set "
@@ -316,13 +381,10 @@ class Searcher:
     def _sparse_lists(
         self, found: Mapping[str, tuple[Ranking, float]], detection: Detection, params: SearchParams, with_signals: bool
     ) -> SparseLists:
-        """One query's ranked lists by retriever name (language filter applied) and their signals."""
+        """One query's ranked lists by retriever name and their signals."""
         rankings: dict[str, Ranking] = {}
         signals: dict[str, ViewSignals] = {}
         for view, (hits, coverage) in found.items():
-            if params.doc_langs is not None:
-                langs = self.index.doc_langs([doc_id for doc_id, _ in hits])
-                hits = [(d, s) for d, s in hits if langs.get(d) in params.doc_langs]
             name = f"sparse:{view}"
             rankings[name] = hits
             if with_signals:
@@ -336,18 +398,21 @@ class Searcher:
         return rankings, signals
 
     def _fuse(self, retrieval: Retrieval, params: SearchParams) -> tuple[list[FusedHit], dict[str, Any]]:
+        """The fused hits up to the end of the page, and one more (to tell whether more follow)."""
+        limit = params.offset + params.k + 1
         rankings: dict[str, Ranking] = dict(retrieval.sparse)
         if retrieval.dense is not None:
             rankings["dense"] = retrieval.dense
-        if len(rankings) == 1:  # one retriever: keep its own scores, nothing to fuse
+        if len(rankings) == 1:  # one retriever: keep its own scores (score desc, doc id asc), nothing to fuse
             ((name, ranking),) = rankings.items()
+            ordered = sorted(enumerate(ranking, start=1), key=lambda item: (-item[1][1], item[1][0]))
             return [
                 FusedHit(doc_id, score, {name: Contribution(rank, score, None, 1.0, score)})
-                for rank, (doc_id, score) in enumerate(ranking[: params.k], start=1)
+                for rank, (doc_id, score) in ordered[:limit]
             ], {"single": name}
         if params.fusion == "auto":
             profile = load_profile(params.profile) if params.profile else self.fusion_profile
-            fused, weights = fuse_language_aware(rankings, retrieval.signals, profile, limit=params.k)
+            fused, weights = fuse_language_aware(rankings, retrieval.signals, profile, limit=limit)
             if not params.explain:  # the explanation's extras cost ~0.1 ms (asdict deep-copies): skip unasked
                 return fused, {}
             return fused, {
@@ -363,15 +428,14 @@ class Searcher:
             weights=weights,
             rrf_k=params.rrf_k,
             normalization=params.normalization,
-            limit=params.k,
+            limit=limit,
         ), {}
 
     def _hits(
-        self, fused: list[FusedHit], params: SearchParams, explain_extra: dict[str, Any], docs: Mapping[str, Document]
+        self, page: list[FusedHit], params: SearchParams, explain_extra: dict[str, Any], docs: Mapping[str, Document]
     ) -> list[Hit]:
-        top = fused[: params.k]
         hits = []
-        for item in top:
+        for item in page:
             doc = docs.get(item.doc_id)
             if doc is None:
                 continue  # deleted since the ranked lists were computed
@@ -384,9 +448,17 @@ class Searcher:
                     snippet=_snippet(doc),
                     sources={name: SourceHit(c.rank, c.raw_score) for name, c in item.contributions.items()},
                     explanation=_explain(item, params, explain_extra) if params.explain else None,
+                    text=doc.text,
+                    views=doc.views,
+                    metadata=doc.metadata,
                 )
             )
         return hits
+
+
+def _depth(params: SearchParams) -> int:
+    """Candidates per retriever: ``depth``, or enough to fill the page."""
+    return max(params.depth, params.offset + params.k)
 
 
 def _weight(name: str, weights: Mapping[str, float] | None) -> float:

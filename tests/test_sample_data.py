@@ -73,9 +73,26 @@ def test_files_are_strict_utf8_with_unix_lines(name: str) -> None:
     assert raw.endswith(b"\n") and not raw.endswith(b"\n\n")
 
 
+TOPICS = {
+    "agriculture",
+    "climate",
+    "culture",
+    "energy",
+    "food",
+    "games",
+    "health",
+    "heritage",
+    "nature",
+    "sport",
+    "transport",
+}
+
+
 def test_corpus_records_have_exactly_the_documented_fields(docs: list[dict[str, Any]]) -> None:
     for doc in docs:
-        assert set(doc) == {"id", "lang", "title", "text", "translations"}, doc.get("id")
+        assert set(doc) == {"id", "lang", "year", "topic", "title", "text", "translations"}, doc.get("id")
+        assert isinstance(doc["year"], int) and 2010 <= doc["year"] <= 2024, doc["id"]
+        assert doc["topic"] in TOPICS, doc["id"]
         assert ID_PATTERN.fullmatch(doc["id"]), doc["id"]
         assert doc["lang"] == doc["id"][:2]
         assert set(doc["translations"]) == {"en"}
@@ -165,10 +182,12 @@ def test_bm25_on_the_english_view_ranks_each_target_first(
 
 
 def test_project_reader_maps_translations_to_the_en_view(docs: list[dict[str, Any]]) -> None:
-    from passerelle.indexing.errors import CorpusError
-    from passerelle.indexing.readers import FieldMapping, read_records, to_document
+    from support import sample_mapping
 
-    mapping = FieldMapping()
+    from passerelle.indexing.errors import CorpusError
+    from passerelle.indexing.readers import read_records, to_document
+
+    mapping = sample_mapping()
     read = []
     for record in read_records(SAMPLE / "corpus.jsonl"):
         assert not isinstance(record, CorpusError), str(record)
@@ -177,6 +196,7 @@ def test_project_reader_maps_translations_to_the_en_view(docs: list[dict[str, An
         (doc["id"], doc["lang"], doc["title"], doc["text"]) for doc in docs
     ]
     assert [dict(d.views) for d in read] == [doc["translations"] for doc in docs]
+    assert [dict(d.metadata) for d in read] == [{"year": doc["year"], "topic": doc["topic"]} for doc in docs]
 
 
 def test_project_collection_loader_reads_the_sample(queries: dict[str, str], target: dict[str, str]) -> None:

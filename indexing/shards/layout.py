@@ -162,10 +162,12 @@ def merge_manifests(
     skipped: Mapping[str, int] | None = None,
     created_at: str | None = None,
 ) -> Manifest:
-    """One manifest describing all shards: counts summed, analyzers united, the shared encoder and FAISS kind.
+    """One manifest describing all shards: counts summed, analyzers united, the shared encoder, FAISS kind
+    and metadata fields.
 
     Raises:
-        IndexFormatError: two shards index one language view with different analyzers.
+        IndexFormatError: two shards index one language view with different analyzers, or declare different
+            metadata fields.
     """
     languages: Counter[str] = Counter()
     sparse_docs: Counter[str] = Counter()
@@ -180,6 +182,9 @@ def merge_manifests(
                 raise IndexFormatError(
                     f"shards disagree on the analyzer of view {lang!r}: {analyzers[lang]!r} vs {analyzer!r}"
                 )
+    meta_fields = manifests[0].meta_fields if manifests else []
+    if any(m.meta_fields != meta_fields for m in manifests):
+        raise IndexFormatError("shards disagree on the declared metadata fields (meta_fields)")
     timestamp = now()
     return Manifest(
         doc_count=sum(m.doc_count for m in manifests),
@@ -190,6 +195,8 @@ def merge_manifests(
         sparse_docs=dict(sorted(sparse_docs.items())),
         dense_rows=sum(m.dense_rows for m in manifests),
         skipped=dict(sorted(skipped_total.items())),
+        meta_fields=list(meta_fields),
+        sparse_keys=bool(manifests) and all(m.sparse_keys for m in manifests),
         source=source,
         created_at=created_at or timestamp,
         updated_at=timestamp,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import concurrent.futures
 import dataclasses
+import functools
 import heapq
 import itertools
 import logging
@@ -129,26 +130,39 @@ class ShardedDenseStore:
         """Searchable vectors over every shard."""
         return sum(s.live_count for s in self.stores if s is not None)
 
-    def search(self, vectors: np.ndarray, k: int, langs: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
-        """Top-``k`` ``(doc_id, inner product)`` per query over every shard (searched in parallel), merged."""
+    def search(
+        self, vectors: np.ndarray, k: int, langs: frozenset[str] | None = None, *, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """Top-``k`` ``(doc_id, inner product)`` per query over every shard (searched in parallel), merged.
+        ``allowed`` is a mask over the global rows: each shard searches inside its own slice of it."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim == 1:
             vectors = vectors[None, :]
-        live = [s for s in self.stores if s is not None]
-        if len(live) == 1:
-            return live[0].search(vectors, k, langs)
-        futures = [_shard_pool().submit(store.search, vectors, k, langs) for store in live[1:]]
-        per_shard = [live[0].search(vectors, k, langs)]  # the calling thread takes the first shard
+        calls = [
+            functools.partial(
+                store.search,
+                vectors,
+                k,
+                langs,
+                allowed=None if allowed is None else allowed[offset : offset + len(store.row_ids)],
+            )
+            for store, offset in zip(self.stores, self.offsets, strict=True)
+            if store is not None
+        ]
+        if len(calls) == 1:
+            return calls[0]()
+        futures = [_shard_pool().submit(call) for call in calls[1:]]
+        per_shard = [calls[0]()]  # the calling thread takes the first shard
         per_shard += [future.result() for future in futures]
         return [merge_top_k([hits[q] for hits in per_shard], k) for q in range(len(vectors))]
 
 
-def _opened_view(path: Path, views: list[Path], analyzer: str) -> Any:
+def _opened_view(path: Path, views: list[Path], analyzer: str, keyed: bool) -> Any:
     """A MultiLuceneView; a damaged Lucene index (a Java exception) becomes an :class:`IndexFormatError`."""
     from passerelle.indexing.sparse.multi import MultiLuceneView
 
     try:
-        return MultiLuceneView(views, analyzer)
+        return MultiLuceneView(views, analyzer, keyed=keyed)
     except PasserelleError:
         raise
     except Exception as exc:
@@ -189,6 +203,11 @@ class ShardedDocStore:
     def __iter__(self) -> Iterator[Document]:
         for store in self.stores:
             yield from store
+
+    def metadata_rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every document's id, language and metadata, shard by shard."""
+        for store in self.stores:
+            yield from store.metadata_rows()
 
     def __len__(self) -> int:
         return sum(len(store) for store in self.stores)
@@ -245,7 +264,7 @@ def load_sharded(path: Path, options: LoadOptions) -> LoadedIndex:
                 views = [
                     path / e.path / "sparse" / lang for e in info.shards if (path / e.path / "sparse" / lang).is_dir()
                 ]
-                return _opened_view(path, views, analyzer) if views else None
+                return _opened_view(path, views, analyzer, manifest.sparse_keys) if views else None
 
             open_sparse_views(loaded, open_view)
     except BaseException:

@@ -23,7 +23,7 @@ from passerelle.indexing.sparse.lucene import ReaderView, open_reader
 class MultiLuceneView(ReaderView):
     """Searches one language view split over several Lucene indexes as if it were one. Thread-safe."""
 
-    def __init__(self, paths: Sequence[Path], analyzer: str) -> None:
+    def __init__(self, paths: Sequence[Path], analyzer: str, *, keyed: bool = False) -> None:
         if not paths:
             raise ValueError("MultiLuceneView needs at least one Lucene index")
         self.paths = [Path(p) for p in paths]
@@ -37,4 +37,4 @@ class MultiLuceneView(ReaderView):
             for opened in readers:
                 opened.close()
             raise
-        super().__init__(reader, self.paths[0], analyzer, f"over {self.paths[0].parent}")
+        super().__init__(reader, self.paths[0], analyzer, f"over {self.paths[0].parent}", keyed=keyed)

@@ -33,25 +33,52 @@ def _split(text: str) -> list[str]:
 
 
 def _systems(
-    names: list[str], index: Path | None, url: str | None, batch_size: int, query_lang: str | None
+    names: list[str],
+    index: Path | None,
+    url: str | None,
+    batch_size: int,
+    query_lang: str | None,
+    filter_json: str | None = None,
 ) -> list[System]:
-    """Build the named systems, in process over ``index`` or over HTTP at ``url``."""
+    """Build the named systems, in process over ``index`` or over HTTP at ``url``, each restricted by the
+    JSON filter ``filter_json`` when given."""
     from passerelle.eval.runners import HttpSystem, SearcherSystem, preset
 
     if (index is None) == (url is None):
         raise typer.BadParameter("give exactly one of --index (in process) or --url (live service)")
     extra = {"query_lang": query_lang} if query_lang else {}
     options = {name: {**preset(name), **extra} for name in names}  # validates every name first
+    condition = _filter(filter_json)
     if url is not None:
         return [
-            HttpSystem(url, name=name, options=options[name], batch_size=batch_size, progress=True) for name in names
+            HttpSystem(url, name=name, options=options[name], batch_size=batch_size, progress=True, filter=condition)
+            for name in names
         ]
     from passerelle.service.searcher import Searcher
 
     if index is None:  # unreachable after the check above; says so to the type checker
         raise typer.BadParameter("give --index")
     searcher = Searcher.open(index)
-    return [SearcherSystem.from_preset(searcher, name, batch_size=batch_size, **extra) for name in names]
+    return [
+        SearcherSystem.from_preset(searcher, name, batch_size=batch_size, filter=condition, **extra) for name in names
+    ]
+
+
+def _filter(text: str | None) -> dict[str, Any] | None:
+    """The ``--filter`` JSON object, its shape checked (its fields are checked against the index)."""
+    import json
+
+    from passerelle.indexing.errors import ConfigError
+    from passerelle.service.filters import parse_filter
+
+    if text is None:
+        return None
+    try:
+        condition = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--filter is not valid JSON: {exc.msg} at column {exc.colno}") from exc
+    parse_filter(condition, "--filter")
+    return dict(condition)
 
 
 @app.command("run")
@@ -70,6 +97,11 @@ def run_command(
     query_lang: str | None = typer.Option(None, "--query-lang", help="Query language (default: detect)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     n_resamples: int = typer.Option(10_000, "--resamples", min=1, help="Randomization test resamples."),
+    filter_json: str | None = typer.Option(
+        None,
+        "--filter",
+        help='Search only the documents this JSON filter allows, e.g. \'{"year": {"gte": 2015}}\' (the API\'s form).',
+    ),
 ) -> None:
     """Run systems over a collection's queries, save their runs, and compare them (first = baseline).
 
@@ -86,7 +118,7 @@ def run_command(
         metric_names = parse_metrics(metrics)
         full = load_collection(collection, split=split)
         coll = full.with_view(query_view)  # a view is judged only on the queries it translates
-        built = _systems(_split(systems), index, url, batch_size, query_lang)
+        built = _systems(_split(systems), index, url, batch_size, query_lang, filter_json)
         done = run_systems(built, coll.queries, k, out / "runs")
         comparison = compare_runs(done.runs, coll.qrels, metric_names, n_resamples=n_resamples, seconds=done.seconds)
         title = f"{coll.name} ({split}{', queries ' + query_view if query_view else ''})"
@@ -95,6 +127,8 @@ def run_command(
             f"k = {k}",
             f"runs: {out / 'runs'}",
         ]
+        if filter_json:
+            notes.append(f"filter: {filter_json}")
         if query_view:
             notes.append(
                 f"scored queries: {len(comparison.qids)} of {len(full.qrels)} judged queries have a {query_view!r} view"

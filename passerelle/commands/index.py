@@ -20,6 +20,7 @@ def _options(**values: Any) -> Any:
     from passerelle.indexing.augment.mixing import Aggregation
     from passerelle.indexing.choices import checked_choice
     from passerelle.indexing.dense import FaissKind, FaissSpec
+    from passerelle.indexing.metadata import parse_meta_fields
     from passerelle.indexing.options import BuildOptions, OnError
     from passerelle.indexing.readers import CorpusFormat, FieldMapping
     from passerelle.indexing.sparse.analyzers import Fallback
@@ -33,6 +34,7 @@ def _options(**values: Any) -> Any:
         lang=values["lang_field"] or None,
         views=FieldMapping.parse_views(values["view"] or []),
         metadata=tuple(f for f in (values["metadata_fields"] or "").split(",") if f),
+        meta_fields=parse_meta_fields(values["meta_fields"]),
     )
     faiss = FaissSpec(
         kind=checked_choice(values.get("faiss") or configured.faiss, FaissKind, "--faiss"),
@@ -108,6 +110,7 @@ def build(
     lang_field: options.LangField = "lang",
     view: options.Views = None,
     metadata_fields: options.MetadataFields = None,
+    meta_fields: options.MetaFields = None,
     lang: options.DocLang = None,
     no_detect: options.NoDetect = False,
     on_error: options.OnError = None,
@@ -138,7 +141,8 @@ def build(
     With --shards N (or --engine ray) it writes N shards, each a normal index, plus shards.json listing
     them; the service searches them in parallel and merges exactly.
 
-    Example: passerelle index build --corpus data/sample/corpus.jsonl --out indexes/sample
+    Example: passerelle index build --corpus data/sample/corpus.jsonl --meta-fields year:int,topic:keyword
+    --out indexes/sample
     """
     from passerelle.commands.common import command_run
 
@@ -174,6 +178,7 @@ def add(
     lang_field: options.LangField = "lang",
     view: options.Views = None,
     metadata_fields: options.MetadataFields = None,
+    meta_fields: options.MetaFields = None,
     lang: options.DocLang = None,
     no_detect: options.NoDetect = False,
     on_error: options.OnError = None,
@@ -260,6 +265,7 @@ def _summary(path: Path, manifest: Any) -> None:
             + (f", {engine['workers']} workers" if "workers" in engine else "")
             + "); see shards.json",
         )
+    table.add_row("metadata fields", ", ".join(f.spec for f in manifest.declared_fields) or "none")
     table.add_row("skipped records", ", ".join(f"{k}: {v}" for k, v in manifest.skipped.items()) or "none")
     table.add_row("updated", manifest.updated_at)
     Console(stderr=False).print(table)

@@ -25,7 +25,21 @@ TextFields = Annotated[str, typer.Option("--text-fields", help="Comma-separated 
 LangField = Annotated[str, typer.Option("--lang-field", help="Field holding the document language.")]
 Views = Annotated[list[str] | None, typer.Option("--view", help="Translation view, LANG=field[,field] (repeatable).")]
 MetadataFields = Annotated[
-    str | None, typer.Option("--metadata-fields", help="Comma-separated fields kept for display.")
+    str | None,
+    typer.Option(
+        "--metadata-fields", help="Comma-separated fields kept as they are, for display only (not filterable)."
+    ),
+]
+MetaFields = Annotated[
+    str | None,
+    typer.Option(
+        "--meta-fields",
+        help=(
+            "Typed, filterable metadata fields, NAME:TYPE comma-separated, TYPE one of int, float, keyword, "
+            "date (YYYY-MM-DD), bool, with [] for several values, e.g. year:int,journal:keyword,authors:keyword[]. "
+            "A bad value stops the build naming file, line and field (--on-error skip counts it)."
+        ),
+    ),
 ]
 DocLang = Annotated[str | None, typer.Option("--lang", help="Language of documents that name none.")]
 NoDetect = Annotated[bool, typer.Option("--no-detect", help="Do not detect missing languages.")]

@@ -58,7 +58,13 @@ def build_request(**values: Any) -> Any:
         raise ConfigError(problems) from exc
 
 
-_FLAGS = {"query": "QUERY", "query_lang": "--lang", "doc_langs": "--doc-lang", "weights": "--weight"}
+_FLAGS = {
+    "query": "QUERY",
+    "query_lang": "--lang",
+    "doc_langs": "--doc-lang",
+    "weights": "--weight",
+    "fields": "--fields",
+}
 
 
 def _flag(loc: tuple[int | str, ...]) -> str:
@@ -82,24 +88,39 @@ def explain_line(hit: Any) -> str:
 
 
 def render(response: Any, *, explain: bool, console: Any) -> None:
-    """Print a search response as a rich table (and the fusion arithmetic when ``explain``)."""
+    """Print a search response as a rich table (and the fusion arithmetic when ``explain``): the hits from
+    ``offset + 1``, with a metadata column when the hits carry metadata."""
     from rich.table import Table
 
-    table = Table(title=f"{response.index} · {response.mode} · query language {response.query_lang}", show_lines=False)
+    title = f"{response.index} · {response.mode} · query language {response.query_lang}"
+    if response.filter_matches is not None:
+        title += f" · {response.filter_matches} documents match the filter"
+    table = Table(title=title, show_lines=False)
+    with_metadata = any(hit.metadata for hit in response.hits)
     table.add_column("#", justify="right")
     table.add_column("id", no_wrap=True)
     table.add_column("lang")
     table.add_column("score", justify="right")
     table.add_column("title / snippet", ratio=3)
     table.add_column("retrievers (rank)", ratio=1)
-    for rank, hit in enumerate(response.hits, start=1):
+    if with_metadata:
+        table.add_column("metadata", ratio=1)
+    for rank, hit in enumerate(response.hits, start=response.offset + 1):
         sources = " · ".join(f"{name} #{src.rank}" for name, src in (hit.sources or {}).items())
-        snippet = hit.snippet if len(hit.snippet) <= SNIPPET_CHARS else hit.snippet[:SNIPPET_CHARS].rstrip() + "…"
-        text = f"[bold]{_escape(hit.title)}[/bold]\n{_escape(snippet)}" if hit.title else _escape(snippet)
-        table.add_row(str(rank), hit.id, hit.lang, f"{hit.score:.4f}", text, sources)
+        snippet = hit.snippet or ""
+        snippet = snippet if len(snippet) <= SNIPPET_CHARS else snippet[:SNIPPET_CHARS].rstrip() + "…"
+        text = "\n".join(
+            part for part in (f"[bold]{_escape(hit.title)}[/bold]" if hit.title else "", _escape(snippet)) if part
+        )
+        row = [str(rank), hit.id, hit.lang or "", f"{hit.score:.4f}", text, sources]
+        if with_metadata:
+            row.append(_escape(", ".join(f"{key}: {value}" for key, value in (hit.metadata or {}).items())))
+        table.add_row(*row)
     console.print(table)
     if not response.hits:
         console.print("no hits")
+    elif response.has_more:
+        console.print(f"[dim]more hits follow: --offset {response.offset + len(response.hits)}[/dim]")
     if explain:
         for hit in response.hits:
             console.print(explain_line(hit), markup=False, highlight=False)
@@ -128,18 +149,41 @@ def search(
     weight: list[str] = typer.Option(None, "--weight", help="Retriever weight, e.g. dense=0.7 (repeatable)."),  # noqa: B008
     rrf_k: int = typer.Option(60, "--rrf-k", help="The k constant of RRF."),
     depth: int = typer.Option(None, "--depth", help="Candidates per retriever (default: max(100, k))."),
+    filters: list[str] = typer.Option(  # noqa: B008
+        None,
+        "--filter",
+        help=(
+            "Only documents matching this condition (repeatable, all must hold): FIELD=V, FIELD!=V, FIELD>=V "
+            "(>, <, <=), 'FIELD in A,B', 'FIELD not in A,B', 'FIELD exists', 'FIELD missing', or a JSON filter "
+            "as the API takes it; values are read with the field's type (passerelle index info lists the fields)."
+        ),
+    ),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (the next page: offset + k)."),
+    fields: str = typer.Option(
+        None,
+        "--fields",
+        help="Stored fields per hit, comma-separated (default lang,title,snippet,sources; also text, views, metadata).",
+    ),
     explain: bool = typer.Option(False, "--explain", help="Show each hit's fusion arithmetic."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON response instead of a table."),
 ) -> None:
-    """Search INDEX for QUERY and print the hits: rank, id, language, score, title, per-retriever ranks."""
+    """Search INDEX for QUERY and print the hits: rank, id, language, score, title, per-retriever ranks.
+
+    Example: passerelle search "how do glaciers melt" --index indexes/sample --filter "year>=2021"
+    --filter "topic in climate,nature" --fields lang,title,snippet,sources,metadata
+    """
+    import dataclasses
+
     from rich.console import Console
 
     from passerelle.commands.common import fail_on_error, offline_environment, setup_logging
     from passerelle.service.api.schemas import SearchResponse
     from passerelle.service.api.settings import index_name
+    from passerelle.service.filters import parse_filter_text
 
     offline_environment()
     with fail_on_error():
+        condition = parse_filter_text(filters or [])
         request = build_request(
             query=query,
             mode=mode,
@@ -151,18 +195,22 @@ def search(
             weights=parse_weights(weight),
             rrf_k=rrf_k,
             depth=depth if depth is not None else max(100, k),
+            offset=offset,
+            fields=[f.strip() for f in fields.split(",") if f.strip()] if fields else None,
             explain=explain,
         )
+        # command-line values are text: the searcher reads them with each field's type (lenient)
+        params = dataclasses.replace(request.to_params(), filter=condition, lenient_filter=True)
         setup_logging("WARNING")
         from passerelle.service.searcher import Searcher
 
         searcher = Searcher.open(index)
         try:
-            result = searcher.search(request.query, request.to_params())
+            result = searcher.search(request.query, params)
         finally:
             searcher.index.close()
-        response = SearchResponse.from_result(index_name(index), result)
+        response = SearchResponse.from_result(index_name(index), result, request.hit_fields())
     if as_json:
-        typer.echo(response.model_dump_json(indent=2))
+        typer.echo(response.model_dump_json(indent=2, exclude_unset=True))
         return
     render(response, explain=explain, console=Console())

@@ -41,15 +41,21 @@ async def run_search(state: AppState, options: SearchOptions, queries: Sequence[
             results = await anyio.to_thread.run_sync(served.searcher.search_batch, list(queries), params)
         elapsed = time.perf_counter() - start
     state.metrics.search_seconds.labels(options.mode, served.name).observe(elapsed)
-    return [SearchResponse.from_result(served.name, result) for result in results]
+    fields = options.hit_fields()
+    return [SearchResponse.from_result(served.name, result, fields) for result in results]
 
 
 def search_router(models: RequestModels) -> APIRouter:
     """The search routes, validating requests with ``models`` (built from the app's settings)."""
     router = APIRouter(prefix="/v1", tags=["search"])
 
+    # exclude_unset: a hit carries only the stored fields asked for (``fields``); see SearchResponse.from_result
     @router.post(
-        "/search", response_model=SearchResponse, responses=BODY_ERRORS, summary="Search one query (all options)"
+        "/search",
+        response_model=SearchResponse,
+        response_model_exclude_unset=True,
+        responses=BODY_ERRORS,
+        summary="Search one query (all options)",
     )
     # The request models are derived per app (subclasses of SearchRequest etc. with its limits), which
     # FastAPI needs as the annotations themselves; mypy cannot take a variable as a type.
@@ -64,6 +70,7 @@ def search_router(models: RequestModels) -> APIRouter:
     @router.get(
         "/search",
         response_model=SearchResponse,
+        response_model_exclude_unset=True,
         responses=ERRORS,
         summary="Search one query (query-string options; no weights)",
     )
@@ -78,6 +85,7 @@ def search_router(models: RequestModels) -> APIRouter:
     @router.post(
         "/search/batch",
         response_model=BatchSearchResponse,
+        response_model_exclude_unset=True,
         responses=BODY_ERRORS,
         summary="Search several queries with the same options",
     )

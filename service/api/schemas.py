@@ -7,6 +7,7 @@ the limits show in the OpenAPI document and a request over them gets a 422 namin
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -29,9 +30,11 @@ from pydantic import (
 
 from passerelle.indexing.documents import Document
 from passerelle.service.api.settings import Mode, ServiceSettings
+from passerelle.service.errors import FilterError
+from passerelle.service.filters import parse_filter
 from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
 from passerelle.service.language_fusion import shipped_profiles
-from passerelle.service.searcher import SearchParams, SearchResult
+from passerelle.service.searcher import Hit, SearchParams, SearchResult
 
 _LANG_HELP = "ISO 639-1 (or 639-3) language code such as 'en', 'fr', 'de'"
 # The OpenAPI document states the text rules exactly (as regular expressions both JSON Schema and Python
@@ -85,6 +88,42 @@ def _integral(value: Any) -> Any:
 Count = Annotated[int, BeforeValidator(_integral)]
 
 
+def _checked_filter(value: dict[str, Any]) -> dict[str, Any]:
+    """The filter's shape, checked now (its fields are checked against the index when it is searched)."""
+    try:
+        parse_filter(value)
+    except FilterError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
+def _json_object(value: Any) -> Any:
+    """A query-string filter is JSON text: read it (a body's filter is already an object)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"filter is not valid JSON: {exc.msg} at column {exc.colno}") from exc
+    return value
+
+
+_FILTER_HELP = (
+    "Only documents matching this filter, applied inside each retriever (the top k is exact under it). "
+    'An object of conditions combined with AND: {"year": {"gte": 2015}, "journal": ["A", "B"]}. A field '
+    "maps to a value (equality), a list (any of) or operators eq, in, gt, gte, lt, lte (int, float, date "
+    'fields) and exists (true/false); "and"/"or" take a list of filters, "not" one. Dates are YYYY-MM-DD. '
+    "The fields are the index's metadata fields (GET /v1/indexes: manifest.meta_fields) and lang; an unknown "
+    "field or a value of the wrong type is a 422 naming it."
+)
+FilterObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_checked_filter),
+    Field(description=_FILTER_HELP, examples=[{"year": {"gte": 2015}}, {"not": {"lang": "fr"}}]),
+]
+HitField = Literal["lang", "title", "snippet", "text", "views", "metadata", "sources"]
+DEFAULT_HIT_FIELDS: tuple[HitField, ...] = ("lang", "title", "snippet", "sources")
+
+
 def _not_blank(text: str, field: str) -> str:
     """The query, checked, in Unicode NFC: "é" typed as e + U+0301 must find the "é" of the documents."""
     if not text.strip():
@@ -105,7 +144,26 @@ class SearchOptions(BaseModel):
     k: Count = Field(10, ge=1, le=10_000, description="Number of hits to return.")
     query_lang: LangCode | None = Field(None, description=f"{_LANG_HELP}; detected when absent.")
     doc_langs: list[LangCode] | None = Field(
-        None, min_length=1, description=("Only return documents in these languages.")
+        None, min_length=1, description="Only return documents in these languages (the filter lang in [...])."
+    )
+    filter: FilterObject | None = None
+    offset: Count = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description=(
+            "Skip this many hits (paging): hits are ordered by score, then id, and every retriever takes at "
+            "least offset + k candidates, so page n+1 continues page n; has_more says whether hits follow."
+        ),
+    )
+    fields: list[HitField] | None = Field(
+        None,
+        min_length=1,
+        description=(
+            "Stored fields each hit carries besides id and score (and explanation when asked): "
+            f"default {', '.join(DEFAULT_HIT_FIELDS)}; text (the full text), views (the other language versions) "
+            "and metadata on request."
+        ),
     )
     fusion: FusionMethod = Field(
         "auto",
@@ -145,6 +203,10 @@ class SearchOptions(BaseModel):
             self.depth = self.k
         return self
 
+    def hit_fields(self) -> tuple[HitField, ...]:
+        """The stored fields each hit carries (``fields``, or the default ones)."""
+        return tuple(self.fields) if self.fields else DEFAULT_HIT_FIELDS
+
     def to_params(self) -> SearchParams:
         """The searcher's ``SearchParams`` for these options."""
         weights = getattr(self, "weights", None)  # not in GET's query string
@@ -152,8 +214,10 @@ class SearchOptions(BaseModel):
         return SearchParams(
             mode=self.mode,
             k=self.k,
+            offset=self.offset,
             query_lang=self.query_lang,
             doc_langs=frozenset(self.doc_langs) if self.doc_langs else None,
+            filter=parse_filter(self.filter) if self.filter is not None else None,
             fusion=self.fusion,
             normalization=self.normalization,
             profile=self.fusion_profile,
@@ -179,6 +243,7 @@ class SearchRequest(SearchOptions):
                     "k": 10,
                     "query_lang": "en",
                     "doc_langs": ["fr"],
+                    "filter": {"year": {"gte": 2015}},
                     "fusion": "rrf",
                     "explain": True,
                 }
@@ -196,7 +261,7 @@ class SearchRequest(SearchOptions):
 
 
 class SearchQueryParams(SearchOptions):
-    """Query string of ``GET /v1/search`` (the POST options except ``weights``)."""
+    """Query string of ``GET /v1/search`` (the POST options except ``weights``; ``filter`` as JSON text)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -204,6 +269,20 @@ class SearchQueryParams(SearchOptions):
     )
 
     q: str = Field(min_length=1, max_length=100_000, description="The question, in any language.")
+    filter: (
+        Annotated[
+            FilterObject,
+            BeforeValidator(_json_object),
+            WithJsonSchema(
+                {
+                    "type": "string",
+                    "description": "The filter of POST /v1/search, as JSON text.",
+                    "example": '{"year": {"gte": 2015}}',
+                }
+            ),
+        ]
+        | None
+    ) = None
 
     @field_validator("q")
     @classmethod
@@ -262,6 +341,8 @@ def request_models(settings: ServiceSettings) -> RequestModels:
         "normalization": (Normalization, Field(s.default_normalization, description="Linear fusion only.")),
         "rrf_k": (Count, Field(s.default_rrf_k, ge=0, le=100_000, description="The k constant of RRF.")),
         "depth": (Count, Field(s.default_depth, ge=1, le=s.max_depth, description="Candidates per retriever.")),
+        # paging deeper than max_depth would make every retriever take that many candidates: bounded alike
+        "offset": (Count, Field(0, ge=0, le=s.max_depth, description=SearchOptions.model_fields["offset"].description)),
         # the names a request may give are the shipped profiles: say so in the OpenAPI document (an enum)
         "fusion_profile": (
             Literal[tuple(shipped_profiles())] | None,
@@ -356,11 +437,31 @@ class HitResponse(BaseModel):
 
     id: str
     score: float
-    lang: str
-    title: str
-    snippet: str
+    lang: str | None = None
+    title: str | None = None
+    snippet: str | None = Field(None, description="The start of the text (about 240 characters).")
+    text: str | None = Field(None, description="The full text (fields=text).")
+    views: dict[str, str] | None = Field(None, description="Text in further languages (fields=views).")
+    metadata: dict[str, Any] | None = Field(None, description="The document's metadata (fields=metadata).")
     sources: dict[str, SourceResponse] | None = Field(None, description="Rank and raw score per retriever.")
     explanation: dict[str, Any] | None = Field(None, description="Fusion arithmetic (explain=true).")
+
+    @classmethod
+    def from_hit(cls, hit: Hit, fields: tuple[HitField, ...]) -> HitResponse:
+        """The hit with the asked ``fields`` only (the others are left unset, so the answer omits them)."""
+        values: dict[str, Any] = {"id": hit.doc_id, "score": float(hit.score)}
+        for name in fields:
+            if name == "sources":
+                values["sources"] = {
+                    source: SourceResponse(rank=int(src.rank), score=float(src.score))
+                    for source, src in hit.sources.items()
+                }
+            elif name in ("views", "metadata"):
+                values[name] = plain(getattr(hit, name))
+            else:
+                values[name] = getattr(hit, name)
+        values["explanation"] = plain(hit.explanation) if hit.explanation is not None else None
+        return cls(**values)
 
 
 class SearchResponse(BaseModel):
@@ -386,6 +487,9 @@ class SearchResponse(BaseModel):
     query_lang: str
     mode: Mode
     hits: list[HitResponse]
+    offset: int = Field(0, description="Hits skipped before these (paging).")
+    has_more: bool = Field(False, description="Whether more hits follow this page among the candidates.")
+    filter_matches: int | None = Field(None, description="Documents the filter allows (with a filter only).")
     timings_ms: dict[str, float]
     warnings: list[str] = Field(
         default_factory=list,
@@ -395,33 +499,24 @@ class SearchResponse(BaseModel):
     )
 
     @classmethod
-    def from_result(cls, index: str, result: SearchResult) -> SearchResponse:
-        """Build the response from the searcher's ``SearchResult``."""
-        hits = [
-            HitResponse(
-                id=hit.doc_id,
-                score=float(hit.score),
-                lang=hit.lang,
-                title=hit.title,
-                snippet=hit.snippet,
-                sources={
-                    name: SourceResponse(rank=int(src.rank), score=float(src.score))
-                    for name, src in hit.sources.items()
-                }
-                if hit.sources is not None
-                else None,
-                explanation=plain(hit.explanation) if hit.explanation is not None else None,
-            )
-            for hit in result.hits
-        ]
+    def from_result(
+        cls, index: str, result: SearchResult, fields: tuple[HitField, ...] = DEFAULT_HIT_FIELDS
+    ) -> SearchResponse:
+        """Build the response from the searcher's ``SearchResult``, each hit with ``fields``. Every field set
+        here is set explicitly, so routes serialize with ``exclude_unset`` and only hit fields not asked
+        for are left out."""
+        extra: dict[str, Any] = {"offset": result.offset, "has_more": result.has_more}
+        if result.filter_matches is not None:
+            extra["filter_matches"] = result.filter_matches
         return cls(
             index=index,
             query=result.query,
             query_lang=result.query_lang,
             mode=result.mode,
-            hits=hits,
+            hits=[HitResponse.from_hit(hit, fields) for hit in result.hits],
             timings_ms={str(k): float(v) for k, v in result.timings_ms.items()},
             warnings=list(result.warnings),
+            **extra,
         )
 
 

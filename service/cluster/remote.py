@@ -61,8 +61,13 @@ class RemoteDense:
         self.spec = manifest.faiss
         self.live_count = manifest.dense_rows
 
-    def search(self, vectors: np.ndarray, k: int, langs: frozenset[str] | None = None) -> list[Ranking]:
-        """Top-``k`` ``(doc_id, inner product)`` per query vector over every shard."""
+    def search(
+        self, vectors: np.ndarray, k: int, langs: frozenset[str] | None = None, *, allowed: np.ndarray | None = None
+    ) -> list[Ranking]:
+        """Top-``k`` ``(doc_id, inner product)`` per query vector over every shard (no row filter: a
+        :class:`RemoteIndex` is not filterable, so the searcher never passes ``allowed``)."""
+        if allowed is not None:
+            raise ValueError("a Ray-served index cannot filter rows")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim == 1:
             vectors = vectors[None, :]
@@ -83,8 +88,13 @@ class RemoteSparseView:
         """BM25 top-``k`` ``(doc_id, score)``."""
         return cast(Ranking, self._calls.call(SPARSE_DEPLOYMENT, "search", self.view, query, k))
 
-    def search_many(self, queries: Sequence[str], k: int, *, coverage: bool = False) -> list[tuple[Ranking, float]]:
-        """BM25 top-``k`` of every query (and its term coverage when ``coverage``), in one round trip."""
+    def search_many(
+        self, queries: Sequence[str], k: int, *, coverage: bool = False, within: Any = None
+    ) -> list[tuple[Ranking, float]]:
+        """BM25 top-``k`` of every query (and its term coverage when ``coverage``), in one round trip (no
+        filter: ``within`` must be None, as for :meth:`RemoteDense.search`)."""
+        if within is not None:
+            raise ValueError("a Ray-served index cannot filter documents")
         answers = self._calls.call(SPARSE_DEPLOYMENT, "search_many", self.view, list(queries), k, coverage)
         return cast(list[tuple[Ranking, float]], answers)
 
@@ -127,6 +137,11 @@ class RemoteIndex(LoadedIndex):
     app: str = ""
     routed: _Routed | None = None
     on_close: Callable[[RemoteIndex], None] | None = None
+
+    @property
+    def filterable(self) -> bool:
+        """Filters are not served on Ray yet: the ingress holds no filter table (docs/SCALING.md)."""
+        return False
 
     def doc_langs(self, doc_ids: Sequence[str]) -> dict[str, str]:
         """Original languages, asked of the deployments holding the ids."""

@@ -183,13 +183,6 @@ def test_plot_is_written(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_default_systems_are_the_benchmark_systems() -> None:
-    from passerelle.bench.search import ALL_SYSTEMS
-    from passerelle.commands.bench import _DEFAULT_SYSTEMS
-
-    assert _DEFAULT_SYSTEMS == ALL_SYSTEMS
-
-
 def test_saved_stages_merge_into_one_report(tmp_path: Path) -> None:
     import json
 
@@ -220,3 +213,72 @@ def test_saved_stages_merge_into_one_report(tmp_path: Path) -> None:
     assert "search 1.5 min (load [0.5] → [1.5])" in text
     assert "![hybrid latency vs corpus size](bench_latency.png)" in text
     assert (docs / "bench_latency.png").is_file()
+
+
+def test_filtered_rows_render_in_the_search_and_scale_sections() -> None:
+    def row(name: str, share: float | None, p50: float) -> dict[str, Any]:
+        return {
+            **_row(name, 1, 1000 / p50, p50),
+            "target_share": share,
+            "allowed_share": share,
+            "stages_p50_ms": {"filter": 0.2, "dense": 1.0} if share else {"dense": 1.0},
+        }
+
+    search = {
+        **_search_report(),
+        "filtered": {
+            "documents": 100_000,
+            "queries": 10,
+            "k": 10,
+            "depth": 100,
+            "shipped_settings": SHIPPED,
+            "rows": [row("unfiltered", None, 15.0), row("10%, varied filter", 0.1, 17.0)],
+        },
+    }
+    flat = {
+        **_kind("flat", 12.0, 1.0),
+        "filtered_dense": [
+            {
+                "share": "1%",
+                "allowed": 1000,
+                "way": "selector",
+                "shipped_way": True,
+                "p50_ms": 2.0,
+                "p99_ms": 3.0,
+                "recall@10": 1.0,
+            }
+        ],
+    }
+    hnsw = {
+        **_kind("hnsw", 8.0, 0.99),
+        "filtered_dense": [
+            {
+                "share": "1%",
+                "allowed": 1000,
+                "way": "graph",
+                "shipped_way": False,
+                "p50_ms": 4.0,
+                "p99_ms": 9.0,
+                "recall@10": 0.4,
+            },
+            {
+                "share": "1%",
+                "allowed": 1000,
+                "way": "scan",
+                "shipped_way": True,
+                "p50_ms": 1.0,
+                "p99_ms": 2.0,
+                "recall@10": 1.0,
+            },
+        ],
+    }
+    scale = {**SCALE, "sizes": [_size(100_000, 800.0, [flat, hnsw])]}
+    text = render_markdown({"search": {"synthetic-100k": search}, "scale": scale})
+    assert "### Filtered hybrid search" in text and "10% of the documents (`year >= 2015`)" in text
+    assert "| filter | share allowed | QPS | p50 ms | p99 ms | filter p50 ms | dense p50 ms |" in text
+    assert "| unfiltered | all | 66.7 | 15.0 | 30.0 | – | 1.0 |" in text
+    assert "| 10%, varied filter | 10.0% | 58.8 | 17.0 | 34.0 | 0.2 | 1.0 |" in text
+    assert "### Dense search under a filter" in text
+    assert "| 100,000 | hnsw | 1% | 1,000 | graph | 4.0 | 9.0 | 0.4 |" in text
+    assert "| 100,000 | hnsw | 1% | 1,000 | scan (shipped) | 1.0 | 2.0 | 1.0 |" in text
+    assert "| 100,000 | flat | 1% | 1,000 | selector | 2.0 | 3.0 | 1.0 |" in text

@@ -138,6 +138,50 @@ def test_scale_bench_on_a_tiny_synthetic_corpus(sample_usem3_index: Path, sample
     assert report["shipped_settings"]["query_threads"] == ServiceSettings().query_threads
     assert report["sizes"][1]["serving"]["peak_rss_mb"] > 50
     assert not (tmp_path / "scale-60").exists()  # scratch removed unless kept
+    # dense search under the 10% and 1% year filters: flat exact; HNSW both ways, its scan exact
+    hnsw = report["sizes"][0]["kinds"][1]
+    assert [(r["share"], r["way"]) for r in flat["filtered_dense"]] == [("10%", "selector"), ("1%", "selector")]
+    assert [(r["share"], r["way"]) for r in hnsw["filtered_dense"]] == [
+        ("10%", "graph"),
+        ("10%", "scan"),
+        ("1%", "graph"),
+        ("1%", "scan"),
+    ]
+    assert all(r["recall@10"] == 1.0 for r in flat["filtered_dense"] + hnsw["filtered_dense"] if r["way"] != "graph")
+    assert all(r["shipped_way"] == (r["way"] == "scan") for r in hnsw["filtered_dense"])  # a few rows: scanned
+
+
+@pytest.mark.slow
+def test_filtered_bench_times_each_share_and_checks_the_hits(
+    sample_usem3_index: Path, sample: tuple, tmp_path: Path
+) -> None:
+    from passerelle.bench.filtered import benchmark_filtered
+    from passerelle.bench.synthetic import META_FIELDS, PrecomputedEncoder, base_from_index, write_synthetic
+    from passerelle.indexing.build import build_index
+    from passerelle.indexing.load import shared_encoder
+    from passerelle.indexing.metadata import parse_meta_fields
+    from passerelle.indexing.options import BuildOptions
+    from passerelle.indexing.readers import FieldMapping
+
+    corpus, vectors = tmp_path / "c.jsonl", tmp_path / "v.f32"
+    write_synthetic(base_from_index(sample_usem3_index), 2000, corpus, vectors)
+    encoder = PrecomputedEncoder(shared_encoder("usem3", "", ""), vectors)
+    mapping = FieldMapping(meta_fields=parse_meta_fields(META_FIELDS))
+    build_index(
+        corpus, tmp_path / "index", BuildOptions(detect=False, mapping=mapping, progress=False), encoder=encoder
+    )
+    report = benchmark_filtered(tmp_path / "index", list(sample[0].values())[:8])
+    assert [r["system"] for r in report["rows"]] == [
+        "unfiltered",
+        "10%, same filter",
+        "10%, varied filter",
+        "1%, same filter",
+        "1%, varied filter",
+    ]
+    shares = [r["allowed_share"] for r in report["rows"]]
+    assert shares[0] is None and all(0.05 < s < 0.15 for s in shares[1:3]) and all(0 < s < 0.03 for s in shares[3:])
+    assert all(r["queries"] == 8 and r["p99_ms"] >= r["p50_ms"] > 0 for r in report["rows"])
+    assert "filter" in report["rows"][1]["stages_p50_ms"] and "filter" not in report["rows"][0]["stages_p50_ms"]
 
 
 def test_variants_read_the_shipped_settings() -> None:

@@ -81,6 +81,23 @@ def test_write_synthetic_cycles_copies_with_new_ids(tmp_path: Path) -> None:
     assert int(np.argmax(rows[6])) == 0  # d0~2 stays near d0's vector
 
 
+def test_synthetic_years_are_uniform_and_seeded(tmp_path: Path) -> None:
+    from passerelle.bench.synthetic import YEARS
+
+    corpus, vectors = tmp_path / "c.jsonl", tmp_path / "v.f32"
+    write_synthetic(_base(), 3000, corpus, vectors, Perturbation(seed=3))
+    records = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    years = np.array([r["year"] for r in records])
+    assert years.min() >= YEARS[0] and years.max() <= YEARS[-1] and len(YEARS) == 100
+    assert np.mean(years >= YEARS[-1] - 9) == pytest.approx(0.10, abs=0.02)  # the 10% filter
+    assert np.mean(years == YEARS[-1]) == pytest.approx(0.01, abs=0.006)  # the 1% filter
+    again = tmp_path / "again.jsonl"
+    write_synthetic(_base(), 7, again, tmp_path / "v2.f32", Perturbation(seed=3))
+    first = tmp_path / "first.jsonl"
+    write_synthetic(_base(), 7, first, tmp_path / "v3.f32", Perturbation(seed=3))
+    assert again.read_text() == first.read_text()  # seeded: the same file twice
+
+
 def test_write_synthetic_refuses_empty(tmp_path: Path) -> None:
     with pytest.raises(BenchmarkError):
         write_synthetic(BaseSet(docs=[], vectors=np.zeros((0, 4))), 5, tmp_path / "c", tmp_path / "v")

@@ -71,6 +71,38 @@ def test_search_json_is_the_api_response(runner: CliRunner, sample_index: Path) 
     assert {hit["lang"] for hit in body["hits"]} == {"fr"}
 
 
+@pytest.mark.slow
+def test_search_filters_pages_and_shows_metadata(runner: CliRunner, sample_index: Path) -> None:
+    base = ["search", "how do glaciers melt", "--index", str(sample_index), "-k", "2", "--json"]
+    filters = ["--filter", "year>=2020", "--filter", "topic in climate,nature", "--fields", "metadata"]
+    pages = [runner.invoke(_root(), [*base, *filters, "--offset", offset]) for offset in ("0", "2")]
+    whole = runner.invoke(_root(), [*base, *filters, "-k", "4"])
+    assert all(r.exit_code == 0 for r in (*pages, whole)), [r.output for r in (*pages, whole)]
+    bodies = [json.loads(r.output) for r in pages]
+    assert [h["id"] for b in bodies for h in b["hits"]] == [h["id"] for h in json.loads(whole.output)["hits"]]
+    assert bodies[0]["filter_matches"] == 5 and bodies[1]["offset"] == 2
+    for hit in (h for b in bodies for h in b["hits"]):
+        assert hit["metadata"]["year"] >= 2020 and hit["metadata"]["topic"] in ("climate", "nature")
+    table = runner.invoke(_root(), [*base[:-1], *filters, "--fields", "lang,title,metadata"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "5 documents match the filter" in table.output
+    assert "year: 202" in table.output and "more hits follow: --offset 2" in table.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ("year>=soon", "--filter[0]: 'year' is int: expected an integer, got 'soon'"),
+        ("journal=X", "unknown field 'journal'; this index can be filtered on lang (keyword), topic (keyword)"),
+        ("year 2015", "cannot read 'year 2015'"),
+    ],
+)
+def test_search_names_a_bad_filter(runner: CliRunner, sample_index: Path, condition: str, message: str) -> None:
+    result = runner.invoke(_root(), ["search", "bees", "--index", str(sample_index), "--filter", condition])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -79,6 +111,8 @@ def test_search_json_is_the_api_response(runner: CliRunner, sample_index: Path) 
         (["--weight", "dense"], "--weight 'dense'"),
         (["--weight", "bm25=1"], "--weight"),
         (["-k", "0"], "--k"),
+        (["--fields", "body"], "--fields"),
+        (["--filter", "year"], "--filter[0]"),
     ],
 )
 def test_search_refuses_bad_options_before_loading(

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from passerelle.cli import app
 from passerelle.eval.collections import load_collection
 from passerelle.eval.metrics import evaluate
-from passerelle.eval.runners import SearcherSystem, System, run_systems
+from passerelle.eval.runners import SearcherSystem, System, preset, run_systems
 from passerelle.eval.trec import read_run
 
 runner = CliRunner()
@@ -162,3 +162,44 @@ def test_eval_run_with_a_query_view_scores_only_the_translated_queries(sample_us
     expected = evaluate({q: coll.qrels[q] for q in fr}, run, "ndcg@10").mean("ndcg@10")
     assert data["systems"]["dense"]["means"]["ndcg@10"] == pytest.approx(expected, abs=1e-12)
     assert expected > 0.5  # measured 0.908 on the 4 French questions: a mean over 32 would be <= 4/32
+
+
+YEAR_FILTER = {"year": {"gte": 2020}, "not": {"lang": "es"}}
+
+
+def _allowed_ids() -> set[str]:
+    docs = [json.loads(line) for line in (SAMPLE_DIR / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    return {d["id"] for d in docs if d["year"] >= 2020 and d["lang"] != "es"}
+
+
+def test_a_filter_restricts_runs_alike_in_process_and_over_http(searcher, sample_usem3_index):
+    from support.server import start_server, stop_server
+
+    from passerelle.eval.runners import HttpSystem
+    from passerelle.service.api.app import create_app
+    from passerelle.service.api.settings import ServiceSettings
+
+    queries = load_collection(SAMPLE_DIR).queries
+    local = SearcherSystem.from_preset(searcher, "hybrid", filter=YEAR_FILTER).run(queries, 20)
+    server = start_server(create_app(ServiceSettings(indexes=[sample_usem3_index])))
+    try:
+        remote = HttpSystem(server.url, name="hybrid", options=preset("hybrid"), filter=YEAR_FILTER)
+        over_http = remote.run(queries, 20)
+    finally:
+        stop_server(server)
+    allowed = _allowed_ids()
+    assert all(docs and set(docs) <= allowed for docs in local.values())
+    assert {q: list(d) for q, d in over_http.items()} == {q: list(d) for q, d in local.items()}
+    with pytest.raises(Exception, match="unknown field 'yeer'"):
+        SearcherSystem.from_preset(searcher, "dense", filter={"yeer": 2020})
+
+
+def test_eval_run_takes_a_filter(sample_usem3_index, tmp_path):
+    out = tmp_path / "filtered"
+    args = ["eval", "run", "--collection", str(SAMPLE_DIR), "--index", str(sample_usem3_index), "--systems", "dense"]
+    result = runner.invoke(app, [*args, "--out", str(out), "--resamples", "100", "--filter", json.dumps(YEAR_FILTER)])
+    assert result.exit_code == 0, result.output
+    run = read_run(out / "runs" / "dense.trec")
+    assert all(set(docs) <= _allowed_ids() for docs in run.values())
+    bad = runner.invoke(app, [*args, "--out", str(tmp_path / "bad"), "--filter", '{"year": {"gtx": 1}}'])
+    assert bad.exit_code == 2 and "--filter.year.gtx: unknown operator" in bad.output

@@ -10,6 +10,7 @@ under a minute. Reproduce a failure with the ``curl`` line schemathesis prints, 
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -18,10 +19,16 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from support import SAMPLE_META_FIELDS
 from support.reliability import reliability_settings
 from support.server import LiveServer
 
+from passerelle.indexing.filter_table import LANG
+from passerelle.indexing.metadata import parse_meta_fields
 from passerelle.service.api.app import create_app
+from passerelle.service.errors import FilterError
+from passerelle.service.filter_eval import bind
+from passerelle.service.filters import parse_filter
 
 pytestmark = pytest.mark.slow
 
@@ -54,11 +61,29 @@ def _depth_below_k(values: Any) -> bool:
     return k is not None and depth is not None and depth < k
 
 
-# The one rule JSON Schema cannot state: an explicit depth below k is refused (422). Leave such requests
-# out, so a refusal of any other schema-valid request still fails the run.
+def _filter_misfits(values: Any) -> bool:
+    """A filter object (or JSON text) that the grammar or the served index's fields refuse."""
+    raw = values.get("filter") if isinstance(values, dict) else None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return True
+    if not isinstance(raw, dict):
+        return False  # absent, or not an object at all: JSON Schema says whether that is valid
+    try:
+        bind(parse_filter(raw), {f.name: f for f in (LANG, *parse_meta_fields(SAMPLE_META_FIELDS))})
+    except FilterError:
+        return True
+    return False
+
+
+# The rules JSON Schema cannot state: an explicit depth below k is refused (422), and so is a filter that
+# names fields the index lacks or values of the wrong type (the fields are the loaded index's). Leave such
+# requests out, so a refusal of any other schema-valid request still fails the run.
 @schema.hook("filter_case")
-def _depth_covers_k(context: Any, case: Any) -> bool:
-    return not (_depth_below_k(case.body) or _depth_below_k(case.query))
+def _rules_json_schema_cannot_state(context: Any, case: Any) -> bool:
+    return not any(_depth_below_k(values) or _filter_misfits(values) for values in (case.body, case.query))
 
 
 def _answered(server: LiveServer) -> Counter[str]:

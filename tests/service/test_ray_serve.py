@@ -217,6 +217,17 @@ def test_every_route_answers_as_in_one_process(ray_service: RayService, referenc
         assert f"{not_found} 1.0" in metrics
 
 
+def test_filters_are_refused_with_the_reason(ray_service: RayService) -> None:
+    """Filters are not served on Ray yet: a clear 422, not a 500 nor an unfiltered answer."""
+    with ray_service.client() as ray_client:
+        for body in (
+            {"query": "glaciers", "filter": {"year": {"gte": 2020}}},
+            {"query": "glaciers", "doc_langs": ["fr"]},
+        ):
+            answer = ray_client.post("/v1/search", json=body)
+            assert answer.status_code == 422 and "--engine ray" in answer.json()["detail"], answer.text
+
+
 REQUESTS: list[Request] = [
     ("POST", "/v1/search", {"query": query, "mode": mode, "k": 10}) for query in QUERIES[:12] for mode in MODES
 ]

@@ -120,11 +120,13 @@ def test_from_result() -> None:
         ],
     )
     response = SearchResponse.from_result("sample", result)
-    assert response.model_dump() == {
+    assert response.model_dump(exclude_unset=True) == {  # what the routes send
         "index": "sample",
         "query": "bees",
         "query_lang": "en",
         "mode": "hybrid",
+        "offset": 0,
+        "has_more": False,
         "timings_ms": {"dense": 1.5},
         "warnings": ["BM25 is unavailable"],
         "hits": [
@@ -139,6 +141,33 @@ def test_from_result() -> None:
             }
         ],
     }
+
+
+def test_hits_carry_the_fields_asked_for() -> None:
+    hit = Hit(
+        doc_id="fr-004",
+        score=0.5,
+        lang="fr",
+        title="T",
+        snippet="S",
+        sources={},
+        text="Full text.",
+        views={"en": "English."},
+        metadata={"year": np.int64(2019)},
+    )
+    result = SearchResult(query="q", query_lang="en", mode="dense", hits=[hit], offset=10, has_more=True)
+    sent = SearchResponse.from_result("sample", result, ("title", "text", "metadata")).model_dump(exclude_unset=True)
+    assert sent["hits"] == [
+        {
+            "id": "fr-004",
+            "score": 0.5,
+            "title": "T",
+            "text": "Full text.",
+            "metadata": {"year": 2019},
+            "explanation": None,
+        }
+    ]
+    assert (sent["offset"], sent["has_more"], "filter_matches" in sent) == (10, True, False)
 
 
 def test_plain() -> None:

@@ -7,10 +7,20 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO / "data" / "sample"
 SHARED_DATA = REPO.parent / "shared" / "data"
+SAMPLE_META_FIELDS = "year:int,topic:keyword"  # the typed metadata of data/sample/corpus.jsonl
+
+
+def sample_mapping() -> Any:
+    """The field mapping that reads data/sample with its typed metadata (year, topic)."""
+    from passerelle.indexing.metadata import parse_meta_fields
+    from passerelle.indexing.readers import FieldMapping
+
+    return FieldMapping(meta_fields=parse_meta_fields(SAMPLE_META_FIELDS))
 
 
 def read_tsv(path: Path) -> dict[str, str]:

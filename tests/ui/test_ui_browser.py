@@ -270,3 +270,53 @@ def test_page_fits_a_phone_and_restores_a_shared_link(browser: Any, ui_server: A
     box = dialog.bounding_box()
     assert box is not None and box["width"] == PHONE["width"]  # the document view fills the screen
     context.close()
+
+
+def test_filters_on_metadata_fields_and_paging(page: Any, ui_server: Any) -> None:
+    from playwright.sync_api import expect
+
+    ask(page, ui_server)
+    wait_for_results(page, r"^10 results for a question in English · hybrid \(auto\) · \d+ ms$")
+    (index,) = ui_server.api.get("/v1/indexes").json()["indexes"]
+    fields = [field["name"] for field in index["manifest"]["meta_fields"]]
+    assert fields == ["year", "topic"]
+    expect(page.get_by_role("group", name="Filters")).to_be_visible()
+
+    page.get_by_label("year from").fill("2020")
+    page.get_by_label("year from").press("Enter")
+    wait_for_results(page, r"· 20 documents match the filters$")
+    answer = api_search(ui_server, mode="hybrid", fusion="auto", filter={"year": {"gte": 2020}})
+    assert shown_hits(page) == expected_hits(answer)
+    years = page.locator("#results .meta").evaluate_all(
+        "lists => lists.map(l => Number(l.querySelector('dd').textContent))"
+    )
+    assert years and min(years) >= 2020
+
+    page.get_by_label("topic").fill("transport, energy")
+    page.get_by_label("topic").press("Enter")
+    wait_for_results(page, r"· 7 documents match the filters$")
+    both = {"year": {"gte": 2020}, "topic": ["transport", "energy"]}
+    assert shown_hits(page) == expected_hits(api_search(ui_server, mode="hybrid", fusion="auto", filter=both))
+
+    page.get_by_role("combobox", name="Results").select_option("5")
+    wait_for_results(page, r"^5 results .* 7 documents match the filters$")
+    pager = page.get_by_role("navigation", name="Result pages")
+    expect(pager.get_by_role("button", name="← Previous")).to_be_disabled()
+    pager.get_by_role("button", name="Next →").click()
+    wait_for_results(page, r"^results 6–7 for a question")
+    second = api_search(ui_server, mode="hybrid", fusion="auto", filter=both, k=5, offset=5)
+    assert shown_hits(page) == expected_hits(second)
+    expect(page.locator("#results .hit .rank").first).to_have_text("6")
+    expect(pager.get_by_role("button", name="Next →")).to_be_disabled()
+    assert "offset=5" in page.url and "filter=" in page.url
+
+    page.reload()  # a shared link restores the filters and the page
+    wait_for_results(page, r"^results 6–7 for a question")
+    expect(page.get_by_label("year from")).to_have_value("2020")
+    expect(page.get_by_label("topic")).to_have_value("transport, energy")
+    pager.get_by_role("button", name="← Previous").click()
+    wait_for_results(page, r"^5 results")
+
+    page.get_by_label("year from").fill("2020.5")
+    page.get_by_label("year from").press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("filter.year.gte")

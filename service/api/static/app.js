@@ -9,6 +9,12 @@
   const fusionField = $("#fusion-field");
   const langsBox = $("#langs");
   const langField = $("#lang-field");
+  const filterField = $("#filter-field");
+  const filtersBox = $("#filters");
+  const pager = $("#pager");
+  const previousButton = $("#previous-page");
+  const nextButton = $("#next-page");
+  const pageWhere = $("#page-where");
   const indexField = $("#index-field");
   const indexSelect = $("#index");
   const kSelect = $("#k");
@@ -26,6 +32,8 @@
   let searchController = null;
   let docController = null;
   let opener = null;
+  let offset = 0; // the page shown starts after this many hits
+  const HIT_FIELDS = ["lang", "title", "snippet", "sources", "metadata"];
 
   // --- small helpers --------------------------------------------------------------------------
 
@@ -79,6 +87,26 @@
     return indexField.hidden ? null : indexSelect.value || null;
   }
 
+  /** The filter the inputs describe ({"year": {"gte": 2015}, "topic": ["a", "b"]}), or null when all are blank. */
+  function filterBody() {
+    const filter = {};
+    for (const input of filtersBox.querySelectorAll("[data-field]")) {
+      const { field, type, op } = input.dataset;
+      const raw = input.value.trim();
+      if (!raw) continue;
+      if (type === "keyword") {
+        const values = raw.split(",").map((value) => value.trim()).filter(Boolean);
+        if (values.length) filter[field] = values;
+      } else if (type === "bool") {
+        filter[field] = raw === "true";
+      } else {
+        const value = type === "date" ? raw : Number(raw);
+        filter[field] = { ...(filter[field] || {}), [op]: value };
+      }
+    }
+    return Object.keys(filter).length ? filter : null;
+  }
+
   function requestBody() {
     const langs = selectedLanguages();
     const body = {
@@ -88,7 +116,11 @@
       k: Number(kSelect.value),
       doc_langs: langs.length ? langs : null,
       explain: true,
+      fields: HIT_FIELDS,
     };
+    const filter = filterBody();
+    if (filter) body.filter = filter;
+    if (offset) body.offset = offset;
     const index = currentIndex();
     if (index) body.index = index;
     return body;
@@ -104,6 +136,8 @@
     if (body.mode === "hybrid") params.set("fusion", body.fusion);
     if (body.doc_langs) params.set("langs", body.doc_langs.join(","));
     if (body.k !== 10) params.set("k", String(body.k));
+    if (body.filter) params.set("filter", JSON.stringify(body.filter));
+    if (body.offset) params.set("offset", String(body.offset));
     if (body.index) params.set("index", body.index);
     history.replaceState(null, "", `/?${params}`);
   }
@@ -118,6 +152,7 @@
     pick("fusion", params.get("fusion"));
     const k = params.get("k");
     if (k && [...kSelect.options].some((option) => option.value === k)) kSelect.value = k;
+    offset = Math.max(0, Number.parseInt(params.get("offset") || "0", 10) || 0);
     return params;
   }
 
@@ -202,6 +237,57 @@
     $("#index-info").textContent = info;
   }
 
+  // --- filters on the index's metadata fields ------------------------------------------------------
+
+  /** The filter in the shared link, to fill the inputs the first time they are drawn. */
+  function filterFromUrl() {
+    try {
+      return JSON.parse(new URLSearchParams(location.search).get("filter") || "null") || {};
+    } catch {
+      return {};
+    }
+  }
+
+  function filterInput(field, type, op, label, value) {
+    const id = `filter-${field}-${op}`;
+    const attrs = { id, dataset: { field, type, op }, "aria-label": label, value: value ?? "" };
+    if (type === "int" || type === "float") {
+      return el("input", { ...attrs, type: "number", step: type === "int" ? "1" : "any", inputmode: "decimal" });
+    }
+    if (type === "date") return el("input", { ...attrs, type: "date" });
+    return el("input", { ...attrs, type: "text", placeholder: "any", autocomplete: "off" });
+  }
+
+  /** One group of inputs per declared field: a from/to range for numbers and dates, a text box for
+   * keywords (comma-separated: any of them), a choice for booleans. */
+  function renderFilters(index) {
+    const fields = (index && index.manifest && index.manifest.meta_fields) || [];
+    const wanted = filtersBox.childElementCount ? filterBody() || {} : filterFromUrl();
+    filtersBox.replaceChildren(...fields.map(({ name, type }) => {
+      const current = wanted[name];
+      const title = el("span", { class: "filter-name" }, name);
+      if (type === "int" || type === "float" || type === "date") {
+        const range = current && typeof current === "object" && !Array.isArray(current) ? current : {};
+        return el("div", { class: "filter", dataset: { filter: name } }, title,
+          filterInput(name, type, "gte", `${name} from`, range.gte),
+          el("span", { class: "to", "aria-hidden": "true" }, "to"),
+          filterInput(name, type, "lte", `${name} to`, range.lte));
+      }
+      if (type === "bool") {
+        const select = el("select", { id: `filter-${name}`, dataset: { field: name, type, op: "eq" },
+          "aria-label": name },
+        el("option", { value: "" }, "any"), el("option", { value: "true" }, "yes"),
+        el("option", { value: "false" }, "no"));
+        if (typeof current === "boolean") select.value = String(current);
+        return el("div", { class: "filter", dataset: { filter: name } }, title, select);
+      }
+      const values = Array.isArray(current) ? current.join(", ") : typeof current === "string" ? current : "";
+      return el("div", { class: "filter", dataset: { filter: name } }, title,
+        filterInput(name, "keyword", "in", name, values));
+    }));
+    filterField.hidden = fields.length === 0;
+  }
+
   async function loadIndexes() {
     let response;
     try {
@@ -221,6 +307,7 @@
     if (initial) indexSelect.value = initial.name;
     indexField.hidden = indexes.length < 2;
     renderLanguages(initial || indexes[0]);
+    renderFilters(initial || indexes[0]);
   }
 
   // --- search ---------------------------------------------------------------------------------
@@ -261,6 +348,14 @@
     return `/v1/documents/${encodeURIComponent(id)}${index ? `?index=${encodeURIComponent(index)}` : ""}`;
   }
 
+  function renderMetadata(hit) {
+    const entries = Object.entries(hit.metadata || {});
+    if (!entries.length) return null;
+    return el("dl", { class: "meta", "aria-label": "Metadata" }, entries.map(([key, value]) =>
+      el("div", {}, el("dt", {}, key),
+        el("dd", {}, Array.isArray(value) ? value.join(", ") : String(value)))));
+  }
+
   function renderHit(hit, position, fused) {
     const formula = hit.explanation && hit.explanation.formula;
     return el("li", { class: "hit", dataset: { docId: hit.id, lang: hit.lang } },
@@ -272,7 +367,16 @@
         el("span", { class: "score", title: formula ? `fused score = ${formula}` : "score" },
           "score ", el("b", {}, formatScore(hit.score)))),
       el("p", { class: "snippet", lang: hit.lang }, hit.snippet),
+      renderMetadata(hit),
       renderSources(hit, fused));
+  }
+
+  function renderPager(response, shown) {
+    const first = response.offset || 0;
+    pager.hidden = first === 0 && !response.has_more;
+    previousButton.disabled = first === 0;
+    nextButton.disabled = !response.has_more;
+    pageWhere.textContent = shown ? `results ${first + 1}–${first + shown}` : "";
   }
 
   function renderResults(response, body, elapsed) {
@@ -280,15 +384,20 @@
     const hits = response.hits || [];
     const how = fused ? `hybrid (${{linear: "linear", rrf: "RRF"}[body.fusion] || "auto"})` : response.mode;
     const langs = body.doc_langs ? ` in ${body.doc_langs.map(languageName).join(", ")}` : "";
+    const first = response.offset || 0;
+    const count = first && hits.length ? `results ${first + 1}–${first + hits.length}` : plural(hits.length, "result");
+    const matching = typeof response.filter_matches === "number"
+      ? ` · ${plural(response.filter_matches, "document")} match the filters` : "";
     statusLine.replaceChildren(
-      el("strong", {}, plural(hits.length, "result")), langs,
-      ` for a question in ${languageName(response.query_lang)} · ${how} · ${Math.round(elapsed)} ms`);
+      el("strong", {}, count), langs,
+      ` for a question in ${languageName(response.query_lang)} · ${how} · ${Math.round(elapsed)} ms${matching}`);
+    renderPager(response, hits.length);
     if (!hits.length) {
       resultsList.replaceChildren(el("li", { class: "empty" },
         "Nothing found. Try another mode, fewer language filters or other words."));
       return;
     }
-    resultsList.replaceChildren(...hits.map((hit, i) => renderHit(hit, i + 1, fused)));
+    resultsList.replaceChildren(...hits.map((hit, i) => renderHit(hit, first + i + 1, fused)));
   }
 
   async function search() {
@@ -314,6 +423,7 @@
         renderError(errorBox, failure);
         statusLine.textContent = "";
         resultsList.replaceChildren();
+        pager.hidden = true;
         return;
       }
       const payload = await response.json();
@@ -392,17 +502,31 @@
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    offset = 0; // a new search starts on its first page
     search();
   });
 
   form.addEventListener("change", (event) => {
     if (event.target === queryInput) return;
     if (event.target === indexSelect) {
-      renderLanguages(indexes.find((index) => index.name === indexSelect.value));
+      const index = indexes.find((item) => item.name === indexSelect.value);
+      renderLanguages(index);
+      filtersBox.replaceChildren(); // another index has other fields
+      renderFilters(index);
     }
     syncFusion();
+    offset = 0;
     if (queryInput.value.trim()) search();
   });
+
+  function turnPage(step) {
+    offset = Math.max(0, offset + step * Number(kSelect.value));
+    search();
+    resultsSection.focus();
+  }
+
+  previousButton.addEventListener("click", () => turnPage(-1));
+  nextButton.addEventListener("click", () => turnPage(1));
 
   resultsList.addEventListener("click", (event) => {
     const link = event.target.closest("a[data-doc-id]");
