@@ -59,17 +59,17 @@ class Fold:
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """Per pair: nDCG@10 of dense alone, BM25 alone, and the out-of-fold fused ranking."""
+    """Per pair: nDCG@10 of each single retriever (``singles``: dense, BM25, and latent terms where the index
+    has them) and of the out-of-fold fused ranking."""
 
     scheme: Scheme
-    dense: Mapping[str, float]
-    bm25: Mapping[str, float]
+    singles: Mapping[str, Mapping[str, float]]
     out_of_fold: Mapping[str, float]
     folds: tuple[Fold, ...]
 
     def best_single(self, pair: str) -> float:
-        """The better of the two single retrievers on ``pair``."""
-        return max(self.dense[pair], self.bm25[pair])
+        """The best single retriever on ``pair``."""
+        return max(scores[pair] for scores in self.singles.values() if pair in scores)
 
     def shortfalls(self, tolerance: float = 0.005) -> dict[str, float]:
         """Pairs whose out-of-fold fusion falls more than ``tolerance`` below their best single retriever."""
@@ -85,8 +85,7 @@ class CrossValidation:
             "scheme": self.scheme,
             "pairs": {
                 pair: {
-                    "dense": round(self.dense[pair], 4),
-                    "bm25": round(self.bm25[pair], 4),
+                    **{name: round(scores[pair], 4) for name, scores in self.singles.items() if pair in scores},
                     "out_of_fold": round(value, 4),
                     "delta_vs_best_single": round(value - self.best_single(pair), 4),
                 }
@@ -105,16 +104,16 @@ class CrossValidation:
 
     def to_markdown(self) -> str:
         """A table: one row per pair, nDCG@10 of each single retriever, the out-of-fold fusion and its Δ."""
+        names = list(self.singles)
         lines = [
-            f"| pair ({self.scheme}) | dense | BM25 | fused, out of fold | Δ vs best single |",
-            "|---|---:|---:|---:|---:|",
+            f"| pair ({self.scheme}) | " + " | ".join(names) + " | fused, out of fold | Δ vs best single |",
+            "|---|" + "---:|" * (len(names) + 2),
         ]
         for pair, value in self.out_of_fold.items():
             delta = value - self.best_single(pair)
             mark = " ▲" if delta > 1e-9 else " ▼" if delta < -1e-9 else ""
-            lines.append(
-                f"| {pair} | {self.dense[pair]:.3f} | {self.bm25[pair]:.3f} | {value:.3f}{mark} | {delta:+.3f} |"
-            )
+            cells = [f"{self.singles[n][pair]:.3f}" if pair in self.singles[n] else "–" for n in names]
+            lines.append(f"| {pair} | " + " | ".join(cells) + f" | {value:.3f}{mark} | {delta:+.3f} |")
         shared = sum(fold.shared_queries for fold in self.folds)
         lines.append("")
         lines.append(
@@ -123,11 +122,25 @@ class CrossValidation:
         return "\n".join(lines)
 
 
-def single_retrievers(evidence: Mapping[str, Sequence[QueryEvidence]]) -> tuple[dict[str, float], dict[str, float]]:
-    """nDCG@10 of dense alone and of BM25 alone, per pair."""
-    dense = {pair: score(ev, fixed_fuser("rrf", sparse=False))["ndcg@10"] for pair, ev in evidence.items()}
-    bm25 = {pair: score(ev, fixed_fuser("rrf", dense=False))["ndcg@10"] for pair, ev in evidence.items()}
-    return dense, bm25
+def single_retrievers(evidence: Mapping[str, Sequence[QueryEvidence]]) -> dict[str, dict[str, float]]:
+    """nDCG@10 of each retriever alone, per pair: ``dense``, ``bm25``, and ``latent`` (pairs that have it)."""
+    alone = {
+        "dense": fixed_fuser("rrf", sparse=False, latent=False),
+        "bm25": fixed_fuser("rrf", dense=False, latent=False),
+        "latent": fixed_fuser("rrf", dense=False, sparse=False),
+    }
+    singles: dict[str, dict[str, float]] = {}
+    for name, fuser in alone.items():
+        for pair, ev in evidence.items():
+            if name != "latent" or any(e.latent for e in ev):
+                singles.setdefault(name, {})[pair] = score(ev, fuser)["ndcg@10"]
+    return singles
+
+
+def best_singles(singles: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Per pair, the best single retriever's nDCG@10."""
+    pairs = {pair for scores in singles.values() for pair in scores}
+    return {pair: max(scores[pair] for scores in singles.values() if pair in scores) for pair in pairs}
 
 
 def cross_validate(
@@ -149,8 +162,8 @@ def cross_validate(
     groups = sorted({group(pair) for pair in evidence})
     if len(groups) < 2:
         raise EvalError(f"{scheme} needs pairs from at least two groups, got {groups}")
-    dense, bm25 = single_retrievers(evidence)
-    baselines = {pair: max(dense[pair], bm25[pair]) for pair in evidence}
+    singles = single_retrievers(evidence)
+    baselines = best_singles(singles)
 
     def default_fit(train: Mapping[str, Sequence[QueryEvidence]], base: Mapping[str, float]) -> FusionProfile:
         return tune_profile(train, baselines=base, **tune_kwargs)[0]
@@ -168,4 +181,4 @@ def cross_validate(
         shared = len({e.text for pair in held for e in evidence[pair] if e.text and e.text in seen})
         folds.append(Fold(held_out=held_out, pairs=tuple(held), profile=profile, shared_queries=shared))
     ordered = {pair: out_of_fold[pair] for pair in evidence}
-    return CrossValidation(scheme=scheme, dense=dense, bm25=bm25, out_of_fold=ordered, folds=tuple(folds))
+    return CrossValidation(scheme=scheme, singles=singles, out_of_fold=ordered, folds=tuple(folds))

@@ -33,6 +33,7 @@ class QueryEvidence:
     sparse: Mapping[str, Sequence[tuple[str, float]]]
     signals: Mapping[str, Mapping[str, Any]]
     text: str = ""  # the query, so cross-validation can check that folds share no query
+    latent: Sequence[tuple[str, float]] = ()  # the latent-terms list, when the index has latent terms
 
 
 def collect_evidence(
@@ -73,6 +74,7 @@ def collect_evidence(
                         for k, s in got.signals.items()
                     },
                     text=collection.queries[qid],
+                    latent=list(got.latent or []),
                 )
             )
     searcher.index.close()
@@ -90,6 +92,7 @@ def _to_json(e: QueryEvidence) -> dict[str, Any]:
         "sparse": {k: list(v) for k, v in e.sparse.items()},
         "signals": dict(e.signals),
         "text": e.text,
+        "latent": list(e.latent),
     }
 
 
@@ -102,4 +105,5 @@ def _from_json(row: Mapping[str, Any]) -> QueryEvidence:
         sparse={k: [(d, float(s)) for d, s in v] for k, v in row["sparse"].items()},
         signals=row["signals"],
         text=row.get("text", ""),
+        latent=[(d, float(s)) for d, s in row.get("latent", [])],
     )

@@ -33,11 +33,15 @@ def signals_of(e: QueryEvidence) -> dict[str, ViewSignals]:
     }
 
 
-def rankings_of(e: QueryEvidence, *, dense: bool = True, sparse: bool = True) -> dict[str, Sequence[tuple[str, float]]]:
-    """Retriever name -> ranked list for one query."""
+def rankings_of(
+    e: QueryEvidence, *, dense: bool = True, sparse: bool = True, latent: bool = True
+) -> dict[str, Sequence[tuple[str, float]]]:
+    """Retriever name -> ranked list for one query (``latent`` only where the evidence has that list)."""
     out: dict[str, Sequence[tuple[str, float]]] = dict(e.sparse) if sparse else {}
     if dense:
         out["dense"] = e.dense
+    if latent and e.latent:
+        out["latent"] = e.latent
     return out
 
 
@@ -51,14 +55,15 @@ def fixed_fuser(
     *,
     dense: bool = True,
     sparse: bool = True,
+    latent: bool = True,
     weights: Mapping[str, float] | None = None,
     normalization: Normalization = "minmax",
     rrf_k: int = 60,
 ) -> Fuser:
-    """A fixed-weight recipe (or one retriever alone when the other side is off)."""
+    """A fixed-weight recipe (or one retriever alone when the others are off)."""
 
     def run(e: QueryEvidence) -> list[FusedHit]:
-        rankings = rankings_of(e, dense=dense, sparse=sparse)
+        rankings = rankings_of(e, dense=dense, sparse=sparse, latent=latent)
         if len(rankings) == 1:
             ((name, ranking),) = rankings.items()
             return [FusedHit(d, s, {}) for d, s in ranking]
@@ -87,10 +92,20 @@ GRID: Mapping[str, Sequence[float]] = {
     "mismatched_coverage": (0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0),
     "mismatched_gap": (0.0, 0.1, 0.2, 0.4, 0.8, 1.2, 2.0),
     "mismatched_margin": (-4.0, -2.0, -1.0, -0.6, -0.4, -0.2, -0.1, 0.0, 0.2, 0.5),
+    "latent": (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+    "latent_margin": (-2.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5),
 }
 """Where coordinate ascent starts looking; the local refinement that follows is not bounded by it."""
 REFINE_STEPS = (0.2, 0.1, 0.05, 0.025)
-TUNED = ("matched", "mismatched", "mismatched_coverage", "mismatched_gap", "mismatched_margin")
+TUNED = (
+    "matched",
+    "mismatched",
+    "mismatched_coverage",
+    "mismatched_gap",
+    "mismatched_margin",
+    "latent",
+    "latent_margin",
+)
 
 
 class _Compiled:
@@ -109,10 +124,11 @@ class _Compiled:
             ids: dict[str, int] = {}
             for d, _ in e.dense:
                 ids.setdefault(d, len(ids))
-            for ranking in e.sparse.values():
+            for ranking in (*e.sparse.values(), e.latent):
                 for d, _ in ranking:
                     ids.setdefault(d, len(ids))
             dense = self._vector(e.dense, ids, dense_normalization)
+            latent = self._vector(e.latent, ids, sparse_normalization) if e.latent else None
             views = [
                 (self._vector(r, ids, sparse_normalization), signals_of(e)[name])
                 for name, r in e.sparse.items()
@@ -123,7 +139,7 @@ class _Compiled:
             judged = [(ids[d], float(g)) for d, g in e.relevant.items() if g >= 1 and d in ids]
             gains = sorted((float(g) for g in e.relevant.values() if g >= 1), reverse=True)[:10]
             ideal = sum(g / np.log2(i + 2) for i, g in enumerate(gains))
-            self.queries.append((e.qid, names, dense, views, dense_margin(e.dense)))
+            self.queries.append((e.qid, names, dense, views, dense_margin(e.dense), latent))
             self.judged.append((judged, ideal))
 
     @staticmethod
@@ -137,22 +153,21 @@ class _Compiled:
 
     def ndcg(self, profile: FusionProfile, k: int = 100) -> float:
         run = {}
-        for qid, names, dense, views, margin in self.queries:
+        for (qid, names, *_), (_, scores) in zip(self.queries, self.fused(profile), strict=True):
             if not len(names):
                 continue
-            scores = profile.dense * dense
-            for vector, sig in views:
-                scores = scores + profile.view_weight(sig, margin) * vector
             order = np.lexsort((names, -scores))[:k]  # score desc, then doc id asc (as fusion does)
             run[qid] = {str(names[i]): float(len(order) - r) for r, i in enumerate(order)}
         return evaluate(self.qrels, run, ["ndcg@10"]).mean("ndcg@10")
 
     def fused(self, profile: FusionProfile) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Each query's candidate ids and fused scores under ``profile`` (as the service fuses them)."""
-        for _, names, dense, views, margin in self.queries:
+        for _, names, dense, views, margin, latent in self.queries:
             scores = profile.dense * dense
             for vector, sig in views:
                 scores = scores + profile.view_weight(sig, margin) * vector
+            if latent is not None:
+                scores = scores + profile.latent_weight(margin) * latent
             yield names, scores
 
     def ndcg_fast(self, profile: FusionProfile) -> float:
@@ -189,7 +204,7 @@ def tune_profile(
     grid: Mapping[str, Sequence[float]] = GRID,
     passes: int = 3,
     penalty: float = 50.0,
-    tuned: Sequence[str] = TUNED,
+    tuned: Sequence[str] | None = None,
 ) -> tuple[FusionProfile, dict[str, float]]:
     """Coordinate ascent on nDCG@10 over the profile coefficients (dense fixed at 1).
 
@@ -198,6 +213,7 @@ def tune_profile(
     Only ``tuned`` coefficients move; the others stay at ``start``'s values (0 by default). Returns the
     profile and its per-collection nDCG@10.
     """
+    tuned = tuned if tuned is not None else [name for name in TUNED if name in grid]
     compiled = {c: _Compiled(v, dense_normalization, sparse_normalization) for c, v in evidence.items()}
     profile = start or FusionProfile(name=name, matched=0.0)
     profile = replace(

@@ -33,10 +33,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from scipy import sparse
 
 from passerelle.indexing.defaults import FILTER_EXACT_MAX_ROWS, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, IVF_NPROBE
 from passerelle.indexing.errors import ConfigError, IndexFormatError
 from passerelle.indexing.hugepages import collapse_faiss_vectors
+from passerelle.indexing.latent import LatentMatrix, LatentSpec
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +149,7 @@ class DenseStore:
         self._live: np.ndarray | None = None
         self.search_threads: int | None = None  # OpenMP threads per search (None: FAISS's default, every core)
         self.exact_filter_rows = FILTER_EXACT_MAX_ROWS  # hnsw: filters allowing at most this many rows scan
+        self.latent: LatentMatrix | None = None  # latent-term vectors of the same rows (indexing/latent.py)
 
     @property
     def row_index(self) -> Mapping[str, int]:
@@ -158,9 +161,16 @@ class DenseStore:
         """Number of searchable (not deleted) vectors."""
         return len(self._row_of)
 
-    def add(self, doc_ids: list[str], langs: list[str], vectors: np.ndarray) -> None:
-        """Append vectors; a doc id already present must be removed first."""
+    def add(
+        self, doc_ids: list[str], langs: list[str], vectors: np.ndarray, latent: sparse.csr_matrix | None = None
+    ) -> None:
+        """Append vectors (and their latent-term rows when the store keeps them); a doc id already present
+        must be removed first."""
+        if (self.latent is None) != (latent is None):
+            raise IndexFormatError("latent-term rows must be added with the vectors of a store that keeps them")
         self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        if self.latent is not None and latent is not None:
+            self.latent.append(latent)
         for doc_id, lang in zip(doc_ids, langs, strict=True):
             self._row_of[doc_id] = len(self.row_ids)
             self.row_ids.append(doc_id)
@@ -270,13 +280,17 @@ class DenseStore:
 
         directory.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(directory / INDEX_FILE))
+        if self.latent is not None:
+            self.latent.save(directory)
         with open(directory / ROWS_FILE, "w", encoding="utf-8") as out:
             for doc_id, lang in zip(self.row_ids, self.row_langs, strict=True):
                 out.write(f"{doc_id}\t{lang}\n")
 
     @classmethod
-    def load(cls, directory: Path, spec: FaissSpec, *, mmap: bool = False) -> DenseStore:
-        """Read a store written by :meth:`save`."""
+    def load(
+        cls, directory: Path, spec: FaissSpec, *, mmap: bool = False, latent: LatentSpec | None = None
+    ) -> DenseStore:
+        """Read a store written by :meth:`save` (with its latent-term rows when ``latent`` names their head)."""
         faiss = _faiss()
 
         index_path, rows_path = directory / INDEX_FILE, directory / ROWS_FILE
@@ -295,4 +309,23 @@ class DenseStore:
                 row_langs.append(lang)
         if spec.kind == "ivf-pq":
             faiss.extract_index_ivf(index).nprobe = spec.nprobe
-        return cls(index, spec, row_ids, row_langs)
+        store = cls(index, spec, row_ids, row_langs)
+        if latent is not None:
+            store.latent = LatentMatrix.load(directory, latent, len(row_ids))
+        return store
+
+    def search_latent(
+        self, queries: sparse.csr_matrix, k: int, *, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """Top-``k`` ``(doc_id, latent-terms score)`` per query among the live rows (and ``allowed`` ones).
+
+        Raises:
+            IndexFormatError: the store keeps no latent terms.
+        """
+        if self.latent is None:
+            raise IndexFormatError("this index has no latent terms; rebuild it with an encoder that has them")
+        mask = self.live_rows() if allowed is None else allowed & self.live_rows()
+        return [
+            [(self.row_ids[r], float(s)) for r, s in zip(rows, scores, strict=True)]
+            for rows, scores in self.latent.top(queries, k, mask)
+        ]

@@ -10,6 +10,7 @@ import numpy as np
 from passerelle.indexing.dense import DenseStore, FaissSpec, create_faiss_index
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.encoders.base import Encoder, EncoderSpec
+from passerelle.indexing.latent import LatentMatrix, stack
 from passerelle.indexing.manifest import Manifest, now
 from passerelle.indexing.metadata import MetaField, fields_to_dicts
 from passerelle.indexing.pipeline import Ingest, IngestResult
@@ -37,6 +38,8 @@ def new_dense_store(result: IngestResult, spec: FaissSpec, dim: int, seed: int =
         take = np.sort(rng.choice(len(vectors), size=min(len(vectors), TRAIN_SAMPLE), replace=False))
         training = np.asarray(vectors[take])
     store = DenseStore(create_faiss_index(resolved, dim, training), resolved, [], [])
+    if result.latent_spec is not None:
+        store.latent = LatentMatrix(stack([], result.latent_spec.dim))
     append_vectors(store, result, dim)
     return store
 
@@ -48,10 +51,13 @@ def append_vectors(store: DenseStore, result: IngestResult, dim: int) -> None:
     vectors = read_vectors(result.vectors_path, dim)
     if len(vectors) != len(result.row_ids):
         raise RuntimeError(f"encoder produced {len(vectors)} vectors for {len(result.row_ids)} documents")
+    latent = stack(result.latent, result.latent_spec.dim) if result.latent_spec is not None else None
     for start in range(0, len(vectors), ADD_CHUNK):
         stop = start + ADD_CHUNK
-        store.add(result.row_ids[start:stop], result.row_langs[start:stop], np.asarray(vectors[start:stop]))
+        rows = latent[start:stop] if latent is not None else None
+        store.add(result.row_ids[start:stop], result.row_langs[start:stop], np.asarray(vectors[start:stop]), rows)
     del vectors
+    result.latent = []
     result.vectors_path.unlink()
 
 
@@ -86,7 +92,7 @@ def describe_ingest(
     """The manifest of a freshly ingested index (a build, or one shard of a sharded build)."""
     faiss, dense_rows = dense
     spec = encoder.spec if encoder else NO_ENCODER
-    return describe(
+    manifest = describe(
         root,
         docstore,
         spec,
@@ -99,6 +105,9 @@ def describe_ingest(
         augmentation=augmentation,
         meta_fields=ingest.options.mapping.meta_fields,
     )
+    if dense_rows and result.latent_spec is not None:
+        manifest.latent = result.latent_spec.to_dict()
+    return manifest
 
 
 def describe(

@@ -116,7 +116,9 @@ def load_directory(path: Path, options: LoadOptions) -> LoadedIndex:
             if encoder is None:
                 encoder = shared_encoder(spec.name, spec.query_prefix, spec.passage_prefix, query_threads)
             check_compatible(spec, encoder.spec)
-        loaded.dense = open_store(path, lambda: DenseStore.load(path / "dense", manifest.faiss), [loaded])
+        loaded.dense = open_store(
+            path, lambda: DenseStore.load(path / "dense", manifest.faiss, latent=manifest.latent_spec), [loaded]
+        )
         loaded.dense.search_threads = query_threads
         loaded.encoder = encoder if options.query_encoder else None
     if options.sparse:

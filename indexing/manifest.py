@@ -17,6 +17,7 @@ from passerelle.indexing.atomic_files import write_text_atomic
 from passerelle.indexing.dense import FaissSpec
 from passerelle.indexing.encoders.base import EncoderSpec
 from passerelle.indexing.errors import IndexFormatError
+from passerelle.indexing.latent import LatentSpec
 from passerelle.indexing.metadata import MetaField, fields_from_dicts
 
 MANIFEST = "manifest.json"
@@ -53,12 +54,18 @@ class Manifest:
     augmentation: dict[str, Any] | None = None
     meta_fields: list[dict[str, Any]] = field(default_factory=list)
     sparse_keys: bool = False
+    latent: dict[str, Any] | None = None  # the latent-terms head of the dense rows (indexing/latent.py)
     source: dict[str, Any] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     created_at: str = ""
     updated_at: str = ""
     packages: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+
+    @property
+    def latent_spec(self) -> LatentSpec | None:
+        """The latent-terms head the index was built with, or ``None`` (no latent terms)."""
+        return LatentSpec.from_dict(self.latent) if self.latent else None
 
     @property
     def declared_fields(self) -> tuple[MetaField, ...]:

@@ -38,6 +38,8 @@ class BuildOptions:
         strict_languages: refuse documents in languages the encoder was not trained on.
         batch_size: documents per pipeline batch (bounds memory).
         dense / sparse: build either side (both by default).
+        latent: also keep latent-term vectors of the dense rows when the encoder has a latent-terms head
+            (:mod:`passerelle.indexing.latent`; on by default).
         augment_files: augmentation JSONL files (generated queries, translations) applied to the build.
         augment_alpha / augment_agg: xQG mix ``(1 - alpha) * e_p + alpha * agg(e_q)`` (paper: 0.01, sum).
         augment_normalize: L2-renormalize mixed vectors (off: the inner product stays the paper's
@@ -59,6 +61,7 @@ class BuildOptions:
     batch_size: int = BATCH_SIZE
     dense: bool = True
     sparse: bool = True
+    latent: bool = True
     progress: bool = True
     augment_files: tuple[Path, ...] = ()
     augment_alpha: float = AUGMENT_ALPHA

@@ -17,14 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from tqdm.auto import tqdm
 
 from passerelle.indexing.augment.apply import AugmentSet, QueryMixer
 from passerelle.indexing.docstore import DocStore
 from passerelle.indexing.documents import Document
-from passerelle.indexing.encoders.base import Encoder
+from passerelle.indexing.encoders.base import Encoder, LatentEncoder, latent_spec_of
 from passerelle.indexing.errors import CorpusError, UnsupportedLanguageError
 from passerelle.indexing.language import LanguageDetector
+from passerelle.indexing.latent import LatentSpec
 from passerelle.indexing.options import BuildOptions
 from passerelle.indexing.readers import Record, to_document
 from passerelle.indexing.sparse.analyzers import STANDARD, analyzer_for
@@ -48,6 +50,8 @@ class IngestResult:
     row_langs: list[str] = field(default_factory=list)
     vectors_path: Path | None = None
     dim: int = 0
+    latent_spec: LatentSpec | None = None  # the head of ``latent`` (None: no latent terms)
+    latent: list[sparse.csr_matrix] = field(default_factory=list)  # latent-term rows, in row order
 
 
 class Ingest:
@@ -91,8 +95,11 @@ class Ingest:
             dynamic_ncols=True,
             smoothing=0.1,
         )
+        latent = latent_spec_of(self.encoder) if self.options.latent else None
         encoding = (
-            _EncodingThread(self.encoder, self.root / "dense" / VECTORS_FILE, bar, self.mixer) if self.encoder else None
+            _EncodingThread(self.encoder, self.root / "dense" / VECTORS_FILE, bar, self.mixer, latent is not None)
+            if self.encoder
+            else None
         )
         finished = False
         try:
@@ -109,6 +116,8 @@ class Ingest:
             if encoding is not None:
                 encoding.finish()
                 self.result.vectors_path, self.result.dim = encoding.path, encoding.dim
+                if latent is not None:
+                    self.result.latent_spec, self.result.latent = latent, encoding.latent
             finished = True
         finally:
             if encoding is not None:
@@ -235,9 +244,12 @@ class _EncodingThread:
         path: Path,
         bar: tqdm,
         mix: Callable[[list[Document], np.ndarray], np.ndarray] | None = None,
+        latent: bool = False,
     ) -> None:
         self.encoder = encoder
         self.mix = mix
+        self.latent: list[sparse.csr_matrix] = []  # latent-term rows of each batch, when ``latent``
+        self._latent_encoder = encoder if latent and isinstance(encoder, LatentEncoder) else None
         self.path = path
         self.dim = encoder.spec.dim
         self.bar = bar
@@ -256,9 +268,12 @@ class _EncodingThread:
             if self._error is not None:
                 continue
             try:
-                vectors = self.encoder.encode_documents([doc.contents for doc in batch])
+                texts = [doc.contents for doc in batch]
+                vectors = self.encoder.encode_documents(texts)
                 if self.mix is not None:
                     vectors = self.mix(batch, vectors)
+                if self._latent_encoder is not None:
+                    self.latent.append(self._latent_encoder.encode_latent(texts))
                 self._out.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
                 self.bar.update(len(batch))
             except BaseException as exc:  # surfaced in the main thread by _raise_if_failed

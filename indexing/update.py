@@ -18,7 +18,7 @@ from passerelle.indexing.augment.apply import describe_augmentation, load_augmen
 from passerelle.indexing.build import DOCSTORE, count_records
 from passerelle.indexing.dense import DenseStore
 from passerelle.indexing.docstore import DocStore
-from passerelle.indexing.encoders.base import Encoder, check_compatible
+from passerelle.indexing.encoders.base import Encoder, check_compatible, latent_spec_of
 from passerelle.indexing.encoders.registry import encoder_from_spec
 from passerelle.indexing.errors import ConfigError, DocumentNotFoundError
 from passerelle.indexing.finalize import append_vectors, describe
@@ -64,12 +64,22 @@ def add_documents(
     if manifest.dense_rows and options.dense:
         encoder = encoder or encoder_from_spec(manifest.encoder)
         check_compatible(manifest.encoder, encoder.spec)
+        if manifest.latent_spec is not None and latent_spec_of(encoder) != manifest.latent_spec:
+            raise ConfigError(
+                f"the index keeps latent terms of {manifest.latent_spec.name!r}, which encoder "
+                f"{encoder.spec.name!r} does not give: add with the encoder the index was built with"
+            )
+        options = dataclasses.replace(options, latent=manifest.latent_spec is not None)
     else:
         encoder = None
     staging = _stage_copy(index_dir)
     try:
         docstore = DocStore(staging / DOCSTORE)
-        dense = DenseStore.load(staging / "dense", manifest.faiss) if manifest.dense_rows else None
+        dense = (
+            DenseStore.load(staging / "dense", manifest.faiss, latent=manifest.latent_spec)
+            if manifest.dense_rows
+            else None
+        )
         if upsert:
             ids = [
                 r.data.get(options.mapping.id or "id")
@@ -126,7 +136,11 @@ def delete_documents(index_dir: Path | str, doc_ids: Sequence[str], *, missing_o
         if missing and not missing_ok:
             shown = ", ".join(repr(m) for m in missing[:5])
             raise DocumentNotFoundError(f"not in the index: {shown}" + (" ..." if len(missing) > 5 else ""))
-        dense = DenseStore.load(staging / "dense", manifest.faiss) if manifest.dense_rows else None
+        dense = (
+            DenseStore.load(staging / "dense", manifest.faiss, latent=manifest.latent_spec)
+            if manifest.dense_rows
+            else None
+        )
         _remove(staging, manifest, docstore, dense, sorted(present))
         if dense is not None:
             dense.save(staging / "dense")
@@ -244,6 +258,7 @@ def _publish(
         meta_fields=old.declared_fields,
         sparse_keys=old.sparse_keys,  # added documents get keys, but older ones may lack them
     )
+    manifest.latent = old.latent
     docstore.close()
     write_manifest(staging, manifest)
     publish(staging, index_dir)

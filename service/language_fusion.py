@@ -14,6 +14,9 @@ serve both, so each query gets its own weights from signals known at query time:
 - ``margin``: how far the dense retriever's best hit stands above its second, relative to the spread of
   its top ten scores: a confident dense answer needs little help from a cross-lingual BM25 list.
 
+The latent-terms list (:mod:`passerelle.indexing.latent`), when the index has one, weighs
+``max(0, l + lm * margin)``: it is language-agnostic, so no language signal enters its weight.
+
 The weight of a view is ``w = match * m + (1 - match) * max(0, x + c * coverage + g * gap + d * margin)``:
 the expected weight over whether the view is in the query's language, so a misdetected or ambiguous query
 never gives an other-language view full trust. The dense retriever weighs ``dense``; documents are then
@@ -61,6 +64,8 @@ class FusionProfile:
     mismatched_coverage: float = 0.0
     mismatched_gap: float = 0.0
     mismatched_margin: float = 0.0
+    latent: float = 0.0
+    latent_margin: float = 0.0
     fitted: Mapping[str, Any] = field(default_factory=dict)
 
     def view_weight(self, signals: ViewSignals, margin: float = 0.0) -> float:
@@ -74,6 +79,10 @@ class FusionProfile:
         )
         match = min(1.0, max(0.0, signals.match))
         return match * max(0.0, self.matched) + (1.0 - match) * other
+
+    def latent_weight(self, margin: float = 0.0) -> float:
+        """The weight of the latent-terms list for one query (``margin``: the dense top-score margin)."""
+        return max(0.0, self.latent + self.latent_margin * margin)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -119,13 +128,16 @@ def dense_margin(ranking: Ranking | None, depth: int = 10) -> float:
 
 
 def weights_for(
-    profile: FusionProfile, signals: Mapping[str, ViewSignals], dense: Ranking | None = None
+    profile: FusionProfile, signals: Mapping[str, ViewSignals], dense: Ranking | None = None, latent: bool = False
 ) -> dict[str, float]:
-    """Per-retriever weights for one query: one per sparse view name, and ``dense`` when it ran."""
+    """Per-retriever weights for one query: one per sparse view name, ``dense`` when it ran, and ``latent``
+    when the latent-terms list is fused."""
     margin = dense_margin(dense)
     weights = {name: profile.view_weight(view, margin) for name, view in signals.items()}
     if dense is not None:
         weights["dense"] = max(0.0, profile.dense)
+    if latent:
+        weights["latent"] = profile.latent_weight(margin)
     return weights
 
 
@@ -141,7 +153,7 @@ def fuse_language_aware(
     (contributions sum to the score; only the best ``limit`` when given) and the weights used. Pure:
     inputs are unchanged.
     """
-    weights = weights_for(profile, signals, rankings.get("dense"))
+    weights = weights_for(profile, signals, rankings.get("dense"), latent="latent" in rankings)
     rows: list[tuple[str, str, int, float, float, float]] = []
     for name, ranking in rankings.items():
         weight = weights.get(name, 0.0)

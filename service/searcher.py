@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from passerelle.indexing.documents import Document
+from passerelle.indexing.encoders.base import LatentEncoder, latent_spec_of
 from passerelle.indexing.errors import JavaUnavailableError
 from passerelle.indexing.language import Detection, LanguageDetector
 from passerelle.indexing.load import LoadedIndex, Verify, load_index
@@ -24,8 +25,8 @@ from passerelle.service.fusion import Contribution, FusedHit, FusionMethod, Norm
 from passerelle.service.language_fusion import DEFAULT_PROFILE, ViewSignals, fuse_language_aware, load_profile, top_gap
 from passerelle.service.query_translation import CachedQueryTranslator, translated_views
 
-Mode = Literal["dense", "sparse", "hybrid"]
-MODES: tuple[str, ...] = ("dense", "sparse", "hybrid")
+Mode = Literal["dense", "sparse", "latent", "hybrid"]
+MODES: tuple[str, ...] = ("dense", "sparse", "latent", "hybrid")
 SNIPPET_CHARS = 240
 SparseLists = tuple[dict[str, "Ranking"], dict[str, ViewSignals]]
 """One query's BM25 ranked lists (by retriever name) and their query-time signals."""
@@ -70,6 +71,7 @@ class Retrieval:
     signals: Mapping[str, ViewSignals]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     filter_matches: int | None = None  # documents the filter allows (None without a filter)
+    latent: Ranking | None = None  # the latent-terms list (None when not run)
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,8 @@ class Searcher:
         self.detect_language("warm up")
         if self.index.encoder is not None:
             self.index.encoder.encode_queries(["warm up"])
+        if self.has_latent and isinstance(self.index.encoder, LatentEncoder):
+            self.index.encoder.encode_latent(["warm up"])
         for view in self.index.sparse.values():
             view.search("warm up", 1)
         if self.index.manifest.declared_fields and self.index.filterable:  # filters are expected: build the table
@@ -254,7 +258,9 @@ class Searcher:
             params.mode in ("dense", "hybrid") and self.index.dense is not None and self.index.encoder is not None
         )
         sparse_wanted = params.mode in ("sparse", "hybrid")
+        latent_wanted = params.mode in ("latent", "hybrid") and self.has_latent
         dense_lists = self._dense_all(queries, params, timings, allowed) if dense_wanted else None
+        latent_lists = self._latent_all(queries, params, timings, allowed) if latent_wanted else None
         sparse: list[SparseLists] = [({}, {}) for _ in queries]
         if sparse_wanted:
             sparse = self._sparse_all(queries, detections, params, timings, allowed)
@@ -267,9 +273,36 @@ class Searcher:
                 signals=sparse[i][1],
                 timings_ms=timings,
                 filter_matches=allowed.count if allowed is not None else None,
+                latent=latent_lists[i] if latent_lists is not None else None,
             )
             for i, (q, detection) in enumerate(zip(queries, detections, strict=True))
         ]
+
+    @property
+    def has_latent(self) -> bool:
+        """Whether this index can be searched by latent terms: its rows keep them, and the query encoder
+        gives them from the same head."""
+        dense, spec = self.index.dense, self.index.manifest.latent_spec
+        return (
+            dense is not None
+            and dense.latent is not None
+            and spec is not None
+            and latent_spec_of(self.index.encoder) == spec
+        )
+
+    def _latent_all(
+        self, queries: list[str], params: SearchParams, timings: dict[str, float], allowed: AllowedRows | None
+    ) -> Sequence[Ranking]:
+        encoder, dense = self.index.encoder, self.index.dense
+        if not isinstance(encoder, LatentEncoder) or dense is None:
+            raise InvalidRequestError(f"index {self.name!r} has no latent terms")
+        clock = time.perf_counter()
+        vectors = encoder.encode_latent(queries)
+        timings["encode_latent"] = _ms(clock)
+        clock = time.perf_counter()
+        lists = dense.search_latent(vectors, _depth(params), allowed=allowed.mask if allowed is not None else None)
+        timings["latent"] = _ms(clock)
+        return lists
 
     def allowed(self, params: SearchParams) -> AllowedRows | None:
         """The documents ``params`` restrict the search to (its filter and ``doc_langs``), evaluated once and
@@ -358,6 +391,11 @@ class Searcher:
             )
         if params.mode == "dense" and self.index.dense is None:
             raise InvalidRequestError(f"index {self.name!r} has no dense side; use mode=sparse")
+        if params.mode == "latent" and not self.has_latent:
+            raise InvalidRequestError(
+                f"index {self.name!r} has no latent terms its query encoder can search (build it with an encoder "
+                "that has them, e.g. the default); use mode=dense, sparse or hybrid"
+            )
         if params.mode == "sparse" and not self.index.sparse:
             if self.index.sparse_error:
                 raise JavaUnavailableError(f"sparse search is unavailable: {self.index.sparse_error}")
@@ -403,6 +441,8 @@ class Searcher:
         rankings: dict[str, Ranking] = dict(retrieval.sparse)
         if retrieval.dense is not None:
             rankings["dense"] = retrieval.dense
+        if retrieval.latent is not None:
+            rankings["latent"] = retrieval.latent
         if len(rankings) == 1:  # one retriever: keep its own scores (score desc, doc id asc), nothing to fuse
             ((name, ranking),) = rankings.items()
             ordered = sorted(enumerate(ranking, start=1), key=lambda item: (-item[1][1], item[1][0]))

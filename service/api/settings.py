@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from passerelle.service.fusion import DEFAULT_RRF_K, FusionMethod, Normalization
 from passerelle.service.query_translation import ROUTE_PATTERN
 
-Mode = Literal["dense", "sparse", "hybrid"]
+Mode = Literal["dense", "sparse", "latent", "hybrid"]
 
 MIN_API_KEY_CHARS = 16
 _HOSTNAME = re.compile(

@@ -60,6 +60,7 @@ class RemoteDense:
         self._routed = routed
         self.spec = manifest.faiss
         self.live_count = manifest.dense_rows
+        self.latent = manifest.latent_spec  # the shard replicas keep the latent terms of their rows
 
     def search(
         self, vectors: np.ndarray, k: int, langs: frozenset[str] | None = None, *, allowed: np.ndarray | None = None
@@ -76,6 +77,16 @@ class RemoteDense:
         if len(per_deployment) == 1:
             return cast(list[Ranking], per_deployment[0])
         return [merge_top_k([hits[q] for hits in per_deployment], k) for q in range(len(vectors))]
+
+    def search_latent(self, queries: Any, k: int, *, allowed: np.ndarray | None = None) -> list[Ranking]:
+        """Top-``k`` latent-terms hits per query over every shard, merged exactly (no row filter)."""
+        if allowed is not None:
+            raise ValueError("a Ray-served index cannot filter rows")
+        names = self._routed.names
+        per_deployment = self._routed.calls.fan_out([Call(name, "latent", (queries, k)) for name in names])
+        if len(per_deployment) == 1:
+            return cast(list[Ranking], per_deployment[0])
+        return [merge_top_k([hits[q] for hits in per_deployment], k) for q in range(queries.shape[0])]
 
 
 class RemoteSparseView:

@@ -68,6 +68,13 @@ class ShardReplica:
             return lists[0]
         return [merge_top_k([hits[q] for hits in lists], k) for q in range(len(vectors))]
 
+    def latent(self, queries: Any, k: int) -> list[Ranking]:
+        """Top-``k`` ``(doc_id, latent-terms score)`` per query (a CSR matrix) over this replica's shards."""
+        lists = [shard.dense.search_latent(queries, k) for shard in self._shards.values() if shard.dense is not None]
+        if len(lists) == 1:
+            return lists[0]
+        return [merge_top_k([hits[q] for hits in lists], k) for q in range(queries.shape[0])]
+
     def _by_shard(self, doc_ids: Sequence[str]) -> dict[int, list[str]]:
         by_shard: dict[int, list[str]] = {}
         for doc_id in doc_ids:

@@ -38,8 +38,8 @@ def test_fast_scorer_agrees_with_the_service_fusion(evidence: list) -> None:
 
 def test_tuning_never_ends_below_the_best_single_retriever(evidence: list) -> None:
     by_name = {"sample": evidence}
-    dense = ff.score(evidence, ff.fixed_fuser("rrf", sparse=False))["ndcg@10"]
-    bm25 = ff.score(evidence, ff.fixed_fuser("rrf", dense=False))["ndcg@10"]
+    dense = ff.score(evidence, ff.fixed_fuser("rrf", sparse=False, latent=False))["ndcg@10"]
+    bm25 = ff.score(evidence, ff.fixed_fuser("rrf", dense=False, latent=False))["ndcg@10"]
     grid = {
         "matched": (0.0, 0.5, 1.0, 2.0),
         "mismatched": (0.0,),
