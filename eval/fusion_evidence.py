@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +56,16 @@ def collect_evidence(
 
     searcher = Searcher.open(index_dir)
     params = SearchParams(mode="hybrid", fusion="auto", depth=depth, query_lang=query_lang)
+    latent_params = replace(params, mode="latent") if searcher.has_latent else None
     qids = [q for q in collection.queries if q in collection.qrels]
     evidence: list[QueryEvidence] = []
     batches = range(0, len(qids), batch_size)
     for start in tqdm(batches, desc=f"evidence {collection.name}", unit="batch", disable=not progress):
         chunk = qids[start : start + batch_size]
-        for qid, got in zip(chunk, searcher.retrieve([collection.queries[q] for q in chunk], params), strict=True):
+        texts = [collection.queries[q] for q in chunk]
+        # a hybrid query runs the latent terms only when its profile weighs them: ask for them apart
+        latent = searcher.retrieve(texts, latent_params) if latent_params is not None else [None] * len(chunk)
+        for qid, got, more in zip(chunk, searcher.retrieve(texts, params), latent, strict=True):
             evidence.append(
                 QueryEvidence(
                     qid=qid,
@@ -74,7 +78,7 @@ def collect_evidence(
                         for k, s in got.signals.items()
                     },
                     text=collection.queries[qid],
-                    latent=list(got.latent or []),
+                    latent=list(more.latent or []) if more is not None else [],
                 )
             )
     searcher.index.close()

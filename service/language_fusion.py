@@ -84,6 +84,12 @@ class FusionProfile:
         """The weight of the latent-terms list for one query (``margin``: the dense top-score margin)."""
         return max(0.0, self.latent + self.latent_margin * margin)
 
+    @property
+    def uses_latent(self) -> bool:
+        """Whether the latent-terms list can get a weight above 0 (margins lie in [0, 1]): if not, a hybrid
+        query need not run that retriever at all."""
+        return self.latent > 0 or self.latent + self.latent_margin > 0
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         data = asdict(self)

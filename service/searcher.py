@@ -258,7 +258,9 @@ class Searcher:
             params.mode in ("dense", "hybrid") and self.index.dense is not None and self.index.encoder is not None
         )
         sparse_wanted = params.mode in ("sparse", "hybrid")
-        latent_wanted = params.mode in ("latent", "hybrid") and self.has_latent
+        latent_wanted = self.has_latent and (
+            params.mode == "latent" or (params.mode == "hybrid" and self._fuses_latent(params))
+        )
         dense_lists = self._dense_all(queries, params, timings, allowed) if dense_wanted else None
         latent_lists = self._latent_all(queries, params, timings, allowed) if latent_wanted else None
         sparse: list[SparseLists] = [({}, {}) for _ in queries]
@@ -277,6 +279,14 @@ class Searcher:
             )
             for i, (q, detection) in enumerate(zip(queries, detections, strict=True))
         ]
+
+    def _fuses_latent(self, params: SearchParams) -> bool:
+        """Whether a hybrid query fuses the latent-terms list: only the language-aware fusion does, and only
+        when its profile gives that list a weight (the fixed fusions combine dense and BM25 alone)."""
+        if params.fusion != "auto":
+            return False
+        profile = load_profile(params.profile) if params.profile else self.fusion_profile
+        return profile.uses_latent
 
     @property
     def has_latent(self) -> bool:

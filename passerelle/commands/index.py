@@ -62,6 +62,7 @@ def _options(**values: Any) -> Any:
         strict_languages=values.get("strict", False),
         batch_size=values["batch_size"] or configured.batch_size,
         dense=not values.get("no_dense", False),
+        latent=not values.get("no_latent", False),
         sparse=not values.get("no_sparse", False),
         augment_files=tuple(values.get("augment") or ()),
         augment_alpha=values["augment_alpha"],
@@ -103,6 +104,12 @@ def build(
     ] = False,
     no_dense: Annotated[bool, typer.Option("--no-dense", help="Skip the dense side.")] = False,
     no_sparse: Annotated[bool, typer.Option("--no-sparse", help="Skip the sparse side.")] = False,
+    no_latent: Annotated[
+        bool,
+        typer.Option(
+            "--no-latent", help="Skip the latent terms (the encoder's sparse head, when it has one; doubles encoding)."
+        ),
+    ] = False,
     fmt: options.Format = "auto",
     id_field: options.IdField = None,
     title_fields: options.TitleFields = "title",

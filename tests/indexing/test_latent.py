@@ -102,3 +102,30 @@ def test_an_index_built_without_latent_terms_has_none(sample_usem3_index: Path) 
     assert manifest["latent"] is None
     assert not (sample_usem3_index / "dense" / "latent.npz").exists()
     assert (SAMPLE_DIR / "corpus.jsonl").is_file()
+
+
+@pytest.mark.slow
+def test_hybrid_runs_the_latent_terms_only_when_the_profile_weighs_them(sample_index: Path, tmp_path: Path) -> None:
+    """A profile that gives latent terms no weight must not pay for a second encoding per query; one that
+    weighs them fuses them, and `explain` names them."""
+    from dataclasses import replace
+
+    from passerelle.service.language_fusion import FusionProfile
+    from passerelle.service.searcher import Searcher, SearchParams
+
+    searcher = Searcher.open(sample_index)
+    query = "How do glaciers melt?"
+    unweighted = searcher.fusion_profile
+    if unweighted.uses_latent:
+        unweighted = replace(unweighted, latent=0.0, latent_margin=0.0)
+    weighted = replace(unweighted, name="with-latent", latent=0.6)
+    for profile, expected in ((unweighted, False), (weighted, True)):
+        path = tmp_path / f"{profile.name}.json"
+        path.write_text(json.dumps(profile.to_dict()), encoding="utf-8")
+        params = SearchParams(mode="hybrid", profile=str(path), explain=True)
+        (retrieval,) = searcher.retrieve([query], params)
+        assert (retrieval.latent is not None) is expected
+        assert ("encode_latent" in retrieval.timings_ms) is expected
+        explanation = searcher.search(query, params).hits[0].explanation
+        assert explanation is not None and ("latent" in explanation["weights"]) is expected
+    searcher.index.close()
