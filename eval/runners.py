@@ -9,7 +9,8 @@ Both take a ``filter`` (the API's JSON form, e.g. ``{"year": {"gte": 2015}}``): 
 among the documents it allows, in process and over HTTP alike.
 
 System names map to search options through :data:`SYSTEM_PRESETS` (``bm25``/``sparse``, ``dense``,
-``hybrid`` = what the service answers to ``mode=hybrid``: its default fusion, the language-aware ``auto`` of
+``latent`` (latent terms, for indexes that keep them), ``hybrid`` = what the service answers to
+``mode=hybrid``: its default fusion, the language-aware ``auto`` of
 :mod:`passerelle.service.language_fusion` unless the service is configured otherwise; ``hybrid-rrf`` = RRF
 (k=60), ``hybrid-linear`` = linear over min-max normalized scores). One name, one system: the CLI, the
 search page and the benchmarks use the same names.
@@ -40,6 +41,7 @@ SYSTEM_PRESETS: Mapping[str, Mapping[str, Any]] = {
     "bm25": {"mode": "sparse"},
     "sparse": {"mode": "sparse"},
     "dense": {"mode": "dense"},
+    "latent": {"mode": "latent"},
     "hybrid": {"mode": "hybrid"},  # no fusion named: the searcher's (the service's) default
     "hybrid-rrf": {"mode": "hybrid", "fusion": "rrf"},
     "hybrid-linear": {"mode": "hybrid", "fusion": "linear", "normalization": "minmax"},

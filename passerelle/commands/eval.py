@@ -23,8 +23,8 @@ app = typer.Typer(
 )
 
 _SYSTEMS_HELP = (
-    "Comma-separated: bm25 (= sparse), dense, hybrid (what the service answers: its default fusion, "
-    "language-aware), hybrid-rrf (RRF, k=60), hybrid-linear (min-max)."
+    "Comma-separated: bm25 (= sparse), dense, latent (latent terms), hybrid (what the service answers: "
+    "its default fusion, language-aware), hybrid-rrf (RRF, k=60), hybrid-linear (min-max)."
 )
 
 
