@@ -210,12 +210,15 @@ def tune_profile(
 
     The objective is the mean over collections of nDCG@10 minus ``penalty`` times the mean shortfall below
     each collection's best single retriever (``baselines``): a profile that hurts anywhere pays for it.
-    Only ``tuned`` coefficients move; the others stay at ``start``'s values (0 by default). Returns the
-    profile and its per-collection nDCG@10.
+    Only ``tuned`` coefficients move; the others stay at ``start``'s values (by default ``matched`` 1, the
+    rest 0). Returns the profile and its per-collection nDCG@10.
     """
     tuned = tuned if tuned is not None else [name for name in TUNED if name in grid]
     compiled = {c: _Compiled(v, dense_normalization, sparse_normalization) for c, v in evidence.items()}
-    profile = start or FusionProfile(name=name, matched=0.0)
+    # The prior where the training data says nothing: a view in the query's language weighs as much as dense
+    # (matched 1), every other view and the latent terms nothing. A coefficient no training query can move
+    # (e.g. ``matched`` when no training pair has a view in its queries' language) keeps it.
+    profile = start or FusionProfile(name=name, matched=1.0)
     profile = replace(
         profile,
         name=name,

@@ -52,6 +52,19 @@ def test_tuning_never_ends_below_the_best_single_retriever(evidence: list) -> No
     assert profile.fitted["collections"] == ["sample"] and profile.matched in grid["matched"]
 
 
+def test_a_coefficient_the_training_data_cannot_inform_keeps_its_prior(evidence: list) -> None:
+    """Held-out folds without any view in their queries' language must not teach 'never trust one': with
+    every view marked as another language's, ``matched`` has nothing to fit and stays at 1 (dense's weight)."""
+    from dataclasses import replace
+
+    mismatched_only = [
+        replace(e, signals={name: {**sig, "match": 0.0} for name, sig in e.signals.items()}) for e in evidence
+    ]
+    dense = ff.score(mismatched_only, ff.fixed_fuser("rrf", sparse=False, latent=False))["ndcg@10"]
+    profile, _ = ff.tune_profile({"sample": mismatched_only}, baselines={"sample": dense}, passes=1)
+    assert profile.matched == 1.0
+
+
 @pytest.mark.parametrize(
     "profile",
     [
