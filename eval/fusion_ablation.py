@@ -22,8 +22,8 @@ def recipes(profile: FusionProfile) -> dict[str, Fuser]:
         "dense alone": fixed_fuser("rrf", sparse=False, latent=False),
         "BM25 alone": fixed_fuser("rrf", dense=False, latent=False),
         "latent terms alone": fixed_fuser("rrf", dense=False, sparse=False),
-        "naive RRF (k=60)": fixed_fuser("rrf"),
-        "naive linear (min-max, 1:1)": fixed_fuser("linear"),
+        "naive RRF (k=60)": fixed_fuser("rrf", latent=False),  # dense + BM25, as hybrid-rrf serves it
+        "naive linear (min-max, 1:1)": fixed_fuser("linear", latent=False),
         "language match only (other views off)": profile_fuser(only_match),
         "+ other views at a fixed weight": profile_fuser(flat),
         "+ term coverage": profile_fuser(coverage),
