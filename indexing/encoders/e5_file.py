@@ -89,7 +89,7 @@ def dequantize(matrix: Q4Matrix) -> np.ndarray:
     """The float32 values of a Q4_0 matrix."""
     rows, cols = matrix.codes.shape
     values = (matrix.codes.astype(np.float32) - 8.0).reshape(rows, cols // QK, QK) * matrix.scales[:, :, None]
-    return values.reshape(rows, cols)
+    return np.asarray(values.reshape(rows, cols), dtype=np.float32)
 
 
 def dequantize_q4_0(raw: bytes | memoryview, rows: int, cols: int) -> np.ndarray:

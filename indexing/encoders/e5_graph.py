@@ -7,7 +7,7 @@ Inputs ``input_ids`` and ``attention_mask`` (int64, ``(batch, tokens)``, padding
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class _Graph:
         self.inits.append(self.numpy_helper.from_array(value, name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], name: str, **attrs: object) -> str:
+    def op(self, op_type: str, inputs: list[str], name: str, **attrs: Any) -> str:
         self.count += 1
         out = f"{name}_{self.count}"
         self.nodes.append(self.helper.make_node(op_type, inputs, [out], name=out, **attrs))
@@ -142,8 +142,9 @@ def build_graph(model: E5File, int4: bool = False) -> onnx.ModelProto:
         [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "tokens", h.hidden])],
         g.inits,
     )
-    return helper.make_model(
+    model_proto: onnx.ModelProto = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
         producer_name="passerelle",
     )
+    return model_proto

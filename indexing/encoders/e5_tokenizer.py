@@ -22,8 +22,9 @@ _SPECIAL = {"<s>", "</s>", "<pad>", "<mask>"}
 
 def sentencepiece_model(vocab: E5Vocab) -> bytes:
     """A serialised SentencePiece unigram model with the bundled pieces and scores (identity normaliser)."""
-    from sentencepiece import sentencepiece_model_pb2 as pb
+    from sentencepiece import sentencepiece_model_pb2
 
+    pb: Any = sentencepiece_model_pb2  # generated protobuf module: no type information
     model = pb.ModelProto()
     for i, (piece, score) in enumerate(zip(vocab.pieces, vocab.scores.tolist(), strict=True)):
         entry = model.pieces.add()
