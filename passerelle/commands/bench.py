@@ -91,6 +91,17 @@ def bench_query_encode(
     _emit(report, out, indent=2)
 
 
+@app.command("encoders-report")
+def bench_encoders_report(
+    index_report: Annotated[Path, typer.Option("--index-report", help="JSON of `bench index` with two encoders.")],
+    query_report: Annotated[Path, typer.Option("--query-report", help="JSON of `bench query-encode`.")],
+) -> None:
+    """Rewrite the encoder section of docs/BENCHMARKS.md from the two JSON reports."""
+    import json
+
+    _write_encoder_section(json.loads(index_report.read_text()), query_report)
+
+
 def _limits(text: str) -> dict[str, int]:
     limits = {}
     for part in _csv(text):
