@@ -61,7 +61,9 @@ def create_app(
     state = AppState(
         settings=settings,
         registry=IndexRegistry(),
-        admission=Admission(settings.max_concurrency, settings.retry_after_s, metrics),
+        admission=Admission(
+            settings.max_concurrency, settings.retry_after_s, metrics, max_wait_s=settings.max_queue_wait_ms / 1000
+        ),
         metrics=metrics,
         models=request_models(settings),
         paths={index_name(path): path for path in settings.indexes},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -60,3 +61,53 @@ def test_admission_refuses_beyond_the_limit() -> None:
     with admission.slot():
         assert admission.active == 1
     assert metrics.registry.get_sample_value("passerelle_rejected_requests_total") == 1
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_admission_refuses_when_the_predicted_wait_is_over_the_bound() -> None:
+    clock = _Clock()
+    metrics = Metrics()
+    admission = Admission(limit=1000, retry_after_s=1, metrics=metrics, max_wait_s=0.25, clock=clock)
+    with admission.slot():  # one request of 50 ms: the server answers one every 50 ms while busy
+        clock.now += 0.05
+    assert admission.gap_s == pytest.approx(0.05)
+    with contextlib.ExitStack() as held:
+        for _ in range(5):  # 5 in flight x 50 ms = 250 ms: still within the bound
+            held.enter_context(admission.slot())
+        assert admission.predicted_wait_s() == pytest.approx(0.25)
+        held.enter_context(admission.slot())  # predicted 250 ms <= bound: admitted
+        with pytest.raises(ServiceUnavailableError) as info, admission.slot():  # 6 x 50 ms = 300 ms > 250
+            pass
+        assert "300 ms" in str(info.value) and info.value.retry_after_s == 1
+        clock.now += 0.3  # completions come faster: 6 done in 0.3 s
+    assert admission.active == 0
+    assert metrics.registry.get_sample_value("passerelle_rejected_requests_total") == 1
+
+
+def test_an_idle_server_admits_whatever_its_last_estimate() -> None:
+    clock = _Clock()
+    admission = Admission(limit=1000, retry_after_s=1, max_wait_s=0.1, clock=clock)
+    with admission.slot():
+        clock.now += 3.0  # one very slow request (the first: taken as it is)
+    assert admission.predicted_wait_s() == 0.0  # nothing in flight: admitted
+    with admission.slot():
+        with pytest.raises(ServiceUnavailableError) as info, admission.slot():
+            pass
+        assert info.value.retry_after_s == 3  # Retry-After is the predicted wait, rounded up
+        clock.now += 0.01
+    clock.now += 60.0  # an idle minute is not counted as service time
+    with admission.slot():
+        clock.now += 0.01
+    settled = 0.9 * (0.9 * 3.0 + 0.001) + 0.001
+    assert admission.gap_s == pytest.approx(settled)
+    for _ in range(3):
+        with admission.slot():
+            clock.now += 100.0  # stalls count at most 4 x the mean each
+    assert admission.gap_s == pytest.approx(settled * (0.9 + 0.1 * 4) ** 3)

@@ -1,0 +1,105 @@
+"""Admission control: refuse a request at once when it would wait too long, instead of queueing it.
+
+A fixed number of slots either sheds bursts the server could absorb (too few) or lets the queue grow
+until answers take seconds (too many). Here a request is admitted when the wait predicted for it is
+within ``max_wait_s``:
+
+    predicted wait = requests in flight x recent time between completions while busy
+
+The time between completions while the server is busy is its recent service time per slot (service
+time / parallelism, whatever the mix of requests and the micro-batching): an exponentially weighted
+mean over the last completions, a single stall clipped. An idle server always admits (nothing
+ahead of the request), so a stale estimate cannot lock it. ``limit`` stays as a hard bound on requests in flight.
+
+A refused request gets 503 with ``Retry-After`` (the predicted wait, rounded up, at least
+``retry_after_s``) before any search work is done: within milliseconds.
+
+Everything here runs on the event loop thread (routes enter and leave there): no lock is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from passerelle.service.errors import ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from passerelle.service.api.metrics import Metrics
+
+SMOOTHING = 0.1  # weight of the newest gap in the mean (about the last 10-20 completions count)
+OUTLIER = 4.0  # a gap counts as at most this many times the current mean (a real slowdown takes ~10 completions)
+
+
+class Admission:
+    """Admits a request while its predicted wait is within ``max_wait_s`` and fewer than ``limit`` are in flight."""
+
+    def __init__(
+        self,
+        limit: int,
+        retry_after_s: int,
+        metrics: Metrics | None = None,
+        *,
+        max_wait_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.metrics = metrics
+        self.max_wait_s = max_wait_s  # None or 0: slots only
+        self.clock = clock
+        self.active = 0
+        self.gap_s = 0.0  # recent time between completions while busy (service time per slot)
+        self._last_event = 0.0  # last completion, or when the server last became busy
+
+    def predicted_wait_s(self) -> float:
+        """How long a request arriving now is expected to wait before it is served."""
+        return self.active * self.gap_s
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one place among the requests in flight for the duration of a request.
+
+        Raises:
+            ServiceUnavailableError: the predicted wait is over ``max_wait_s``, or ``limit`` requests are in flight.
+        """
+        wait = self.predicted_wait_s()
+        if self.active >= self.limit:
+            self._refuse(f"all {self.limit} search slots are busy", wait)
+        if self.max_wait_s and self.active > 0 and wait > self.max_wait_s:
+            self._refuse(
+                f"the service is overloaded: a new search would wait about {wait * 1000:.0f} ms "
+                f"(over max_queue_wait_ms={self.max_wait_s * 1000:.0f})",
+                wait,
+            )
+        if self.active == 0:
+            self._last_event = self.clock()
+        self.active += 1
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
+        try:
+            yield
+        finally:
+            now = self.clock()
+            self._update(max(now - self._last_event, 0.0))
+            self._last_event = now
+            self.active -= 1
+            if self.metrics is not None:
+                self.metrics.in_flight.dec()
+
+    def _update(self, gap: float) -> None:
+        if self.gap_s == 0.0:
+            self.gap_s = gap
+            return
+        # one stall (a pause of the process, a starved CPU) moves the mean by at most OUTLIER x its value
+        gap = min(gap, OUTLIER * self.gap_s)
+        self.gap_s = (1 - SMOOTHING) * self.gap_s + SMOOTHING * gap
+
+    def _refuse(self, why: str, wait_s: float) -> None:
+        retry = max(self.retry_after_s, math.ceil(wait_s))
+        if self.metrics is not None:
+            self.metrics.rejected.inc()
+        raise ServiceUnavailableError(f"{why}; retry in {retry} s", retry_after_s=retry)
