@@ -99,8 +99,11 @@ class LoadReport:
         third = max(len(rss) // 3, 1)
         # warm: the middle third (caches, thread pool and allocator arenas have grown by then); end: the last third
         warm, end = statistics.median(rss[third : 2 * third] or rss), statistics.median(rss[2 * third :] or rss)
+        span = (self.outcomes[-1].sent_s - self.outcomes[0].sent_s) if len(self.outcomes) > 1 else 0.0
         return {
             "sent": self.sent,
+            # the rate the client really reached (a client on a busy machine launches late, never early)
+            "achieved_rate_per_s": round((self.sent - 1) / span, 1) if span > 0 else None,
             "ok": self.ok,
             "refused_503": self.refused,
             "errors": self.error_count,

@@ -4,12 +4,19 @@ A fixed number of slots either sheds bursts the server could absorb (too few) or
 until answers take seconds (too many). Here a request is admitted when the wait predicted for it is
 within ``max_wait_s``:
 
-    predicted wait = requests in flight x recent time between completions while busy
+    predicted wait = requests in flight x recent time between completions while busy + event loop lag
 
 The time between completions while the server is busy is its recent service time per slot (service
-time / parallelism, whatever the mix of requests and the micro-batching): an exponentially weighted
-mean over the last completions, a single stall clipped. An idle server always admits (nothing
-ahead of the request), so a stale estimate cannot lock it. ``limit`` stays as a hard bound on requests in flight.
+time / parallelism, whatever the mix of requests and the micro-batching): the mean over the last
+``WINDOW`` completions (a micro-batch completes many requests at once: one long gap, then none, so a
+plain mean over a window, not a clipped or median one, is unbiased). An idle server always admits
+(nothing ahead of the request), so a stale estimate cannot lock it, and so does one with fewer than
+``floor`` requests in flight (micro-batching needs a few together to reach its throughput).
+``limit`` stays as a hard bound on requests in flight.
+
+The event loop lag (how late a timer fires, :meth:`Admission.watch_loop`) covers the requests that wait
+before they reach admission at all: parsing and answering run on the one event loop, and when it is
+saturated the requests queue there, unseen by the count in flight.
 
 A refused request gets 503 with ``Retry-After`` (the predicted wait, rounded up, at least
 ``retry_after_s``) before any search work is done: within milliseconds.
@@ -19,6 +26,8 @@ Everything here runs on the event loop thread (routes enter and leave there): no
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import math
 import time
@@ -30,8 +39,8 @@ from passerelle.service.errors import ServiceUnavailableError
 if TYPE_CHECKING:
     from passerelle.service.api.metrics import Metrics
 
-SMOOTHING = 0.1  # weight of the newest gap in the mean (about the last 10-20 completions count)
-OUTLIER = 4.0  # a gap counts as at most this many times the current mean (a real slowdown takes ~10 completions)
+WINDOW = 64  # completions the time between completions is averaged over
+LAG_PERIOD_S = 0.05  # how often the event loop lag is sampled
 
 
 class Admission:
@@ -44,20 +53,33 @@ class Admission:
         metrics: Metrics | None = None,
         *,
         max_wait_s: float | None = None,
+        floor: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
         self.retry_after_s = retry_after_s
         self.metrics = metrics
         self.max_wait_s = max_wait_s  # None or 0: slots only
+        self.floor = max(floor, 1)
         self.clock = clock
         self.active = 0
         self.gap_s = 0.0  # recent time between completions while busy (service time per slot)
+        self._gaps: collections.deque[float] = collections.deque(maxlen=WINDOW)
         self._last_event = 0.0  # last completion, or when the server last became busy
+        self.loop_lag_s = 0.0  # recent lateness of the event loop
 
     def predicted_wait_s(self) -> float:
         """How long a request arriving now is expected to wait before it is served."""
-        return self.active * self.gap_s
+        return self.active * self.gap_s + self.loop_lag_s
+
+    async def watch_loop(self) -> None:
+        """Sample the event loop's lag every ``LAG_PERIOD_S`` until cancelled (run it as a task of the app)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(LAG_PERIOD_S)
+            lag = max(loop.time() - start - LAG_PERIOD_S, 0.0)
+            self.loop_lag_s = 0.5 * self.loop_lag_s + 0.5 * lag  # one stall counts half; saturation within a few
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
@@ -69,7 +91,7 @@ class Admission:
         wait = self.predicted_wait_s()
         if self.active >= self.limit:
             self._refuse(f"all {self.limit} search slots are busy", wait)
-        if self.max_wait_s and self.active > 0 and wait > self.max_wait_s:
+        if self.max_wait_s and self.active >= self.floor and wait > self.max_wait_s:
             self._refuse(
                 f"the service is overloaded: a new search would wait about {wait * 1000:.0f} ms "
                 f"(over max_queue_wait_ms={self.max_wait_s * 1000:.0f})",
@@ -91,12 +113,8 @@ class Admission:
                 self.metrics.in_flight.dec()
 
     def _update(self, gap: float) -> None:
-        if self.gap_s == 0.0:
-            self.gap_s = gap
-            return
-        # one stall (a pause of the process, a starved CPU) moves the mean by at most OUTLIER x its value
-        gap = min(gap, OUTLIER * self.gap_s)
-        self.gap_s = (1 - SMOOTHING) * self.gap_s + SMOOTHING * gap
+        self._gaps.append(gap)
+        self.gap_s = sum(self._gaps) / len(self._gaps)
 
     def _refuse(self, why: str, wait_s: float) -> None:
         retry = max(self.retry_after_s, math.ceil(wait_s))

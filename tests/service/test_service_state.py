@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from typing import Any
 
 import pytest
@@ -105,9 +107,35 @@ def test_an_idle_server_admits_whatever_its_last_estimate() -> None:
     clock.now += 60.0  # an idle minute is not counted as service time
     with admission.slot():
         clock.now += 0.01
-    settled = 0.9 * (0.9 * 3.0 + 0.001) + 0.001
-    assert admission.gap_s == pytest.approx(settled)
-    for _ in range(3):
+    assert admission.gap_s == pytest.approx((3.0 + 0.01 + 0.01) / 3)  # the idle minute is not in it
+    for _ in range(64):  # the slow one leaves the window
         with admission.slot():
-            clock.now += 100.0  # stalls count at most 4 x the mean each
-    assert admission.gap_s == pytest.approx(settled * (0.9 + 0.1 * 4) ** 3)
+            clock.now += 0.01
+    assert admission.gap_s == pytest.approx(0.01)
+
+
+def test_a_few_requests_in_flight_are_always_admitted() -> None:
+    clock = _Clock()
+    admission = Admission(limit=1000, retry_after_s=1, max_wait_s=0.1, floor=3, clock=clock)
+    with admission.slot():
+        clock.now += 5.0
+    # 0, 1 and 2 in flight before each of the first three: admitted; the fourth is refused
+    with admission.slot(), admission.slot(), admission.slot(), pytest.raises(ServiceUnavailableError), admission.slot():
+        pass
+
+
+def test_a_saturated_event_loop_counts_in_the_predicted_wait() -> None:
+    async def scenario() -> None:
+        admission = Admission(limit=10, retry_after_s=1, max_wait_s=0.1)
+        watcher = asyncio.create_task(admission.watch_loop())
+        await asyncio.sleep(0.2)
+        assert admission.loop_lag_s < 0.05  # a free loop is on time
+        for _ in range(12):  # the loop kept busy 0.2 s at a time (parsing and answering a flood of requests)
+            time.sleep(0.2)
+            await asyncio.sleep(0)
+        assert admission.loop_lag_s > 0.1
+        with admission.slot(), pytest.raises(ServiceUnavailableError), admission.slot():
+            pass
+        watcher.cancel()
+
+    asyncio.run(scenario())
