@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 class CapacityOptions:
     """How the rates are stepped and what a step must meet."""
 
-    p99_bound_ms: float = 500.0
+    p99_bound_ms: float = 1000.0
     step_s: float = 20.0
     start_rate: float = 5.0
     growth: float = 1.5

@@ -248,7 +248,7 @@ def bench_capacity(
     queries: Annotated[Path, typer.Option("--queries", help="Queries file (qid<TAB>text).")] = Path(
         "data/sample/queries.dev.tsv"
     ),
-    p99_ms: Annotated[float, typer.Option("--p99-ms", help="Largest p99 latency a passing step may have.")] = 500.0,
+    p99_ms: Annotated[float, typer.Option("--p99-ms", help="Largest p99 latency a passing step may have.")] = 1000.0,
     step_s: Annotated[float, typer.Option("--step-s", help="Seconds of load per rate step.")] = 20.0,
     start_rate: Annotated[float, typer.Option("--start-rate", help="First rate tried, requests/s.")] = 5.0,
     growth: Annotated[float, typer.Option("--growth", help="Rate factor between steps until one fails.")] = 1.5,

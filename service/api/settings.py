@@ -179,7 +179,7 @@ class ServiceSettings(BaseModel):
         ),
     )
     max_queue_wait_ms: int = Field(
-        250,
+        500,
         ge=0,
         le=3_600_000,
         description=(

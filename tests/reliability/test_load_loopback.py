@@ -9,7 +9,8 @@ again by each run, whose machine may be busier (``PASSERELLE_LOAD_CAPACITY`` ove
 Every run asserts the same shape:
 - steady (``FRACTION`` of capacity): no error and no refusal at all, p99 within ``P99_BOUND_MS``;
 - burst (2x capacity): no error but refusals, every refusal a 503 with Retry-After answered within
-  ``REFUSAL_BOUND_MS`` (never a timeout or a hang), the admitted requests' p99 within ``P99_BOUND_MS``;
+  ``REFUSAL_BOUND_MS`` (never a timeout or a hang), the admitted requests' p99 within
+  ``ADMITTED_P99_BOUND_MS``: the capacity's bound plus the longest wait admission allows;
 - after the burst: every request a success within the p99 bound again after at most ``RECOVERY_S``.
 The short run (part of the suite) does it in about 25 s; the long run is ``make load``
 (``PASSERELLE_LOAD_SECONDS``), which also asserts flat memory and writes .passerelle/load-report.json.
@@ -29,13 +30,16 @@ from support.server import ServerProcess, serve_process
 
 from passerelle.bench.capacity import request_mix
 from passerelle.bench.load import LoadReport, Phase, recovery_s, run_phases
+from passerelle.service.api.settings import ServiceSettings
 
 pytestmark = pytest.mark.slow
 
 CAPACITY_JSON = REPO / "docs" / "capacity.json"
 FRACTION = 0.7
 BURST_FACTOR = 2.0
-P99_BOUND_MS = 500.0  # the capacity's own bound (docs/BENCHMARKS.md)
+P99_BOUND_MS = 1000.0  # the capacity's own bound (docs/BENCHMARKS.md)
+# + max_queue_wait_ms (the served default): how long admission lets a request wait before its own search
+ADMITTED_P99_BOUND_MS = P99_BOUND_MS + ServiceSettings.model_fields["max_queue_wait_ms"].default
 REFUSAL_BOUND_MS = 100.0  # p99 of the time to a 503
 RECOVERY_S = 5.0
 LONG_SECONDS = os.environ.get("PASSERELLE_LOAD_SECONDS")
@@ -102,7 +106,7 @@ def assert_shape(report: LoadReport, figures: dict[str, object], server: ServerP
     assert burst.ok > 0, figures["burst"]
     if burst.refused:
         assert burst.percentile(99, "HTTP 503") <= REFUSAL_BOUND_MS, figures["burst"]
-    assert burst.percentile(99) <= P99_BOUND_MS, figures["burst"]
+    assert burst.percentile(99) <= ADMITTED_P99_BOUND_MS, figures["burst"]
     # recovery: after RECOVERY_S, every request a success within the bound again
     assert after.error_count == 0, figures["after"]
     assert figures["recovery_s"] <= RECOVERY_S, figures  # type: ignore[operator]
