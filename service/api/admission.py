@@ -14,6 +14,11 @@ plain mean over a window, not a clipped or median one, is unbiased). An idle ser
 ``floor`` requests in flight (micro-batching needs a few together to reach its throughput).
 ``limit`` stays as a hard bound on requests in flight.
 
+Refusals start only once the predicted wait has stayed over the bound for ``grace_s`` (and stop once
+it falls to half the bound): a stall of the whole process (its CPU taken by other work for a second)
+releases a bunch of requests at once with a large predicted wait that clears by itself, and should
+not turn into errors; a real overload lasts.
+
 The event loop lag (how late a timer fires, :meth:`Admission.watch_loop`) covers the requests that wait
 before they reach admission at all: parsing and answering run on the one event loop, and when it is
 saturated the requests queue there, unseen by the count in flight.
@@ -54,6 +59,7 @@ class Admission:
         *,
         max_wait_s: float | None = None,
         floor: int = 1,
+        grace_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
@@ -61,6 +67,8 @@ class Admission:
         self.metrics = metrics
         self.max_wait_s = max_wait_s  # None or 0: slots only
         self.floor = max(floor, 1)
+        self.grace_s = grace_s
+        self._over_since: float | None = None  # since when the predicted wait is over the bound
         self.clock = clock
         self.active = 0
         self.gap_s = 0.0  # recent time between completions while busy (service time per slot)
@@ -91,10 +99,10 @@ class Admission:
         wait = self.predicted_wait_s()
         if self.active >= self.limit:
             self._refuse(f"all {self.limit} search slots are busy", wait)
-        if self.max_wait_s and self.active >= self.floor and wait > self.max_wait_s:
+        if self._overloaded(wait):
             self._refuse(
                 f"the service is overloaded: a new search would wait about {wait * 1000:.0f} ms "
-                f"(over max_queue_wait_ms={self.max_wait_s * 1000:.0f})",
+                f"(over max_queue_wait_ms={(self.max_wait_s or 0) * 1000:.0f})",
                 wait,
             )
         if self.active == 0:
@@ -111,6 +119,19 @@ class Admission:
             self.active -= 1
             if self.metrics is not None:
                 self.metrics.in_flight.dec()
+
+    def _overloaded(self, wait: float) -> bool:
+        if not self.max_wait_s:
+            return False
+        if self.active < self.floor or wait <= self.max_wait_s / 2:
+            self._over_since = None
+            return False
+        if wait <= self.max_wait_s:
+            return False
+        now = self.clock()
+        if self._over_since is None:
+            self._over_since = now
+        return now - self._over_since >= self.grace_s
 
     def _update(self, gap: float) -> None:
         self._gaps.append(gap)

@@ -139,3 +139,17 @@ def test_a_saturated_event_loop_counts_in_the_predicted_wait() -> None:
         watcher.cancel()
 
     asyncio.run(scenario())
+
+
+def test_refusals_start_after_the_grace_and_stop_below_half_the_bound() -> None:
+    clock = _Clock()
+    admission = Admission(limit=1000, retry_after_s=1, max_wait_s=0.1, grace_s=0.2, clock=clock)
+    with admission.slot():
+        clock.now += 0.1  # 100 ms between completions
+    # 0 then 1 in flight (100 ms: within the bound), then 200 ms predicted: over, but a stall may clear by itself
+    with admission.slot(), admission.slot(), admission.slot():
+        clock.now += 0.15
+        with admission.slot():  # still over, still in grace
+            clock.now += 0.1
+            with pytest.raises(ServiceUnavailableError), admission.slot():  # over for 0.25 s: refused
+                pass
