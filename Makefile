@@ -71,9 +71,10 @@ browser:
 test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest
 
-# The long load run: a `passerelle serve` process at 70% of its measured capacity (docs/capacity.json;
-# LOAD_CAPACITY overrides it) for LOAD_SECONDS (default 180), then a burst at twice the capacity and the
-# recovery after it, its memory sampled; figures in .passerelle/load-report.json (the short run is in `make test`).
+# The long load run: a `passerelle serve` process at 70% of its capacity (measured again at the start, on
+# this shared machine; LOAD_CAPACITY sets it) for LOAD_SECONDS (default 180), then a burst at twice the
+# capacity and the recovery after it, its memory sampled; figures in .passerelle/load-report.json (the
+# short run is in `make test`).
 .PHONY: load soak
 load: $(STAMP)
 	PASSERELLE_LOAD_SECONDS=$${LOAD_SECONDS:-180} PASSERELLE_LOAD_CAPACITY=$${LOAD_CAPACITY:-} \
