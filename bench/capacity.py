@@ -69,7 +69,7 @@ def find_capacity(url: str, mix: Sequence[Request], options: CapacityOptions, pi
     steps: list[dict[str, Any]] = []
 
     def step(rate: float) -> bool:
-        rate = round(rate, 1)
+        rate = round(float(rate), 1)
         report = asyncio.run(run_phases(url, mix, [Phase("step", rate, options.step_s)], pid=pid))
         ok = passed(report, options.p99_bound_ms)
         steps.append({"rate_per_s": rate, "passed": ok, "load_average": load_average(), **report.summary()})
@@ -77,7 +77,7 @@ def find_capacity(url: str, mix: Sequence[Request], options: CapacityOptions, pi
         return ok
 
     good, bad = 0.0, None
-    rate = options.start_rate
+    rate = float(options.start_rate)
     while rate <= options.max_rate:
         if not step(rate):
             bad = rate
@@ -90,7 +90,11 @@ def find_capacity(url: str, mix: Sequence[Request], options: CapacityOptions, pi
                 good = middle
             else:
                 bad = middle
-    return {"capacity_per_s": round(good, 1), "first_failing_per_s": bad and round(bad, 1), "steps": steps}
+    return {
+        "capacity_per_s": round(float(good), 1),
+        "first_failing_per_s": bad and round(float(bad), 1),
+        "steps": steps,
+    }
 
 
 def sample_ids(url: str, queries: Sequence[str], n: int = 20) -> list[str]:
