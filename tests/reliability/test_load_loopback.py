@@ -141,6 +141,7 @@ def test_short_load_burst_and_recovery(loaded_server: ServerProcess) -> None:
 
 
 @pytest.mark.skipif(not LONG_SECONDS, reason="the long load run is `make load` (PASSERELLE_LOAD_SECONDS)")
+@pytest.mark.timeout(float(LONG_SECONDS or 0) + 600)  # capacity steps, burst and recovery on top
 def test_long_load_burst_recovery_and_flat_memory(loaded_server: ServerProcess) -> None:
     seconds = float(LONG_SECONDS or 0)
     rate, measured = measured_capacity(loaded_server)

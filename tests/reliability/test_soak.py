@@ -96,6 +96,7 @@ class Checks:
 
 
 @pytest.mark.skipif(not SOAK_SECONDS, reason="the soak run is `make soak` (PASSERELLE_SOAK_SECONDS)")
+@pytest.mark.timeout(float(SOAK_SECONDS or 0) + 600)  # the suite's 600 s per test would stop it
 def test_soak_adds_deletes_and_reloads_under_load(sample_usem3_index: Path, tmp_path: Path) -> None:
     seconds = float(SOAK_SECONDS or 0)
     index = tmp_path / "soak"
