@@ -110,7 +110,8 @@ def test_soak_adds_deletes_and_reloads_under_load(sample_usem3_index: Path, tmp_
         runner = threading.Thread(
             target=lambda: load.append(
                 asyncio.run(run_phases(server.url, request_mix(queries, ids), phases, pid=server.process.pid))
-            )
+            ),
+            daemon=True,  # a failed check ends the test (and the process) without waiting for the load's end
         )
         start = time.monotonic()
         runner.start()
