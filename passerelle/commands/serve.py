@@ -49,7 +49,7 @@ def serve(
         "command lines are visible to other users.",
     ),
     max_concurrency: int = typer.Option(
-        None, "--max-concurrency", help="Requests answered at once; more get 503 (default 32)."
+        None, "--max-concurrency", help="Hard bound on requests in flight; more get 503 (default 256)."
     ),
     cors_origin: list[str] = typer.Option(  # noqa: B008
         None, "--cors-origin", help="Allowed browser origin, e.g. https://app.example.org (repeatable)."
@@ -99,6 +99,7 @@ def serve(
         import uvicorn
 
         from passerelle.service.api.app import create_app
+        from passerelle.service.api.connection import uvicorn_options
 
         uvicorn.run(
             create_app(service),
@@ -108,4 +109,5 @@ def serve(
             log_level=log_level.lower(),
             access_log=access_log,
             lifespan="on",
+            **uvicorn_options(service),
         )

@@ -61,7 +61,9 @@ def create_app(
     state = AppState(
         settings=settings,
         registry=IndexRegistry(),
-        admission=Admission(settings.max_concurrency, settings.retry_after_s, metrics),
+        admission=Admission(
+            settings.max_concurrency, settings.retry_after_s, metrics, max_wait_s=settings.max_queue_wait_ms / 1000
+        ),
         metrics=metrics,
         models=request_models(settings),
         paths={index_name(path): path for path in settings.indexes},
@@ -90,9 +92,11 @@ def create_app(
                 searcher = await anyio.to_thread.run_sync(state.open, path)
                 state.registry.swap(ServedIndex(name=name, path=path, searcher=searcher))
         logger.info("serving %s", ", ".join(state.registry.names()))
+        watcher = asyncio.create_task(state.admission.watch_loop())
         try:
             yield
         finally:
+            watcher.cancel()
             state.registry.retire_all()
 
     app = FastAPI(

@@ -43,7 +43,7 @@ class Metrics:
         )
         self.errors = Counter("passerelle_errors", "Error responses by error type.", ["error", "status"], registry=r)
         self.rejected = Counter(
-            "passerelle_rejected_requests", "Requests refused with 503 (all slots busy).", registry=r
+            "passerelle_rejected_requests", "Requests refused with 503 by admission control.", registry=r
         )
         self.in_flight = Gauge("passerelle_requests_in_flight", "Requests holding a worker slot.", registry=r)
         self.reloads = Counter(

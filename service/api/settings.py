@@ -170,9 +170,49 @@ class ServiceSettings(BaseModel):
         ),
     )
     max_concurrency: int = Field(
-        32, ge=1, le=10_000, description=("Search requests answered at once; more get 503 with Retry-After.")
+        256,
+        ge=1,
+        le=10_000,
+        description=(
+            "Hard bound on search requests in flight (admitted and not yet answered); more get 503 with "
+            "Retry-After. Overload is normally refused earlier, by max_queue_wait_ms."
+        ),
     )
-    retry_after_s: int = Field(1, ge=1, le=3600, description="Retry-After header value on 503.")
+    max_queue_wait_ms: int = Field(
+        500,
+        ge=0,
+        le=3_600_000,
+        description=(
+            "Admission control: a search is refused at once (503 with Retry-After) when the wait predicted for "
+            "it (requests in flight x the recent time between completions) is over this many milliseconds, so "
+            "admitted requests stay fast and bursts the server can absorb are queued. 0: only max_concurrency."
+        ),
+    )
+    retry_after_s: int = Field(
+        1, ge=1, le=3600, description="Smallest Retry-After header value on 503 (the predicted wait when longer)."
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description=(
+            "A connection must deliver a request's whole head (request line and headers) within this many "
+            "seconds of its first byte (or of connecting); otherwise it is closed (408): slow-loris headers and "
+            "connections that never send anything do not hold the server."
+        ),
+    )
+    body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A request's whole body must arrive within this many seconds after its head; otherwise 408.",
+    )
+    max_head_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        le=1 << 20,
+        description="Largest request head (request line and headers) accepted, in bytes; a larger one gets 431.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description=("Origins allowed by CORS, e.g. 'https://example.org'; empty (the default) allows none."),

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from passerelle.service.api.admission import Admission
 from passerelle.service.errors import IndexNotFoundError, ServiceUnavailableError
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from passerelle.service.api.schemas import RequestModels
     from passerelle.service.api.settings import ServiceSettings
     from passerelle.service.searcher import Searcher
+
+__all__ = ["Admission", "AppState", "ClusterHooks", "IndexRegistry", "ServedIndex", "open_searcher"]
 
 logger = logging.getLogger(__name__)
 
@@ -167,40 +170,6 @@ class IndexRegistry:
         for entry in served.values():
             entry.retired = True
             entry.release_if_idle()
-
-
-class Admission:
-    """At most ``limit`` requests hold a slot; the next ones are refused at once with 503."""
-
-    def __init__(self, limit: int, retry_after_s: int, metrics: Metrics | None = None) -> None:
-        self.limit = limit
-        self.retry_after_s = retry_after_s
-        self.metrics = metrics
-        self.active = 0
-
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one slot for the duration of a request.
-
-        Raises:
-            ServiceUnavailableError: every slot is taken.
-        """
-        if self.active >= self.limit:
-            if self.metrics is not None:
-                self.metrics.rejected.inc()
-            raise ServiceUnavailableError(
-                f"all {self.limit} search slots are busy; retry in {self.retry_after_s} s",
-                retry_after_s=self.retry_after_s,
-            )
-        self.active += 1
-        if self.metrics is not None:
-            self.metrics.in_flight.inc()
-        try:
-            yield
-        finally:
-            self.active -= 1
-            if self.metrics is not None:
-                self.metrics.in_flight.dec()
 
 
 @dataclass

@@ -36,6 +36,7 @@ def test_every_subcommand_is_listed() -> None:
         ("search",),
         ("eval", "run"),
         ("bench", "all"),
+        ("bench", "capacity"),
         ("augment", "generate"),
         ("fusion", "fit"),
         ("config", "show"),

@@ -14,7 +14,7 @@ from passerelle.service.api.settings import Mode, ServiceSettings, index_name
 def test_defaults_are_closed_and_local() -> None:
     s = ServiceSettings()
     assert (s.host, s.port, s.cors_origins, s.api_key, s.admin_enabled) == ("127.0.0.1", 8000, [], None, False)
-    assert (s.max_k, s.max_query_chars, s.max_batch, s.max_concurrency) == (100, 1000, 256, 32)
+    assert (s.max_k, s.max_query_chars, s.max_batch, s.max_concurrency) == (100, 1000, 256, 256)
     assert (s.default_mode, s.default_fusion, s.default_normalization, s.default_rrf_k) == (
         "hybrid",
         "auto",

@@ -34,18 +34,23 @@ class LiveServer:
     thread: threading.Thread
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60.0, **kwargs)
+        return httpx.Client(base_url=self.url, **{"timeout": 60.0, **kwargs})
 
 
 def start_server(app: Any) -> LiveServer:
-    """Serve ``app`` on 127.0.0.1 at a free port (the socket is bound first: no port race)."""
+    """Serve ``app`` on 127.0.0.1 at a free port (the socket is bound first: no port race), with the
+    connection guards of its settings, as ``passerelle serve`` runs it."""
     import uvicorn
+
+    from passerelle.service.api.connection import uvicorn_options
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", **uvicorn_options(app.state.passerelle.settings))
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
