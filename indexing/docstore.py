@@ -40,20 +40,25 @@ class DocStore:
         if readonly and not self.path.is_file():
             raise IndexFormatError(f"missing docstore {self.path}")
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[sqlite3.Connection] = []  # every thread's connection, so close() reaches them all
+        self._generation = 0  # bumped by close(): a thread's older connection is not used again
         if not readonly:
             with self._connection() as conn:
                 conn.executescript(SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None or getattr(self._local, "generation", -1) != self._generation:
             if self.readonly:
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             else:
                 conn = sqlite3.connect(self.path, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=DELETE")
                 conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
+            with self._lock:
+                self._open.append(conn)
+                self._local.conn, self._local.generation = conn, self._generation
         return conn
 
     def add(self, docs: Sequence[Document], *, replace: bool = False) -> None:
@@ -140,11 +145,18 @@ class DocStore:
         return {lang: int(n) for lang, n in rows}
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
+        """Close every thread's connection (call it when no thread uses the store any more).
+
+        A served index is read from many worker threads; closing only the caller's connection left the
+        others open on a replaced file after each reload (file handles and SQLite page caches piling up).
+        The store stays usable: a later call opens a new connection.
+        """
+        with self._lock:
+            conns, self._open = self._open, []
+            self._generation += 1
             self._local.conn = None
+        for conn in conns:
+            conn.close()
 
 
 def _first_repeat(ids: Sequence[str]) -> str | None:

@@ -110,7 +110,6 @@ def test_hybrid_runs_the_latent_terms_only_when_the_profile_weighs_them(sample_i
     weighs them fuses them, and `explain` names them."""
     from dataclasses import replace
 
-    from passerelle.service.language_fusion import FusionProfile
     from passerelle.service.searcher import Searcher, SearchParams
 
     searcher = Searcher.open(sample_index)
