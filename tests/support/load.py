@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from passerelle.bench.load import rss_mb
+
 Request = tuple[str, str, dict[str, Any] | None]  # method, path (with query string), JSON body
 
 
@@ -78,20 +80,6 @@ class LoadReport:
             "rss_samples_mb": [round(r, 1) for r in self.rss_mb],
             "config": {k: v for k, v in asdict(self).items() if k in ("rate", "duration_s")},
         }
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of process ``pid`` and its children, in MiB (the JVM runs inside the process)."""
-    import psutil
-
-    process = psutil.Process(pid)
-    total = process.memory_info().rss
-    for child in process.children(recursive=True):
-        try:
-            total += child.memory_info().rss
-        except psutil.NoSuchProcess:
-            continue
-    return total / 2**20
 
 
 async def run_load(
