@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from scipy import sparse
+
 from passerelle.indexing.documents import Document
 from passerelle.indexing.encoders.base import LatentEncoder, latent_spec_of
 from passerelle.indexing.errors import JavaUnavailableError
@@ -307,7 +309,13 @@ class Searcher:
         if not isinstance(encoder, LatentEncoder) or dense is None:
             raise InvalidRequestError(f"index {self.name!r} has no latent terms")
         clock = time.perf_counter()
-        vectors = encoder.encode_latent(queries)
+        # one query at a time: an encoder that batches may quantise a batch together (e5-small does), and a
+        # query's hits must not depend on which other queries came with it
+        vectors = (
+            sparse.vstack([encoder.encode_latent([q]) for q in queries], format="csr")
+            if len(queries) > 1
+            else encoder.encode_latent(queries)
+        )
         timings["encode_latent"] = _ms(clock)
         clock = time.perf_counter()
         lists = dense.search_latent(vectors, _depth(params), allowed=allowed.mask if allowed is not None else None)

@@ -86,8 +86,10 @@ class E5SmallEncoder:
         return self._spec
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed queries (``query: `` prefix)."""
-        return self._embed([self._spec.query_prefix + t for t in texts])
+        """Embed queries (``query: `` prefix), each in a batch of its own: the int8 activations are quantised
+        with one scale per batch, so a query's vector (and its hits) must not depend on which other queries
+        were encoded with it (a batch request, micro-batching under load)."""
+        return self._embed([self._spec.query_prefix + t for t in texts], batch_size=1)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages (``passage: `` prefix)."""
@@ -105,14 +107,15 @@ class E5SmallEncoder:
                 windows.append(_Window(i, [self._tokenizer.bos, *chunk, self._tokenizer.eos], max(len(chunk), 1)))
         return windows
 
-    def _forward(self, windows: list[_Window]) -> Iterator[tuple[_Window, np.ndarray]]:
+    def _forward(self, windows: list[_Window], batch_size: int | None = None) -> Iterator[tuple[_Window, np.ndarray]]:
         """Each window with its final hidden states (``(tokens, 384)``), batched by length."""
+        limit = batch_size or self.batch_size
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
         start = 0
         while start < len(order):
             end = start + 1
             shortest = len(windows[order[start]].ids)
-            while end < len(order) and end - start < self.batch_size:
+            while end < len(order) and end - start < limit:
                 longest = len(windows[order[end]].ids)
                 if longest * (end - start + 1) > BATCH_TOKENS or longest > BUCKET_RATIO * shortest + BUCKET_SLACK:
                     break
@@ -129,10 +132,10 @@ class E5SmallEncoder:
                 yield window, hidden[row, : len(window.ids)]
             start = end
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self._spec.dim), dtype=np.float64)
         weights = np.zeros(len(texts), dtype=np.float64)
-        for window, hidden in self._forward(self._windows(texts)):
+        for window, hidden in self._forward(self._windows(texts), batch_size):
             out[window.text] += window.weight * hidden.mean(axis=0, dtype=np.float64)
             weights[window.text] += window.weight
         if not texts:

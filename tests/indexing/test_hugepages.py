@@ -46,7 +46,9 @@ def test_a_loaded_flat_index_sits_on_huge_pages_and_answers_the_same(saved_flat:
     directory, vectors = saved_flat
     plain = faiss.read_index(str(directory / "index.faiss"))
     plain_address = int(faiss.downcast_index(plain).codes.data())
-    assert huge_kib(plain_address) == 0  # read_index alone: 4 KiB pages (its own mapping: 36 MiB)
+    # read_index alone usually gets 4 KiB pages, but the kernel may collapse them by itself (khugepaged,
+    # DAMON): not asserted; what the loader promises is below
+    del plain_address
     store = DenseStore.load(directory, FaissSpec(kind="flat"))
     loaded = huge_kib(int(faiss.downcast_index(store.index).codes.data()))
     if loaded == 0 and not collapse_faiss_vectors(plain):

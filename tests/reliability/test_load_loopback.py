@@ -48,6 +48,10 @@ P99_BOUND_MS = 1000.0  # the capacity's own bound (docs/BENCHMARKS.md)
 ADMITTED_P99_BOUND_MS = P99_BOUND_MS + 1.5 * ServiceSettings.model_fields["max_queue_wait_ms"].default
 REFUSAL_BOUND_MS = 100.0  # p99 of the time to a 503
 RECOVERY_S = 5.0
+# The short run's scale: the load generator shares the server's two cores, and past ~100 requests/s it is
+# the generator and the event loop that saturate (a refusal then waited 0.7 s in one CI run at 142/s), not
+# the search whose overload the test is about. So the short run treats the capacity as at most this.
+SHORT_MAX_CAPACITY = 40.0
 LONG_SECONDS = os.environ.get("PASSERELLE_LOAD_SECONDS")
 ENCODER = os.environ.get("PASSERELLE_LOAD_ENCODER") or DEFAULT_ENCODER
 INDEX_FIXTURE = {DEFAULT_ENCODER: "sample_index", "usem3": "sample_usem3_index"}
@@ -135,7 +139,7 @@ def assert_shape(report: LoadReport, figures: dict[str, object], server: ServerP
 
 
 def test_short_load_burst_and_recovery(loaded_server: ServerProcess) -> None:
-    report, figures = run(loaded_server, committed_capacity(), SHORT_FRACTION, (10, 4, 8))
+    report, figures = run(loaded_server, min(committed_capacity(), SHORT_MAX_CAPACITY), SHORT_FRACTION, (10, 4, 8))
     assert_shape(report, figures, loaded_server)
     # 10 s cannot show memory flat (make load does): it catches a gross leak
     assert report.summary()["rss_growth_after_warmup_mb"] < 100, report.rss_mb
