@@ -27,6 +27,23 @@ class Detection:
     probability: float
 
 
+_model_lock = threading.Lock()
+_model: Any = None
+
+
+def _shared_model() -> Any:
+    """The langid model, loaded once per process (~0.3 s and tens of MiB of arrays): every detector and
+    every reloaded index shares it (it is only read)."""
+    global _model
+    if _model is None:
+        with _model_lock:
+            if _model is None:
+                from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+                _model = LanguageIdentifier.from_model_file(MODEL_DIR / MODEL_FILE, norm_probs=True)
+    return _model
+
+
 class LanguageDetector:
     """Detects the language of a text, optionally among a fixed set of candidates.
 
@@ -36,21 +53,10 @@ class LanguageDetector:
 
     def __init__(self, candidates: Iterable[str] | None = None) -> None:
         self.candidates = sorted({c.split("-")[0] for c in candidates}) if candidates else None
-        self._identifier: Any = None
-        self._lock = threading.Lock()
-
-    def _model(self) -> Any:
-        if self._identifier is None:
-            with self._lock:
-                if self._identifier is None:
-                    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
-
-                    self._identifier = LanguageIdentifier.from_model_file(MODEL_DIR / MODEL_FILE, norm_probs=True)
-        return self._identifier
 
     def probabilities(self, text: str) -> dict[str, float]:
         """The model's probability of each of its languages for ``text`` (they sum to 1)."""
-        return {str(lang): float(prob) for lang, prob in self._model().rank(text)}
+        return {str(lang): float(prob) for lang, prob in _shared_model().rank(text)}
 
     def detect(self, text: str, *, fallback: str | None = None, min_confidence: float = 0.5) -> Detection:
         """Most likely language of ``text`` (among the candidates when there are some).

@@ -34,3 +34,25 @@ def test_clear_texts_are_detected_with_full_confidence() -> None:
     ):
         detection = detector.detect(text, fallback="en")
         assert (detection.lang, detection.confidence) == (lang, 1.0)
+
+
+def test_every_detector_shares_one_loaded_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each served index (and each reload of it) has its own detector; loading the model per detector cost
+    ~0.3 s per reload and left tens of MiB of fragmented heap behind each time (the soak's memory growth)."""
+    from py3langid.langid import LanguageIdentifier
+
+    from passerelle.indexing import language
+
+    loads = []
+    original = LanguageIdentifier.from_model_file
+
+    def counted(*args: object, **kwargs: object) -> object:
+        loads.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(language, "_model", None)
+    monkeypatch.setattr(LanguageIdentifier, "from_model_file", counted)
+    first, second = LanguageDetector(["en", "fr"]), LanguageDetector()
+    assert first.detect("Les abeilles pollinisent les fleurs").lang == "fr"
+    assert second.detect("Bees pollinate the flowers of the orchard").lang == "en"
+    assert len(loads) == 1
