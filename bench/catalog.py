@@ -18,6 +18,7 @@ ALL_SYSTEMS: tuple[str, ...] = (
     "passerelle-sparse",
     "pyserini-hybrid",
     "pyserini-hybrid-norm",
+    "pyserini-hybrid-hf",
     "pyserini-lucene",
     "faiss+encoder",
     "bm25s",
@@ -34,9 +35,14 @@ DESCRIPTIONS: Mapping[str, str] = {
     "passerelle-rrf": "Passerelle hybrid with RRF fusion (k=60), in process, shipped settings",
     "passerelle-dense": "Passerelle dense only, in process, shipped settings",
     "passerelle-sparse": "Passerelle BM25 only, in process, shipped settings",
-    "pyserini-hybrid": "Pyserini HybridSearcher(FaissSearcher, LuceneSearcher).search(k0=depth, alpha=0.1): "
-    "returns ids and scores only; its FaissSearcher runs FAISS on 1 OpenMP thread",
-    "pyserini-hybrid-norm": "the same with Pyserini's normalization=True",
+    "pyserini-hybrid": "Pyserini HybridSearcher(FaissSearcher, LuceneSearcher).search(k0=depth, alpha, normalization) "
+    "with alpha and normalization tuned on the collection's judged queries (below), queries embedded by the "
+    "index's own encoder (Passerelle's, through a QueryEncoder adapter): returns ids and scores only; its "
+    "FaissSearcher runs FAISS on 1 OpenMP thread",
+    "pyserini-hybrid-norm": "the same with Pyserini's normalization=True (alpha tuned for it)",
+    "pyserini-hybrid-hf": "the same hybrid, tuned the same way, with the model as a Pyserini user loads it: "
+    "Pyserini's AutoQueryEncoder (transformers, fp32 torch, every core; mean pooling, L2 norm, 'query:' prefix) "
+    "on the converted model directory (e5-small's hf/; encoders without one skip this row)",
     "pyserini-lucene": "Pyserini LuceneSearcher.search(k=depth) alone",
     "faiss+encoder": "the encoder + faiss.Index.search(depth) alone, ids from rows.tsv",
     "bm25s": "bm25s (Lucene BM25, k1=0.9 b=0.4, stopwords + Snowball stemmer) over the same view texts",

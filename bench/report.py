@@ -230,11 +230,20 @@ def _search(name: str, report: dict[str, Any]) -> list[str]:
         )
     for pair, value in report.get("agreement@10", {}).items():
         notes.append(f"top-10 agreement {pair}: {value:.3f} (same index files, same analyzer / same encoder)")
-    if report.get("failed_queries", {}).get("pyserini-hybrid-norm"):
+    for systems, failed in report.get("failed_queries", {}).items():
+        if failed:
+            notes.append(
+                f"{systems}: Pyserini's normalization raised ZeroDivisionError on {failed} queries (one retriever "
+                "returned a single hit or equal scores: its min-max is unguarded); they count as unanswered"
+            )
+    for key, tuned in report.get("pyserini_tuning", {}).items():
+        system = "pyserini-hybrid-hf" if key == "hf" else "pyserini-hybrid"
         notes.append(
-            f"Pyserini with normalization=True raised ZeroDivisionError on "
-            f"{report['failed_queries']['pyserini-hybrid-norm']} queries (one retriever returned a "
-            "single hit or equal scores: its min-max is unguarded); they count as unanswered"
+            f"`{system}` tuned on this collection's {tuned['queries']} judged queries (in-sample, as Passerelle's "
+            f"fusion profile is on these dev collections): alpha={tuned['alpha']:g}, normalization="
+            f"{tuned['normalization']} (nDCG@10 {fmt(max(tuned['ndcg@10'].values()))}; Pyserini's default "
+            f"alpha=0.1 without normalization: {fmt(tuned['ndcg@10'].get('alpha=0.1 normalization=False'))}); "
+            f"`pyserini-hybrid-norm` uses alpha={tuned['alpha_normalized']:g}"
         )
     if "server_memory" in report:
         mem = report["server_memory"]

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+PYSERINI_KEYS = {"pyserini-hybrid / pyserini-hybrid-norm": "systems", "pyserini-hybrid-hf": "hf"}
+"""Pyserini systems whose failed queries (normalization's division by zero) are counted, and their state key."""
+
 
 @dataclass(frozen=True)
 class SearchBenchOptions:
@@ -89,8 +92,9 @@ def benchmark_search(
         "ndcg@10": {},
         "agreement@10": {},
     }
+    tuning = ({q: queries[q] for q in qids}, qrels) if qrels is not None else None
     try:
-        answers = _time_systems(searcher, Path(index_dir), Path(workdir), texts, options, report)
+        answers = _time_systems(searcher, Path(index_dir), Path(workdir), texts, options, report, tuning)
     finally:
         searcher.close()
     report["load_end"] = load_average()
@@ -104,7 +108,13 @@ def benchmark_search(
 
 
 def _time_systems(
-    searcher: Any, index_dir: Path, workdir: Path, texts: list[str], options: SearchBenchOptions, report: dict[str, Any]
+    searcher: Any,
+    index_dir: Path,
+    workdir: Path,
+    texts: list[str],
+    options: SearchBenchOptions,
+    report: dict[str, Any],
+    tuning: tuple[dict[str, str], Qrels] | None,
 ) -> dict[str, list[Ranking]]:
     """Time each system at each concurrency (rows appended to ``report``); the first pass's answers.
 
@@ -128,12 +138,16 @@ def _time_systems(
         pyserini_state: dict[str, Any] = {}
         owned: dict[str, Any] = {}  # searchers opened for one contrast system, closed at the end
         stack.callback(lambda: [opened.close() for opened in owned.values()])
-        factories = _systems(searcher, index_dir, workdir, options, stack, report, pyserini_state, owned)
-        systems = {name: factories[name]() for name in options.systems}
+        factories = _systems(searcher, index_dir, workdir, options, stack, report, pyserini_state, owned, tuning)
+        built = {name: factories[name]() for name in options.systems}
+        systems = {name: system for name, system in built.items() if system is not None}  # None: not for this index
+        names = list(systems)
+        for name in set(built) - set(systems):
+            report["descriptions"].pop(name, None)
         passes: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for round_no in range(max(options.rounds, 1)):
             # every system once per round, the order reversed each round: no system is always timed first
-            for name in options.systems if round_no % 2 == 0 else options.systems[::-1]:
+            for name in names if round_no % 2 == 0 else names[::-1]:
                 search = systems[name]
                 for concurrency in options.concurrency:
                     # Pyserini's FaissSearcher.search sets OpenMP to 1 thread in the calling thread, each call
@@ -155,12 +169,13 @@ def _time_systems(
                     )
                     if round_no == 0 and concurrency == options.concurrency[0]:
                         answers[name] = got
-        report["rows"] += [median_pass(passes[(name, c)]) for name in options.systems for c in options.concurrency]
+        report["rows"] += [median_pass(passes[(name, c)]) for name in names for c in options.concurrency]
         if "_server" in report:
             report["server_memory"] = report.pop("_server").memory_mb()
         set_faiss_threads(None)
-        if "systems" in pyserini_state:
-            report["failed_queries"] = {"pyserini-hybrid-norm": len(pyserini_state["systems"].failed)}
+        report["failed_queries"] = {
+            name: len(pyserini_state[key].failed) for name, key in PYSERINI_KEYS.items() if pyserini_state.get(key)
+        }
         if options.batch > 1 and {"passerelle", REFERENCE} <= set(options.systems):
             report["batch_rows"], batched = _batches(searcher, pyserini_state["systems"], texts, options)
             report["agreement@10"]["passerelle batch vs passerelle"] = _agreement(
@@ -178,8 +193,13 @@ def _systems(
     report: dict[str, Any],
     pyserini: dict[str, Any],
     owned: dict[str, Any],
-) -> dict[str, Callable[[], Callable[[str], Ranking]]]:
-    """Factories (called in turn, so only chosen systems are built) of each system's search callable.
+    tuning: tuple[dict[str, str], Qrels] | None,
+) -> dict[str, Callable[[], Callable[[str], Ranking] | None]]:
+    """Factories (called in turn, so only chosen systems are built) of each system's search callable (``None``:
+    the system does not apply to this index).
+
+    Pyserini's hybrids are tuned (alpha, normalization) on ``tuning``'s judged queries when given; the choice
+    and the grid go to ``report["pyserini_tuning"]``.
 
     ``searcher`` is opened with the shipped settings; a contrast system opens its own copy of the index
     with its settings and leaves it in ``owned`` under its name (the caller closes it).
@@ -197,22 +217,35 @@ def _systems(
     k, depth = options.k, options.depth
     view = sparse_view(searcher)
 
-    def pyserini_systems() -> Any:
-        if "systems" not in pyserini:
-            from passerelle.bench.pyserini_peer import PyseriniSystems
+    def pyserini_systems(key: str = "systems") -> Any:
+        """Pyserini over this index: with our encoder (``systems``) or its own AutoQueryEncoder (``hf``)."""
+        if key not in pyserini:
+            from passerelle.bench.pyserini_peer import PyseriniSystems, hf_query_encoder
 
-            pyserini["systems"] = PyseriniSystems(
+            own = hf_query_encoder(searcher.index.encoder) if key == "hf" else None
+            if key == "hf" and own is None:
+                pyserini[key] = None
+                return None
+            systems = PyseriniSystems(
                 index_dir,
                 view,
                 searcher.index.manifest.analyzers[view],
                 searcher.index.encoder,
                 workdir,
+                pyserini_encoder=own,
                 depth=depth,
                 k=k,
                 alpha=options.alpha,
             )
-            stack.callback(pyserini["systems"].close)
-        return pyserini["systems"]
+            stack.callback(systems.close)
+            if tuning is not None:
+                report.setdefault("pyserini_tuning", {})[key] = systems.tune(*tuning)
+            pyserini[key] = systems
+        return pyserini[key]
+
+    def hf_hybrid() -> Callable[[str], Ranking] | None:
+        systems = pyserini_systems("hf")
+        return None if systems is None else systems.hybrid_search
 
     def http() -> Callable[[str], Ranking]:
         from passerelle.bench.server import serve
@@ -252,6 +285,7 @@ def _systems(
         "passerelle-sparse": in_process("sparse"),
         "pyserini-hybrid": lambda: pyserini_systems().hybrid_search,
         "pyserini-hybrid-norm": lambda: pyserini_systems().hybrid_normalized,
+        "pyserini-hybrid-hf": hf_hybrid,
         "pyserini-lucene": lambda: pyserini_systems().lucene_search,
         "faiss+encoder": lambda: FaissEncoderSystem(index_dir, searcher.index.encoder, depth),
         "bm25s": bm25s,

