@@ -12,8 +12,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from scipy import sparse
-
 from passerelle.indexing.documents import Document
 from passerelle.indexing.encoders.base import LatentEncoder, latent_spec_of
 from passerelle.indexing.errors import JavaUnavailableError
@@ -24,7 +22,14 @@ from passerelle.service.errors import FilterError, InvalidRequestError, QueryTra
 from passerelle.service.filter_eval import AllowedRows, FilterCache, bind
 from passerelle.service.filters import Condition, Filter, all_of
 from passerelle.service.fusion import Contribution, FusedHit, FusionMethod, Normalization, Ranking, fuse
-from passerelle.service.language_fusion import DEFAULT_PROFILE, ViewSignals, fuse_language_aware, load_profile, top_gap
+from passerelle.service.language_fusion import (
+    DEFAULT_PROFILE,
+    FusionProfile,
+    ViewSignals,
+    fuse_language_aware,
+    load_profile,
+    top_gap,
+)
 from passerelle.service.query_translation import CachedQueryTranslator, translated_views
 
 Mode = Literal["dense", "sparse", "latent", "hybrid"]
@@ -182,7 +187,7 @@ class Searcher:
         if self.index.encoder is not None:
             self.index.encoder.encode_queries(["warm up"])
         if self.has_latent and isinstance(self.index.encoder, LatentEncoder):
-            self.index.encoder.encode_latent(["warm up"])
+            self.index.encoder.encode_latent_queries(["warm up"])
         for view in self.index.sparse.values():
             view.search("warm up", 1)
         if self.index.manifest.declared_fields and self.index.filterable:  # filters are expected: build the table
@@ -285,10 +290,11 @@ class Searcher:
     def _fuses_latent(self, params: SearchParams) -> bool:
         """Whether a hybrid query fuses the latent-terms list: only the language-aware fusion does, and only
         when its profile gives that list a weight (the fixed fusions combine dense and BM25 alone)."""
-        if params.fusion != "auto":
-            return False
-        profile = load_profile(params.profile) if params.profile else self.fusion_profile
-        return profile.uses_latent
+        return params.fusion == "auto" and self.profile_for(params).uses_latent
+
+    def profile_for(self, params: SearchParams) -> FusionProfile:
+        """The language-aware fusion profile a query uses: its own ``profile``, else the searcher's."""
+        return load_profile(params.profile) if params.profile else self.fusion_profile
 
     @property
     def has_latent(self) -> bool:
@@ -309,13 +315,7 @@ class Searcher:
         if not isinstance(encoder, LatentEncoder) or dense is None:
             raise InvalidRequestError(f"index {self.name!r} has no latent terms")
         clock = time.perf_counter()
-        # one query at a time: an encoder that batches may quantise a batch together (e5-small does), and a
-        # query's hits must not depend on which other queries came with it
-        vectors = (
-            sparse.vstack([encoder.encode_latent([q]) for q in queries], format="csr")
-            if len(queries) > 1
-            else encoder.encode_latent(queries)
-        )
+        vectors = encoder.encode_latent_queries(queries)
         timings["encode_latent"] = _ms(clock)
         clock = time.perf_counter()
         lists = dense.search_latent(vectors, _depth(params), allowed=allowed.mask if allowed is not None else None)
@@ -469,7 +469,7 @@ class Searcher:
                 for rank, (doc_id, score) in ordered[:limit]
             ], {"single": name}
         if params.fusion == "auto":
-            profile = load_profile(params.profile) if params.profile else self.fusion_profile
+            profile = self.profile_for(params)
             fused, weights = fuse_language_aware(rankings, retrieval.signals, profile, limit=limit)
             if not params.explain:  # the explanation's extras cost ~0.1 ms (asdict deep-copies): skip unasked
                 return fused, {}

