@@ -8,11 +8,10 @@ from __future__ import annotations
 import time
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from passerelle.indexing.documents import Document
 from passerelle.indexing.encoders.base import LatentEncoder, latent_spec_of
 from passerelle.indexing.errors import JavaUnavailableError
 from passerelle.indexing.language import Detection, LanguageDetector
@@ -20,8 +19,9 @@ from passerelle.indexing.load import LoadedIndex, Verify, load_index
 from passerelle.service.batching import QueryBatcher
 from passerelle.service.errors import FilterError, InvalidRequestError, QueryTranslationUnavailableError
 from passerelle.service.filter_eval import AllowedRows, FilterCache, bind
-from passerelle.service.filters import Condition, Filter, all_of
-from passerelle.service.fusion import Contribution, FusedHit, FusionMethod, Normalization, Ranking, fuse
+from passerelle.service.filters import Condition, all_of
+from passerelle.service.fusion import Contribution, FusedHit, Ranking, fuse
+from passerelle.service.hits import build_hits
 from passerelle.service.language_fusion import (
     DEFAULT_PROFILE,
     FusionProfile,
@@ -31,97 +31,10 @@ from passerelle.service.language_fusion import (
     top_gap,
 )
 from passerelle.service.query_translation import CachedQueryTranslator, translated_views
+from passerelle.service.search_types import MODES, Hit, Mode, Retrieval, SearchParams, SearchResult, SourceHit
 
-Mode = Literal["dense", "sparse", "latent", "hybrid"]
-MODES: tuple[str, ...] = ("dense", "sparse", "latent", "hybrid")
-SNIPPET_CHARS = 240
-SparseLists = tuple[dict[str, "Ranking"], dict[str, ViewSignals]]
+SparseLists = tuple[dict[str, Ranking], dict[str, ViewSignals]]
 """One query's BM25 ranked lists (by retriever name) and their query-time signals."""
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    """Per-call search settings (nothing is set on shared objects).
-
-    ``filter`` restricts both retrievers to the documents it matches (with ``doc_langs``, a shorthand for
-    ``lang in doc_langs``); its values are checked against the index's fields, strictly (JSON types)
-    unless ``lenient_filter`` (values written as text, read with each field's type). ``offset`` skips the
-    first hits: hits are ordered by score, then doc id, and every retriever takes at least ``offset + k``
-    candidates, so pages concatenate to the unpaged list.
-    """
-
-    mode: Mode = "hybrid"
-    k: int = 10
-    offset: int = 0
-    query_lang: str | None = None
-    doc_langs: frozenset[str] | None = None
-    filter: Filter | None = None
-    lenient_filter: bool = False
-    fusion: FusionMethod = "auto"
-    normalization: Normalization = "minmax"
-    weights: Mapping[str, float] | None = None
-    profile: str | None = None
-    rrf_k: int = 60
-    depth: int = 100
-    explain: bool = False
-    translate_query: bool = False  # BM25 searches the query translated into the document languages (QT)
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """The retrievers' ranked lists for one query, before fusion (``dense`` is None when not run)."""
-
-    query: str
-    query_lang: str
-    dense: Ranking | None
-    sparse: Mapping[str, Ranking]
-    signals: Mapping[str, ViewSignals]
-    timings_ms: Mapping[str, float] = field(default_factory=dict)
-    filter_matches: int | None = None  # documents the filter allows (None without a filter)
-    latent: Ranking | None = None  # the latent-terms list (None when not run)
-
-
-@dataclass(frozen=True)
-class SourceHit:
-    """One retriever's view of a hit: 1-based rank and raw score."""
-
-    rank: int
-    score: float
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A search result, with its stored fields (the API returns those asked for)."""
-
-    doc_id: str
-    score: float
-    lang: str
-    title: str
-    snippet: str
-    sources: Mapping[str, SourceHit]
-    explanation: Mapping[str, Any] | None = None
-    text: str = ""
-    views: Mapping[str, str] = field(default_factory=dict)
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """Hits for one query (the page from ``offset``), the language used for it, and the time spent per stage.
-
-    ``has_more``: the candidates hold hits after this page. ``filter_matches``: how many documents the
-    filter allows (``None`` without a filter).
-    """
-
-    query: str
-    query_lang: str
-    mode: Mode
-    hits: list[Hit]
-    timings_ms: Mapping[str, float] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-    offset: int = 0
-    has_more: bool = False
-    filter_matches: int | None = None
 
 
 class Searcher:
@@ -230,7 +143,7 @@ class Searcher:
         results = []
         for retrieval, (fused, explain_extra, fuse_s) in zip(retrievals, fused_all, strict=True):
             start = time.perf_counter()
-            hits = self._hits(fused[params.offset : end], params, explain_extra, docs)
+            hits = build_hits(fused[params.offset : end], params, explain_extra, docs)
             timings = dict(retrieval.timings_ms)
             timings["fuse_and_fetch"] = round((fuse_s + fetch_s + time.perf_counter() - start) * 1000, 3)
             results.append(
@@ -489,30 +402,6 @@ class Searcher:
             limit=limit,
         ), {}
 
-    def _hits(
-        self, page: list[FusedHit], params: SearchParams, explain_extra: dict[str, Any], docs: Mapping[str, Document]
-    ) -> list[Hit]:
-        hits = []
-        for item in page:
-            doc = docs.get(item.doc_id)
-            if doc is None:
-                continue  # deleted since the ranked lists were computed
-            hits.append(
-                Hit(
-                    doc_id=item.doc_id,
-                    score=item.score,
-                    lang=doc.lang,
-                    title=doc.title,
-                    snippet=_snippet(doc),
-                    sources={name: SourceHit(c.rank, c.raw_score) for name, c in item.contributions.items()},
-                    explanation=_explain(item, params, explain_extra) if params.explain else None,
-                    text=doc.text,
-                    views=doc.views,
-                    metadata=doc.metadata,
-                )
-            )
-        return hits
-
 
 def _depth(params: SearchParams) -> int:
     """Candidates per retriever: ``depth``, or enough to fill the page."""
@@ -526,47 +415,6 @@ def _weight(name: str, weights: Mapping[str, float] | None) -> float:
         return float(weights[name])
     family = name.split(":", 1)[0]
     return float(weights.get(family, 1.0))
-
-
-def _explain(hit: FusedHit, params: SearchParams, extra: dict[str, Any]) -> dict[str, Any]:
-    if "single" in extra:  # one retriever ran: its own score, nothing was fused
-        ((name, c),) = hit.contributions.items()
-        return {
-            "method": "none",
-            "rrf_k": None,
-            "normalization": None,
-            "formula": f"the {name} retriever's own score (nothing to fuse)",
-            "contributions": {
-                name: {"rank": c.rank, "raw_score": c.raw_score, "normalized": None, "weight": 1.0, "value": c.value}
-            },
-            "fused_score": hit.score,
-        }
-    return {
-        "method": params.fusion,
-        "rrf_k": params.rrf_k if params.fusion == "rrf" else None,
-        "normalization": extra.get("normalization", params.normalization) if params.fusion != "rrf" else None,
-        "formula": "sum(weight / (rrf_k + rank))" if params.fusion == "rrf" else "sum(weight * normalized)",
-        **{key: value for key, value in extra.items() if key != "normalization"},
-        "contributions": {
-            name: {
-                "rank": c.rank,
-                "raw_score": c.raw_score,
-                "normalized": c.normalized,
-                "weight": c.weight,
-                "value": c.value,
-            }
-            for name, c in hit.contributions.items()
-        },
-        "fused_score": hit.score,
-    }
-
-
-def _snippet(doc: Document) -> str:
-    text = " ".join(doc.text.split())
-    if len(text) <= SNIPPET_CHARS:
-        return text
-    cut = text.rfind(" ", 0, SNIPPET_CHARS)
-    return text[: cut if cut > 0 else SNIPPET_CHARS] + "…"
 
 
 def _ms(start: float) -> float:

@@ -49,7 +49,7 @@ def build_request(**values: Any) -> Any:
     from pydantic import ValidationError
 
     from passerelle.indexing.errors import ConfigError
-    from passerelle.service.api.schemas import SearchRequest
+    from passerelle.service.api.requests import SearchRequest
 
     try:
         return SearchRequest(**{name: value for name, value in values.items() if value is not None})

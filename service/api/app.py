@@ -23,8 +23,8 @@ from passerelle.service.api import routes_admin, routes_meta, routes_ui
 from passerelle.service.api.http_errors import install_error_handlers
 from passerelle.service.api.limits import BodySizeLimitMiddleware
 from passerelle.service.api.metrics import Metrics, MetricsMiddleware
+from passerelle.service.api.requests import request_models
 from passerelle.service.api.routes_search import search_router
-from passerelle.service.api.schemas import request_models
 from passerelle.service.api.settings import ServiceSettings, index_name
 from passerelle.service.api.state import Admission, AppState, ClusterHooks, IndexRegistry, ServedIndex
 

@@ -13,13 +13,8 @@ import anyio
 from fastapi import APIRouter, Query
 
 from passerelle.service.api.deps import Admitted, StateDep
-from passerelle.service.api.schemas import (
-    BatchSearchResponse,
-    ErrorResponse,
-    RequestModels,
-    SearchOptions,
-    SearchResponse,
-)
+from passerelle.service.api.requests import RequestModels, SearchOptions
+from passerelle.service.api.schemas import BatchSearchResponse, ErrorResponse, SearchResponse
 from passerelle.service.api.state import AppState
 
 ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (404, 422, 503)}

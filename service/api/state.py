@@ -21,7 +21,7 @@ from passerelle.service.errors import IndexNotFoundError, ServiceUnavailableErro
 
 if TYPE_CHECKING:
     from passerelle.service.api.metrics import Metrics
-    from passerelle.service.api.schemas import RequestModels
+    from passerelle.service.api.requests import RequestModels
     from passerelle.service.api.settings import ServiceSettings
     from passerelle.service.searcher import Searcher
 

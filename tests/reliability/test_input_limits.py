@@ -15,7 +15,7 @@ import pytest
 from support.reliability import LIMITS
 from support.server import LiveServer
 
-from passerelle.service.api.schemas import LANG_PATTERN, SPACE, TEXT_PATTERN
+from passerelle.service.api.requests import LANG_PATTERN, SPACE, TEXT_PATTERN
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from passerelle.service.api import schemas
-from passerelle.service.api.schemas import SearchResponse, plain, request_models
+from passerelle.service.api import requests, schemas
+from passerelle.service.api.requests import request_models
+from passerelle.service.api.schemas import SearchResponse, plain
 from passerelle.service.api.settings import ServiceSettings
 from passerelle.service.searcher import Hit, SearchParams, SearchResult, SourceHit
 
@@ -177,11 +178,12 @@ def test_plain() -> None:
 def _all_models() -> list[type[BaseModel]]:
     return [
         obj
-        for obj in vars(schemas).values()
+        for module in (requests, schemas)
+        for obj in vars(module).values()
         if isinstance(obj, type)
         and issubclass(obj, BaseModel)
-        and obj.__module__ == schemas.__name__
-        and obj is not schemas.SearchOptions
+        and obj.__module__ == module.__name__
+        and obj is not requests.SearchOptions
     ]
 
 
