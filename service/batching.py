@@ -5,9 +5,10 @@ Under concurrency the cost of a query is dominated by work that is far cheaper p
 GIL and the encoder's lock. :class:`QueryBatcher` lets at most ``workers`` batched calls run at once.
 A query that finds the batcher idle (nothing running, nothing queued) is answered at once in its
 caller's thread (no hand-off: latency at concurrency 1 is that of a plain call); one that arrives while
-others are being answered is queued, and worker threads answer what is queued (up to ``max_batch``
-queries with equal parameters) with one batched call. Nothing ever waits for a batch to fill: batches
-form only from queries that arrived while others were being answered.
+others are being answered is queued, and drains on the process's shared batch threads
+(:mod:`passerelle.service.threads`: no thread is started per batcher, so reloads start none) answer what is
+queued (up to ``max_batch`` queries with equal parameters) with one batched call. Nothing ever waits for a
+batch to fill: batches form only from queries that arrived while others were being answered.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from passerelle.service.threads import BATCH_THREADS, shared_pool
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +57,11 @@ class QueryBatcher(Generic[P, R]):
         run_batch: answers a list of queries sharing one parameter object, one result per query, in order.
         max_batch: most queries answered by one call.
         workers: batched calls running at once (callers answering their own query included); as many
-            worker threads answer the queue.
+            drains answer the queue, on the shared batch threads.
     """
 
     def __init__(
-        self,
-        run_batch: Callable[[list[str], P], Sequence[R]],
-        *,
-        max_batch: int = 16,
-        workers: int = 1,
-        name: str = "passerelle-batcher",
+        self, run_batch: Callable[[list[str], P], Sequence[R]], *, max_batch: int = 16, workers: int = 1
     ) -> None:
         if max_batch < 1 or workers < 1:
             raise ValueError("max_batch and workers must be at least 1")
@@ -73,9 +71,8 @@ class QueryBatcher(Generic[P, R]):
         self._queue: deque[_Request[P, R]] = deque()
         self._closed = False
         self._slots = workers
-        self._running = 0  # batched calls in progress, in workers or in callers
-        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)]
-        self._started = False
+        self._running = 0  # batched calls in progress, in drains or in callers
+        self._drains = 0  # drains submitted to the shared threads and not finished
         self.stats = BatchStats()
 
     def submit(self, query: str, params: P) -> R:
@@ -92,12 +89,11 @@ class QueryBatcher(Generic[P, R]):
             if inline:
                 self._running += 1
             else:
-                if not self._started:
-                    self._started = True
-                    for thread in self._threads:
-                        thread.start()
                 self._queue.append(request)
                 self._cond.notify()
+                if self._drains < self._slots:
+                    self._drains += 1
+                    shared_pool("batch", BATCH_THREADS).submit(self._drain)
         if inline:  # answer it here, without a thread hand-off
             try:
                 self._answer([request])
@@ -115,21 +111,23 @@ class QueryBatcher(Generic[P, R]):
             self._cond.notify_all()  # a worker may take what was queued meanwhile
 
     def close(self) -> None:
-        """Stop the workers once the queued queries are answered; later submits raise."""
+        """Return once the queued queries are answered; later submits raise."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        for thread in self._threads:
-            if thread.is_alive() and thread is not threading.current_thread():
-                thread.join()
+            while self._drains:
+                self._cond.wait()
 
-    def _work(self) -> None:
+    def _drain(self) -> None:
+        """Answer queued batches until the queue is empty (then give the shared thread back)."""
         while True:
             with self._cond:
-                while not self._closed and (not self._queue or self._running >= self._slots):
+                while self._queue and not self._closed and self._running >= self._slots:
                     self._cond.wait()
                 if not self._queue:
-                    return  # closed, and everything queued was answered
+                    self._drains -= 1
+                    self._cond.notify_all()  # close() may be waiting for the last drain
+                    return
                 batch = self._take()
                 self._running += 1
             try:

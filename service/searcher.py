@@ -64,9 +64,7 @@ class Searcher:
         self._detector = LanguageDetector(candidates)
         self.batcher: QueryBatcher[SearchParams, SearchResult] | None = None
         if micro_batch > 1:
-            self.batcher = QueryBatcher(
-                self.search_batch, max_batch=micro_batch, workers=search_workers, name=f"search-{index.name}"
-            )
+            self.batcher = QueryBatcher(self.search_batch, max_batch=micro_batch, workers=search_workers)
 
     @classmethod
     def open(

@@ -105,8 +105,33 @@ def test_a_lone_query_is_answered_in_its_callers_thread() -> None:
         lambda queries, params: [threading.current_thread().name for _ in queries], max_batch=4, workers=2
     )
     assert batcher.submit("q", "p") == threading.current_thread().name  # no hand-off to a worker
-    assert not any(thread.is_alive() for thread in batcher._threads)
+    assert batcher._drains == 0  # nothing was queued: no drain was handed to the shared threads
     batcher.close()
+
+
+def test_batchers_of_reloaded_indexes_share_long_lived_threads() -> None:
+    """Every reload makes a new batcher; each one starting threads of its own grew the server's memory without
+    end (native libraries keep per-thread state after a thread exits). Queued work of twenty batchers in turn
+    is answered by a few threads of the shared pool, the same ones again and again."""
+    drained_by: set[threading.Thread] = set()
+
+    def run(queries: list[str], params: str) -> list[str]:
+        threading.Event().wait(0.02)
+        drained_by.add(threading.current_thread())
+        return list(queries)
+
+    for _ in range(20):
+        batcher: QueryBatcher[str, str] = QueryBatcher(run, max_batch=4, workers=1)
+        callers = [threading.Thread(target=batcher.submit, args=(f"q{i}", "p")) for i in range(3)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join()
+        batcher.close()
+        assert batcher._drains == 0
+    answered_by_a_drain = {thread for thread in drained_by if thread.name.startswith("passerelle-batch")}
+    assert answered_by_a_drain, "no query was queued: the test did not exercise the drains"
+    assert len(answered_by_a_drain) <= 2
 
 
 def test_never_more_batched_calls_at_once_than_workers() -> None:
