@@ -242,8 +242,8 @@ def _search(name: str, report: dict[str, Any]) -> list[str]:
             f"`{system}` tuned on this collection's {tuned['queries']} judged queries (in-sample, as Passerelle's "
             f"fusion profile is on these dev collections): alpha={tuned['alpha']:g}, normalization="
             f"{tuned['normalization']} (nDCG@10 {fmt(max(tuned['ndcg@10'].values()))}; Pyserini's default "
-            f"alpha=0.1 without normalization: {fmt(tuned['ndcg@10'].get('alpha=0.1 normalization=False'))}); "
-            f"`pyserini-hybrid-norm` uses alpha={tuned['alpha_normalized']:g}"
+            f"alpha=0.1 without normalization: {fmt(tuned['ndcg@10'].get('alpha=0.1 normalization=False'))})"
+            + (f"; `pyserini-hybrid-norm` uses alpha={tuned['alpha_normalized']:g}" if key != "hf" else "")
         )
     if "server_memory" in report:
         mem = report["server_memory"]
