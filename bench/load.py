@@ -160,7 +160,10 @@ async def run_phases(
     import httpx
 
     report = LoadReport()
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
+    # No cap on connections: an open-loop generator must not queue requests in the client's pool, whose
+    # assignment of waiting requests to connections is quadratic (at twice a 136/s capacity, thousands queued
+    # there and the generator, not the server, became the bottleneck: one core busy, requests sent late)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=512)
     stop_sampling = asyncio.Event()
     start = time.perf_counter()
 
