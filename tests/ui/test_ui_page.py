@@ -76,10 +76,11 @@ def test_only_page_assets_are_served(client: Any, name: str) -> None:
 def test_static_files_are_package_data() -> None:
     """Every file of service/api/static/ matches the package-data globs, so a wheel installs it."""
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
-    globs = config["package-data"]["passerelle.service.api"]
-    service_dir = REPO / config["package-dir"]["passerelle.service"] / "api"
-    files = [path.relative_to(service_dir).as_posix() for path in STATIC_DIR.rglob("*") if path.is_file()]
-    assert (service_dir / "static").resolve() == STATIC_DIR
-    assert sorted(files) == ["static/app.css", "static/app.js", "static/index.html"]
+    assert "passerelle.service.api.static" in config["packages"]
+    globs = config["package-data"]["passerelle.service.api.static"]
+    static_dir = REPO / config["package-dir"]["passerelle.service"] / "api" / "static"
+    files = [path.relative_to(static_dir).as_posix() for path in STATIC_DIR.rglob("*") if path.is_file()]
+    assert static_dir.resolve() == STATIC_DIR
+    assert sorted(files) == ["app.css", "app.js", "index.html"]
     for name in files:
         assert any(fnmatch.fnmatch(name, glob) for glob in globs), name
