@@ -9,15 +9,14 @@ micro-batching threads) grew without end. These pools start their threads on dem
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-SEARCH_THREADS = max(8, 4 * len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 8)
-"""Blocking calls of the HTTP routes at once (searches, document fetches, index loads): 4 per core, at least 8.
-Searches are CPU-bound: more threads than that add no throughput, and each runnable one competes with the event
-loop for the GIL (with anyio's 40, a burst at twice the capacity starved the loop: refusals took tens of
-seconds). Calls beyond it wait in the pool's queue, where they hold nothing."""
+SEARCH_THREADS = 40
+"""Blocking calls of the HTTP routes at once (searches, document fetches, index loads): anyio's default. Fewer
+(8 on 2 cores) kept the event loop's refusals fast in a one-process overload (capacity 122 -> 136/s in `make
+load`), but starved the Ray ingress, whose calls wait on remote replicas (503s during a reload under load):
+left at 40 until the two are told apart."""
 BATCH_THREADS = 32
 """Micro-batch drains at once, over every batcher of the process (each batcher runs at most its ``workers``)."""
 
