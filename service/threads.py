@@ -4,7 +4,9 @@ Native libraries keep per-thread state that a thread's exit does not give back. 
 short-lived thread that ran one search left 100-150 KiB of resident memory behind (dense search through
 NumPy's BLAS and FAISS's OpenMP; BM25 through the JVM, which every calling thread attaches to), so a server
 whose threads come and go (anyio retires idle worker threads after 10 s; each reloaded index started its own
-micro-batching threads) grew without end. These pools start their threads on demand and keep them.
+micro-batching threads) grew without end. These pools start their threads on demand and keep them. The
+routes' own calls still run on anyio's threads: moved onto a pool here, they made the Ray ingress answer
+503s during a reload under load.
 """
 
 from __future__ import annotations
@@ -12,11 +14,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-SEARCH_THREADS = 40
-"""Blocking calls of the HTTP routes at once (searches, document fetches, index loads): anyio's default. Fewer
-(8 on 2 cores) kept the event loop's refusals fast in a one-process overload (capacity 122 -> 136/s in `make
-load`), but starved the Ray ingress, whose calls wait on remote replicas (503s during a reload under load):
-left at 40 until the two are told apart."""
 BATCH_THREADS = 32
 """Micro-batch drains at once, over every batcher of the process (each batcher runs at most its ``workers``)."""
 

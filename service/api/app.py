@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from passerelle import __version__
 from passerelle.indexing.errors import ConfigError
 from passerelle.service.api import routes_admin, routes_meta, routes_ui
-from passerelle.service.api.blocking import run_blocking
 from passerelle.service.api.http_errors import install_error_handlers
 from passerelle.service.api.limits import BodySizeLimitMiddleware
 from passerelle.service.api.metrics import Metrics, MetricsMiddleware
@@ -89,7 +89,7 @@ def create_app(
         if not searchers:
             for name, path in state.paths.items():
                 logger.info("loading index %r from %s", name, path)
-                searcher = await run_blocking(state.open, path)
+                searcher = await anyio.to_thread.run_sync(state.open, path)
                 state.registry.swap(ServedIndex(name=name, path=path, searcher=searcher))
         logger.info("serving %s", ", ".join(state.registry.names()))
         watcher = asyncio.create_task(state.admission.watch_loop())

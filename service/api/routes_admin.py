@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import time
 
+import anyio
 from fastapi import APIRouter
 
 from passerelle.indexing.errors import PasserelleError
-from passerelle.service.api.blocking import run_blocking
 from passerelle.service.api.deps import AdminKey, StateDep
 from passerelle.service.api.routes_meta import index_info
 from passerelle.service.api.schemas import ErrorResponse, ReloadRequest, ReloadResponse
@@ -48,7 +48,7 @@ async def reload_indexes(state: StateDep, _key: AdminKey, body: ReloadRequest | 
         reloaded = []
         for name, path in targets:
             try:
-                searcher = await run_blocking(state.open, path)
+                searcher = await anyio.to_thread.run_sync(state.open, path)
             except Exception as exc:  # whatever the failure, the copy in service stays in service
                 state.metrics.reloads.labels(name, "failed").inc()
                 if not isinstance(exc, PasserelleError):
