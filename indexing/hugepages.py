@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import functools
 import logging
 import sys
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 MADV_COLLAPSE = 25
 HUGE_PAGE = 1 << 21
+COLLAPSE_ATTEMPTS = 3
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,10 +49,14 @@ def collapse(address: int, nbytes: int) -> bool:
     end = (address + nbytes) & ~(HUGE_PAGE - 1)
     if madvise is None or end <= start:
         return False
-    if madvise(start, end - start, MADV_COLLAPSE) != 0:
-        logger.debug("madvise(MADV_COLLAPSE) failed: errno %d", ctypes.get_errno())
-        return False
-    return True
+    for _attempt in range(COLLAPSE_ATTEMPTS):
+        if madvise(start, end - start, MADV_COLLAPSE) == 0:
+            return True
+        error = ctypes.get_errno()
+        if error != errno.EAGAIN:  # EAGAIN: a page was briefly locked; ENOMEM: no free huge page right now
+            break
+    logger.debug("madvise(MADV_COLLAPSE) failed: errno %d", error)
+    return False
 
 
 def collapse_faiss_vectors(index: Any) -> bool:
