@@ -1,4 +1,4 @@
-"""An open-loop HTTP load generator: requests launched on a schedule (async httpx), whatever the latency,
+"""An open-loop HTTP load generator: requests launched on a schedule (aiohttp), whatever the latency,
 in phases of given rates, with the server process's resident memory sampled while it runs.
 
 Open loop on purpose: a closed loop (send the next request when the last answers) slows down with the
@@ -157,13 +157,15 @@ async def run_phases(
     timeout_s: float = 30.0,
 ) -> LoadReport:
     """Send ``requests`` (cycled) phase after phase at each phase's rate and wait for every answer."""
-    import httpx
+    import aiohttp
 
     report = LoadReport()
-    # No cap on connections: an open-loop generator must not queue requests in the client's pool, whose
-    # assignment of waiting requests to connections is quadratic (at twice a 136/s capacity, thousands queued
-    # there and the generator, not the server, became the bottleneck: one core busy, requests sent late)
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=512)
+    # aiohttp, not httpx: at a few hundred requests/s with thousands in flight, httpx's connection pool spent
+    # the generator's core matching waiting requests to connections (a scan of every connection per request:
+    # py-spy, twice a 136/s capacity), so the generator, not the server, fell behind and the latencies it
+    # measured were its own. No cap on connections: an open-loop generator must not queue in its client.
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
     stop_sampling = asyncio.Event()
     start = time.perf_counter()
 
@@ -175,18 +177,19 @@ async def run_phases(
             except TimeoutError:
                 continue
 
-    async def one(client: httpx.AsyncClient, phase: str, request: Request) -> None:
+    async def one(session: aiohttp.ClientSession, phase: str, request: Request) -> None:
         method, path, body = request
         sent = time.perf_counter()
         try:
-            response = await client.request(method, path, json=body)
-            kind = _kind(response.status_code, "retry-after" in response.headers)
-        except httpx.HTTPError as exc:
+            async with session.request(method, base_url + path, json=body) as response:
+                await response.read()
+                kind = _kind(response.status, "Retry-After" in response.headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             kind = type(exc).__name__
         report.outcomes.append(Outcome(phase, sent - start, (time.perf_counter() - sent) * 1000, kind))
 
     cycle = itertools.cycle(requests)
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout_s, limits=limits) as client:
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sampler = asyncio.create_task(sample())
         tasks = []
         phase_start = start
@@ -195,7 +198,7 @@ async def run_phases(
                 delay = phase_start + i / phase.rate - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(client, phase.name, next(cycle))))
+                tasks.append(asyncio.create_task(one(session, phase.name, next(cycle))))
             phase_start += phase.duration_s
         await asyncio.gather(*tasks)
         report.elapsed_s = time.perf_counter() - start
