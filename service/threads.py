@@ -11,11 +11,19 @@ routes' own calls still run on anyio's threads: moved onto a pool here, they mad
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 BATCH_THREADS = 32
 """Micro-batch drains at once, over every batcher of the process (each batcher runs at most its ``workers``)."""
+
+
+def default_search_threads() -> int:
+    """Searches at once for the HTTP routes when not configured: 4 per core available, at least 8."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
+    return max(8, 4 * cores)
+
 
 _pools: dict[str, ThreadPoolExecutor] = {}
 _lock = threading.Lock()

@@ -27,6 +27,7 @@ from passerelle.service.api.requests import request_models
 from passerelle.service.api.routes_search import search_router
 from passerelle.service.api.settings import ServiceSettings, index_name
 from passerelle.service.api.state import Admission, AppState, ClusterHooks, IndexRegistry, ServedIndex
+from passerelle.service.threads import default_search_threads
 
 if TYPE_CHECKING:
     from passerelle.service.searcher import Searcher
@@ -58,6 +59,7 @@ def create_app(
     if not settings.indexes and not searchers:
         raise ConfigError("nothing to serve: configure at least one index directory (--index DIR)")
     metrics = Metrics()
+    search_threads = settings.search_threads or default_search_threads()
     state = AppState(
         settings=settings,
         registry=IndexRegistry(),
@@ -68,6 +70,7 @@ def create_app(
         models=request_models(settings),
         paths={index_name(path): path for path in settings.indexes},
         cluster=cluster,
+        search_limiter=None if cluster is not None else anyio.CapacityLimiter(search_threads),
     )
 
     def serve_given() -> None:  # the caller's searchers: served as they are, never closed by the app

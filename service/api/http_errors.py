@@ -25,6 +25,7 @@ from passerelle.indexing.errors import (
     PasserelleError,
     UnsupportedLanguageError,
 )
+from passerelle.service.api.log_throttle import ThrottledWarning
 from passerelle.service.errors import (
     AdminDisabledError,
     AuthenticationError,
@@ -37,6 +38,8 @@ from passerelle.service.errors import (
 )
 
 logger = logging.getLogger(__name__)
+# 503s come in floods when the service is overloaded: one line per error type and route every few seconds
+_unavailable_log = ThrottledWarning(logger, period_s=5.0)
 
 # Most specific first: the first class an error is an instance of decides its status.
 STATUS_OF: tuple[tuple[type[PasserelleError], int], ...] = (
@@ -85,7 +88,9 @@ async def _passerelle_error(request: Request, exc: PasserelleError) -> JSONRespo
     if isinstance(exc, ServiceUnavailableError):
         headers = {"Retry-After": str(exc.retry_after_s)}
     if status == 503:
-        logger.warning("%s on %s %s: %s", name, request.method, request.url.path, exc)
+        route = getattr(request.scope.get("route"), "path", "")  # the template: a bounded set of keys
+        message = f"{name} on {request.method} {request.url.path}: {exc}"
+        _unavailable_log.warning(f"{name} {request.method} {route}", message)
     elif status >= 500:
         logger.error("%s on %s %s: %s", name, request.method, request.url.path, exc)
     return error_response(status, name, str(exc), headers)

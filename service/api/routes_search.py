@@ -30,10 +30,13 @@ async def run_search(state: AppState, options: SearchOptions, queries: Sequence[
     params = options.to_params()
     with state.registry.lease(options.index) as served:
         start = time.perf_counter()
+        limiter = state.search_limiter
         if len(queries) == 1:  # joins concurrent single queries in a micro-batch when the searcher batches
-            results = [await anyio.to_thread.run_sync(served.searcher.search, queries[0], params)]
+            results = [await anyio.to_thread.run_sync(served.searcher.search, queries[0], params, limiter=limiter)]
         else:
-            results = await anyio.to_thread.run_sync(served.searcher.search_batch, list(queries), params)
+            results = await anyio.to_thread.run_sync(
+                served.searcher.search_batch, list(queries), params, limiter=limiter
+            )
         elapsed = time.perf_counter() - start
     state.metrics.search_seconds.labels(options.mode, served.name).observe(elapsed)
     fields = options.hit_fields()

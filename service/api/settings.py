@@ -254,6 +254,18 @@ class ServiceSettings(BaseModel):
         ),
     )
     search_workers: int = Field(2, ge=1, le=256, description=("Threads answering those batches, per index."))
+    search_threads: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description=(
+            "Searches run at once by this process's HTTP routes; admitted searches beyond it wait their turn "
+            "(still counted by admission control). None (the default): 4 per core, at least 8. Searches are "
+            "CPU-bound, and each runnable thread competes with the event loop for the GIL: with 40 (anyio's "
+            "default) a burst at twice the capacity made refusals wait. Not used by the Ray ingress, whose "
+            "threads wait on replicas."
+        ),
+    )
     query_translator: str | dict[str, str] | None = Field(
         None,
         description=(

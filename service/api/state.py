@@ -184,6 +184,7 @@ class AppState:
     paths: dict[str, Path] = field(default_factory=dict)  # name -> directory, for loading and reloads
     reload_lock: Any = None  # an asyncio.Lock, created inside the running loop
     cluster: ClusterHooks | None = None  # None: the indexes are searched in this process
+    search_limiter: Any = None  # an anyio.CapacityLimiter for the routes' searches; None: anyio's default
 
     def open(self, path: Path) -> Searcher:
         """Open the index at ``path`` as this app serves it (blocking: call it in a worker thread)."""
