@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from passerelle.bench.report import fmt, memory_per_100k, recommend, render_markdown, table
+from passerelle.bench.markdown import fmt, table
+from passerelle.bench.report import render_markdown
+from passerelle.bench.report_scale import memory_per_100k, recommend
 
 
 def _row(system: str, concurrency: int, qps: float, p50: float) -> dict[str, Any]:
