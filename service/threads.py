@@ -5,8 +5,7 @@ short-lived thread that ran one search left 100-150 KiB of resident memory behin
 NumPy's BLAS and FAISS's OpenMP; BM25 through the JVM, which every calling thread attaches to), so a server
 whose threads come and go (anyio retires idle worker threads after 10 s; each reloaded index started its own
 micro-batching threads) grew without end. These pools start their threads on demand and keep them. The
-routes' own calls still run on anyio's threads: moved onto a pool here, they made the Ray ingress answer
-503s during a reload under load.
+routes' own calls run on each app's pool (:mod:`passerelle.service.api.blocking`).
 """
 
 from __future__ import annotations

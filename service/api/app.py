@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -59,7 +60,6 @@ def create_app(
     if not settings.indexes and not searchers:
         raise ConfigError("nothing to serve: configure at least one index directory (--index DIR)")
     metrics = Metrics()
-    search_threads = settings.search_threads or default_search_threads()
     state = AppState(
         settings=settings,
         registry=IndexRegistry(),
@@ -70,7 +70,7 @@ def create_app(
         models=request_models(settings),
         paths={index_name(path): path for path in settings.indexes},
         cluster=cluster,
-        search_limiter=None if cluster is not None else anyio.CapacityLimiter(search_threads),
+        search_pool=None if cluster is not None else search_pool(settings),
     )
 
     def serve_given() -> None:  # the caller's searchers: served as they are, never closed by the app
@@ -101,6 +101,8 @@ def create_app(
         finally:
             watcher.cancel()
             state.registry.retire_all()
+            if state.search_pool is not None:
+                state.search_pool.shutdown(wait=False)
 
     app = FastAPI(
         title="Passerelle",
@@ -127,3 +129,9 @@ def create_app(
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def search_pool(settings: ServiceSettings) -> ThreadPoolExecutor:
+    """The threads of one in-process app's searches and document fetches (see :mod:`.blocking`)."""
+    threads = settings.search_threads or default_search_threads()
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="passerelle-search")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from passerelle.indexing.errors import DocumentNotFoundError
+from passerelle.service.api.blocking import run_blocking
 from passerelle.service.api.deps import Admitted, StateDep
 from passerelle.service.api.schemas import (
     DocumentResponse,
@@ -47,7 +47,7 @@ def index_info(state: AppState, served: ServedIndex) -> IndexInfo:
 )
 async def get_document(doc_id: str, state: StateDep, _slot: Admitted, index: IndexParam = None) -> DocumentResponse:
     with state.registry.lease(index) as served:
-        doc = await anyio.to_thread.run_sync(served.searcher.index.docstore.get, doc_id)
+        doc = await run_blocking(state, served.searcher.index.docstore.get, doc_id)
     if doc is None:
         raise DocumentNotFoundError(f"no document {doc_id!r} in index {served.name!r}")
     return DocumentResponse.from_document(served.name, doc)

@@ -9,9 +9,9 @@ import time
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Query
 
+from passerelle.service.api.blocking import run_blocking
 from passerelle.service.api.deps import Admitted, StateDep
 from passerelle.service.api.requests import RequestModels, SearchOptions
 from passerelle.service.api.schemas import BatchSearchResponse, ErrorResponse, SearchResponse
@@ -30,13 +30,10 @@ async def run_search(state: AppState, options: SearchOptions, queries: Sequence[
     params = options.to_params()
     with state.registry.lease(options.index) as served:
         start = time.perf_counter()
-        limiter = state.search_limiter
         if len(queries) == 1:  # joins concurrent single queries in a micro-batch when the searcher batches
-            results = [await anyio.to_thread.run_sync(served.searcher.search, queries[0], params, limiter=limiter)]
+            results = [await run_blocking(state, served.searcher.search, queries[0], params)]
         else:
-            results = await anyio.to_thread.run_sync(
-                served.searcher.search_batch, list(queries), params, limiter=limiter
-            )
+            results = await run_blocking(state, served.searcher.search_batch, list(queries), params)
         elapsed = time.perf_counter() - start
     state.metrics.search_seconds.labels(options.mode, served.name).observe(elapsed)
     fields = options.hit_fields()

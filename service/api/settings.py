@@ -259,11 +259,11 @@ class ServiceSettings(BaseModel):
         ge=1,
         le=1024,
         description=(
-            "Searches run at once by this process's HTTP routes; admitted searches beyond it wait their turn "
-            "(still counted by admission control). None (the default): 4 per core, at least 8. Searches are "
-            "CPU-bound, and each runnable thread competes with the event loop for the GIL: with 40 (anyio's "
-            "default) a burst at twice the capacity made refusals wait. Not used by the Ray ingress, whose "
-            "threads wait on replicas."
+            "Threads of this process's HTTP routes for searches and document fetches, kept for the app's "
+            "life; admitted searches beyond them wait their turn (still counted by admission control). None "
+            "(the default): 4 per core, at least 8. Searches are CPU-bound, and each runnable thread competes "
+            "with the event loop for the GIL: with 40 (anyio's default) a burst at twice the capacity made "
+            "refusals wait. Not used by the Ray ingress, whose threads wait on replicas."
         ),
     )
     query_translator: str | dict[str, str] | None = Field(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,7 +185,7 @@ class AppState:
     paths: dict[str, Path] = field(default_factory=dict)  # name -> directory, for loading and reloads
     reload_lock: Any = None  # an asyncio.Lock, created inside the running loop
     cluster: ClusterHooks | None = None  # None: the indexes are searched in this process
-    search_limiter: Any = None  # an anyio.CapacityLimiter for the routes' searches; None: anyio's default
+    search_pool: ThreadPoolExecutor | None = None  # the routes' blocking calls (api/blocking.py); None: anyio's
 
     def open(self, path: Path) -> Searcher:
         """Open the index at ``path`` as this app serves it (blocking: call it in a worker thread)."""

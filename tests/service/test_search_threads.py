@@ -1,4 +1,5 @@
-"""``search_threads`` bounds the searches a server process runs at once; the rest wait their turn, unrefused."""
+"""``search_threads``: the searches of a server process run on that many long-lived threads, the rest wait their
+turn, unrefused (threads that come and go each leave native per-thread memory behind: see service/api/blocking.py)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from passerelle.service.api.settings import ServiceSettings
 
 def peak_searches(searcher: Any, monkeypatch: pytest.MonkeyPatch, search_threads: int, requests: int = 12) -> int:
     """Most searches running at once in a server with ``search_threads`` while ``requests`` arrive together."""
-    lock, running, peak = threading.Lock(), [0], [0]
+    lock, running, peak, threads = threading.Lock(), [0], [0], set()
     search = searcher.search
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
+            threads.add(threading.current_thread())
         try:
             time.sleep(0.05)  # long enough for the others to arrive meanwhile
             return search(*args, **kwargs)
@@ -41,6 +43,8 @@ def peak_searches(searcher: Any, monkeypatch: pytest.MonkeyPatch, search_threads
     finally:
         stop_server(server)
     assert statuses == [200] * requests
+    assert all(thread.name.startswith("passerelle-search") for thread in threads)
+    assert len(threads) <= search_threads
     return peak[0]
 
 
