@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from passerelle.service.api.admission import Admission
 from passerelle.service.errors import IndexNotFoundError, ServiceUnavailableError
+from passerelle.service.heap import give_back_free_memory
 
 if TYPE_CHECKING:
     from passerelle.service.api.metrics import Metrics
@@ -54,6 +55,7 @@ class ServedIndex:
                 self.searcher.close()
             except Exception:  # closing an old copy must never fail a request
                 logger.exception("closing the replaced copy of index %r failed", self.name)
+            give_back_free_memory()  # the closed copy's holes in the C heap (service/heap.py)
         return True
 
 
