@@ -101,8 +101,9 @@ def create_app(
         finally:
             watcher.cancel()
             state.registry.retire_all()
-            if state.search_pool is not None:
-                state.search_pool.shutdown(wait=False)
+            if state.search_pool is not None:  # a fresh one (no thread until used) if the app is started again
+                finished, state.search_pool = state.search_pool, search_pool(settings)
+                finished.shutdown(wait=False)
 
     app = FastAPI(
         title="Passerelle",

@@ -65,6 +65,10 @@ def test_a_loaded_flat_index_sits_on_huge_pages_and_answers_the_same(
         # the loader goes on with 4 KiB pages, which is its promise; the pages cannot be checked
         pytest.skip("the kernel did not collapse this memory into huge pages just now")
     loaded = huge_kib(int(faiss.downcast_index(store.index).codes.data()))
+    if loaded == 0:
+        # seen on a long-used CI machine running DAMON (kdamond): the collapse succeeded and the pages were split
+        # again before this line; a partial collapse would still fail below
+        pytest.skip("the kernel split the collapsed pages again (DAMON or khugepaged)")
     assert loaded >= 30 * 1024  # all but the unaligned ends
 
 
