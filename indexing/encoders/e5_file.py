@@ -92,11 +92,6 @@ def dequantize(matrix: Q4Matrix) -> np.ndarray:
     return np.asarray(values.reshape(rows, cols), dtype=np.float32)
 
 
-def dequantize_q4_0(raw: bytes | memoryview, rows: int, cols: int) -> np.ndarray:
-    """Q4_0 blocks (row-major, ``cols / 32`` blocks per row) as a float32 ``(rows, cols)`` matrix."""
-    return dequantize(q4_blocks(raw, rows, cols))
-
-
 class _Cursor:
     def __init__(self, data: memoryview) -> None:
         self.data = data
@@ -184,10 +179,10 @@ def _tensor(data: memoryview, header: E5Header, name: str, n: int, off: int, nby
 
 @dataclass(frozen=True)
 class SaeHead:
-    """The latent-terms head: ``ReLU(weight @ h + bias)``, the top ``k`` features per token."""
+    """The latent-terms head: ``ReLU(W @ h + bias)``, the top ``k`` features per token."""
 
-    weight: np.ndarray
-    """float32 ``(features, hidden)``."""
+    blocks: Q4Matrix
+    """``W`` as stored, ``(features, hidden)``."""
     bias: np.ndarray
     k: int
 
@@ -201,5 +196,4 @@ def read_sae_file(path: Path, hidden: int) -> SaeHead:
     if dim != hidden or qk != QK:
         raise E5FileError(f"{path}: head of dimension {dim} (block {qk}) for a model of dimension {hidden}")
     bias = np.frombuffer(data[20 : 20 + 4 * features], dtype="<f4").astype(np.float32)
-    weight = dequantize_q4_0(data[20 + 4 * features :], features, dim)
-    return SaeHead(weight=weight, bias=bias, k=int(k))
+    return SaeHead(blocks=q4_blocks(data[20 + 4 * features :], features, dim), bias=bias, k=int(k))

